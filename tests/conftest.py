@@ -1,0 +1,1 @@
+pytest_plugins = ["txi2p.testing.pytest_plugin"]

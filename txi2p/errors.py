@@ -1,0 +1,188 @@
+"""Exceptions raised by txi2p.
+
+Everything txi2p raises on purpose derives from :class:`TxI2PError`.
+A router's ``RESULT=`` code becomes its own subclass of :class:`SAMError`
+(see :func:`error_for_result`), carrying the router's ``MESSAGE`` text.
+This module has no Twisted import: the sans-I/O codec uses it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "RESULT_ERRORS",
+    "AlreadyAccepting",
+    "CantReachPeer",
+    "CommandTimeout",
+    "DuplicatedDest",
+    "DuplicatedId",
+    "I2PError",
+    "InvalidId",
+    "InvalidKey",
+    "KeyNotFound",
+    "LeaseSetNotFound",
+    "NoVersion",
+    "PeerNotFound",
+    "SAMConnectionFailed",
+    "SAMConnectionLost",
+    "SAMError",
+    "SAMProtocolError",
+    "SAMTimeout",
+    "SessionClosed",
+    "TxI2PError",
+    "UnknownResult",
+    "error_for_result",
+]
+
+
+class TxI2PError(Exception):
+    """Base class of every error txi2p raises on purpose."""
+
+
+class SAMError(TxI2PError):
+    """The SAM bridge answered a command with ``RESULT`` other than OK.
+
+    :ivar result: the ``RESULT=`` code, e.g. ``"CANT_REACH_PEER"``.
+    :ivar message: the router's ``MESSAGE=`` text, or ``""``.
+    :ivar command: the verb of the command that failed, e.g. ``"STREAM CONNECT"``.
+    """
+
+    result: str = ""
+    description = "the SAM bridge reported an error"
+
+    def __init__(self, result: str | None = None, message: str = "", command: str = "") -> None:
+        self.result = result or self.result
+        self.message = message
+        self.command = command
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        where = f"{self.command}: " if self.command else ""
+        text = f"{where}{self.result}: {self.description}"
+        if self.message:
+            text += f" (router said: {self.message})"
+        return text
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.result, self.message, self.command))
+
+
+class CantReachPeer(SAMError):
+    result = "CANT_REACH_PEER"
+    description = "the peer exists but cannot be reached (is its lease set published yet?)"
+
+
+class DuplicatedId(SAMError):
+    result = "DUPLICATED_ID"
+    description = "a session with this nickname already exists on the router"
+
+
+class DuplicatedDest(SAMError):
+    result = "DUPLICATED_DEST"
+    description = "this destination is already in use by another session"
+
+
+class I2PError(SAMError):
+    result = "I2P_ERROR"
+    description = "generic I2P error"
+
+
+class InvalidKey(SAMError):
+    result = "INVALID_KEY"
+    description = "the destination or key is not valid"
+
+
+class InvalidId(SAMError):
+    result = "INVALID_ID"
+    description = "no session with this nickname exists on the router"
+
+
+class KeyNotFound(SAMError):
+    result = "KEY_NOT_FOUND"
+    description = "the name could not be resolved"
+
+
+class PeerNotFound(SAMError):
+    result = "PEER_NOT_FOUND"
+    description = "the peer could not be found on the network"
+
+
+class SAMTimeout(SAMError):
+    result = "TIMEOUT"
+    description = "the router timed out"
+
+
+class NoVersion(SAMError):
+    result = "NOVERSION"
+    description = "the router supports none of the SAM versions asked for"
+
+
+class AlreadyAccepting(SAMError):
+    result = "ALREADY_ACCEPTING"
+    description = "the session is already accepting"
+
+
+class LeaseSetNotFound(SAMError):
+    result = "LEASESET_NOT_FOUND"
+    description = "the peer's lease set was not found"
+
+
+class UnknownResult(SAMError):
+    description = "unknown result code"
+
+
+#: ``RESULT=`` code to exception class.
+RESULT_ERRORS: Mapping[str, type[SAMError]] = {
+    cls.result: cls
+    for cls in (
+        CantReachPeer,
+        DuplicatedId,
+        DuplicatedDest,
+        I2PError,
+        InvalidKey,
+        InvalidId,
+        KeyNotFound,
+        PeerNotFound,
+        SAMTimeout,
+        NoVersion,
+        AlreadyAccepting,
+        LeaseSetNotFound,
+    )
+}
+
+
+def error_for_result(result: str, message: str = "", command: str = "") -> SAMError:
+    """The exception for a ``RESULT=`` code (:class:`UnknownResult` if new)."""
+    cls = RESULT_ERRORS.get(result, UnknownResult)
+    return cls(result, message, command)
+
+
+class SAMProtocolError(TxI2PError, ValueError):
+    """The SAM bridge sent something that is not valid SAM."""
+
+
+class CommandTimeout(TxI2PError, TimeoutError):
+    """A SAM command got no reply within its timeout."""
+
+    def __init__(self, command: str, seconds: float, address: str = "") -> None:
+        self.command = command
+        self.seconds = seconds
+        self.address = address
+        where = f" from the SAM bridge at {address}" if address else ""
+        super().__init__(f"{command}: no reply{where} within {seconds:g} s")
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.command, self.seconds, self.address))
+
+
+class SAMConnectionLost(TxI2PError, ConnectionError):
+    """The connection to the SAM bridge closed while something waited on it."""
+
+
+class SAMConnectionFailed(TxI2PError, ConnectionError):
+    """No connection to the SAM bridge could be made."""
+
+
+class SessionClosed(TxI2PError):
+    """The session was closed; it cannot be used any more."""

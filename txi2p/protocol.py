@@ -1,0 +1,533 @@
+"""SAM over Twisted: the control channel and the data channel.
+
+:class:`SAMControlProtocol` holds one control connection (a session's, or
+a short-lived one for lookups): HELLO, then commands one at a time, each
+with its own :class:`~twisted.internet.defer.Deferred` and timeout.
+
+:class:`SAMStreamProtocol` is a data connection: HELLO, then ``STREAM
+CONNECT`` or ``STREAM ACCEPT`` (or a connection the router opened to us
+for ``STREAM FORWARD``).  Once the router says OK — and, for ACCEPT, names
+the peer — the socket is handed to the user's protocol directly: the TCP
+transport's ``protocol`` is replaced, so the user's ``dataReceived`` gets
+bytes straight from the socket, with nothing relayed in between.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IDelayedCall, IProtocol, IProtocolFactory, IReactorTime, ITransport
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import directlyProvides, providedBy
+
+from txi2p.address import Destination, I2PAddress
+from txi2p.errors import (
+    CommandTimeout,
+    SAMConnectionLost,
+    SAMError,
+    SAMProtocolError,
+    TxI2PError,
+)
+from txi2p.sam import codec
+from txi2p.sam.dialect import SAMDialect
+
+__all__ = [
+    "I2PStreamTransport",
+    "SAMControlProtocol",
+    "SAMStreamProtocol",
+    "Timeouts",
+]
+
+_log = Logger()
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds each kind of SAM command may take before it fails.
+
+    A router can leave a command unanswered forever (i2pd does, for a
+    ``SESSION ADD`` without ``FROM_PORT``), so every command has one.
+    """
+
+    #: TCP connection to the SAM bridge.
+    connect: float = 10.0
+    #: ``HELLO`` and ordinary commands (lookups, DEST GENERATE, ...).
+    command: float = 30.0
+    #: ``SESSION CREATE`` (i2pd answers only after a 20 s readiness check).
+    session_create: float = 60.0
+    #: ``STREAM CONNECT`` (includes the router's lease set lookup).
+    stream_connect: float = 60.0
+    #: Interval between keep-alive PINGs (routers that support them), or 0.
+    keepalive: float = 0.0
+
+
+@dataclass
+class _Pending:
+    command: codec.Command
+    deferred: Deferred[Any]
+    timeout: float
+    expects_pong: bool = False
+    timer: IDelayedCall | None = field(default=None, repr=False)
+    sent: bool = False
+
+
+class SAMControlProtocol(Protocol):
+    """A SAM control connection: a queue of commands, one on the wire at a time.
+
+    :param clock: the reactor (for timeouts).
+    :param hello: the HELLO command to open with.
+    :param address: the SAM bridge's address, for error messages.
+    :param timeouts: command timeouts.
+
+    :ivar ready: fires with the :class:`SAMDialect` once HELLO succeeded.
+    :ivar dialect: the dialect, once known.
+    :ivar on_packet: called with each :class:`~txi2p.sam.codec.Packet`
+        received on this connection (DATAGRAM/RAW RECEIVED).
+    :ivar on_close: called once with the reason when the connection ends.
+    """
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        hello: codec.Command,
+        address: str = "",
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self._clock = clock
+        self._hello = hello
+        self.address = address
+        self.timeouts = timeouts or Timeouts()
+        self._decoder = codec.SAMDecoder()
+        self._queue: deque[_Pending] = deque()
+        self._closed: Failure | None = None
+        self._keepalive: IDelayedCall | None = None
+        self.dialect: SAMDialect | None = None
+        self.ready: Deferred[SAMDialect] = Deferred()
+        self.on_packet: Callable[[codec.Packet], None] | None = None
+        self.on_close: Callable[[Failure], None] | None = None
+
+    # ------------------------------------------------------------ commands
+
+    def command(
+        self, command: codec.Command, timeout: float | None = None
+    ) -> Deferred[codec.Reply]:
+        """Send *command* when its turn comes; fire with the router's reply.
+
+        Fails with the :class:`~txi2p.errors.SAMError` subclass for a
+        non-OK ``RESULT``, :class:`~txi2p.errors.CommandTimeout` after
+        *timeout* seconds (the connection is then closed, since its state
+        is unknown), or :class:`~txi2p.errors.SAMConnectionLost`.
+        """
+        return self._enqueue(command, self.timeouts.command if timeout is None else timeout)
+
+    def send_packet(self, command: codec.Command) -> None:
+        """Write a command that gets no reply (DATAGRAM SEND / RAW SEND)."""
+        if self._closed is not None:
+            raise SAMConnectionLost(f"the SAM connection to {self.address} is closed")
+        if self.transport is None:
+            raise SAMConnectionLost(f"not connected to the SAM bridge at {self.address}")
+        self.transport.write(command.encode())
+
+    def ping(self, text: str = "txi2p") -> Deferred[Any]:
+        """Send PING and wait for PONG (only where the dialect allows it)."""
+        if self.dialect is not None and not self.dialect.ping:
+            raise SAMError("I2P_ERROR", "this router closes the session on PING", "PING")
+        return self._enqueue(codec.ping(text), self.timeouts.command, expects_pong=True)
+
+    def _enqueue(self, command: codec.Command, timeout: float, expects_pong: bool = False) -> Deferred[Any]:
+        pending = _Pending(command, Deferred(lambda d: self._cancel(pending)), timeout, expects_pong)
+        if self._closed is not None:
+            pending.deferred.errback(self._lost_error(self._closed))
+            return pending.deferred
+        self._queue.append(pending)
+        self._send_next()
+        return pending.deferred
+
+    def _cancel(self, pending: _Pending) -> None:
+        if pending.timer is not None and pending.timer.active():
+            pending.timer.cancel()
+        if not pending.sent:
+            try:
+                self._queue.remove(pending)
+            except ValueError:
+                pass
+        else:
+            # Its reply will still come and must not be taken for the
+            # next command's: the connection's state is now unknown.
+            self._abort(SAMConnectionLost(
+                f"{pending.command.name} was cancelled after it was sent; "
+                f"the connection to {self.address} was closed"))
+
+    def _send_next(self) -> None:
+        if not self._queue or self.transport is None or self._closed is not None:
+            return
+        head = self._queue[0]
+        if head.sent:
+            return
+        if head.command is not self._hello and self.dialect is None:
+            return  # HELLO first
+        head.sent = True
+        head.timer = self._clock.callLater(head.timeout, self._timed_out, head)
+        _log.debug("SAM {address} <- {command!r}", address=self.address, command=head.command)
+        self.transport.write(head.command.encode())
+
+    def _timed_out(self, pending: _Pending) -> None:
+        pending.timer = None
+        error = CommandTimeout(pending.command.name, pending.timeout, self.address)
+        _log.warn("{error}", error=error)
+        self._abort(error)
+
+    def _abort(self, error: Exception) -> None:
+        """Fail everything and close: used when the connection's state is unknown."""
+        if self._closed is None:
+            self._closed = Failure(error)
+        self._fail_all(self._closed)
+        if self.transport is not None:
+            _abort_transport(self.transport)
+
+    # ------------------------------------------------------------ events
+
+    def connectionMade(self) -> None:
+        d = self._enqueue(self._hello, self.timeouts.command)
+        self._queue.rotate(1)  # HELLO goes first
+        d.addCallbacks(self._hello_done, self._hello_failed)
+        self._send_next()
+
+    def _hello_done(self, reply: codec.Reply) -> None:
+        version = reply.get("VERSION") or "3.0"
+        try:
+            self.dialect = SAMDialect.for_version(version)
+        except ValueError:
+            self._abort(SAMProtocolError(f"HELLO REPLY with a bad VERSION: {version[:20]!r}"))
+            return
+        if self.timeouts.keepalive and self.dialect.ping:
+            self._schedule_keepalive()
+        self.ready.callback(self.dialect)
+        self._send_next()
+
+    def _hello_failed(self, failure: Failure) -> None:
+        if not self.ready.called:
+            self.ready.errback(failure)
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    def dataReceived(self, data: bytes) -> None:
+        self._decoder.receive_data(data)
+        while self._closed is None:
+            try:
+                event = self._decoder.next_event()
+            except SAMProtocolError as e:
+                _log.warn("SAM {address} sent garbage: {error}", address=self.address, error=e)
+                self._abort(e)
+                return
+            if event is codec.NEED_DATA:
+                return
+            self._handle(event)
+
+    def _handle(self, event: object) -> None:
+        if isinstance(event, codec.Ping):
+            assert self.transport is not None
+            self.transport.write(codec.pong(event.text).encode())
+            return
+        if isinstance(event, codec.Packet):
+            if self.on_packet is not None:
+                self.on_packet(event)
+            else:
+                _log.warn("SAM {address}: {kind} packet with nobody to take it, dropped",
+                          address=self.address, kind=event.kind)
+            return
+        head = self._queue[0] if self._queue and self._queue[0].sent else None
+        if head is None:
+            _log.warn("SAM {address}: unsolicited {event!r}, ignored", address=self.address, event=event)
+            return
+        if head.expects_pong != isinstance(event, codec.Pong):
+            self._abort(SAMProtocolError(f"{head.command.name} was answered with {event!r}"))
+            return
+        self._queue.popleft()
+        if head.timer is not None and head.timer.active():
+            head.timer.cancel()
+        _log.debug("SAM {address} -> {event!r}", address=self.address, event=event)
+        if isinstance(event, codec.Reply):
+            try:
+                event.raise_for_result(head.command.name)
+            except SAMError as e:
+                head.deferred.errback(e)
+            else:
+                head.deferred.callback(event)
+        else:
+            head.deferred.callback(event)
+        self._send_next()
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionError("closed"))) -> None:
+        if self._keepalive is not None and self._keepalive.active():
+            self._keepalive.cancel()
+        if self._closed is None:
+            self._closed = reason
+        self._fail_all(self._closed)
+        if not self.ready.called:
+            self.ready.errback(self._lost_error(self._closed))
+        if self.on_close is not None:
+            callback, self.on_close = self.on_close, None
+            callback(self._closed)
+
+    def _lost_error(self, reason: Failure) -> Exception:
+        if isinstance(reason.value, TxI2PError):
+            return reason.value
+        return SAMConnectionLost(
+            f"the connection to the SAM bridge at {self.address} closed: "
+            f"{reason.getErrorMessage()}"
+        )
+
+    def _fail_all(self, reason: Failure) -> None:
+        queue, self._queue = self._queue, deque()
+        for pending in queue:
+            if pending.timer is not None and pending.timer.active():
+                pending.timer.cancel()
+            if not pending.deferred.called:
+                pending.deferred.errback(self._lost_error(reason))
+
+    # ------------------------------------------------------------ keep-alive
+
+    def _schedule_keepalive(self) -> None:
+        self._keepalive = self._clock.callLater(self.timeouts.keepalive, self._send_keepalive)
+
+    def _send_keepalive(self) -> None:
+        if self._closed is not None:
+            return
+        if not self._queue:
+            d = self.ping()
+            d.addErrback(lambda f: f.trap(TxI2PError, CancelledError))
+        self._schedule_keepalive()
+
+    def close(self) -> None:
+        """Close the connection (which ends a session held on it)."""
+        if self.transport is not None and self._closed is None:
+            self.transport.loseConnection()
+
+
+def _abort_transport(transport: Any) -> None:
+    abort = getattr(transport, "abortConnection", None)
+    if abort is not None:
+        abort()
+    else:
+        transport.loseConnection()
+
+
+class I2PStreamTransport:
+    """The transport a user's protocol sees on an I2P stream.
+
+    Everything is the TCP transport's own (``write`` is the very same
+    bound method), except ``getHost()``/``getPeer()``, which return
+    :class:`~txi2p.address.I2PAddress` objects.
+    """
+
+    def __init__(self, transport: Any, host: I2PAddress, peer: I2PAddress) -> None:
+        self._transport = transport
+        self._host = host
+        self._peer = peer
+        self.write = transport.write
+        self.writeSequence = transport.writeSequence
+        directlyProvides(self, providedBy(transport))
+
+    def getHost(self) -> I2PAddress:
+        return self._host
+
+    def getPeer(self) -> I2PAddress:
+        return self._peer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def __repr__(self) -> str:
+        return f"<I2PStreamTransport {self._host!r} <-> {self._peer!r}>"
+
+
+class SAMStreamProtocol(Protocol):
+    """A SAM data connection, until it is handed to the user's protocol.
+
+    :param clock: the reactor.
+    :param hello: the HELLO command, or None for a connection the router
+        opened to us (STREAM FORWARD), which starts with the peer line.
+    :param stream_command: ``STREAM CONNECT`` or ``STREAM ACCEPT`` (None
+        for FORWARD).
+    :param factory: the user's protocol factory.
+    :param host: our own :class:`I2PAddress`.
+    :param peer: the peer's address for CONNECT (ACCEPT learns it).
+    :param timeout: seconds for HELLO and the STREAM reply.
+    :param address: the SAM bridge address, for messages.
+
+    :ivar established: fires with the user's protocol once it has the
+        connection, or fails with the reason it never will.
+    """
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        hello: codec.Command | None,
+        stream_command: codec.Command | None,
+        factory: IProtocolFactory,
+        host: I2PAddress,
+        peer: I2PAddress | None = None,
+        timeout: float = 60.0,
+        address: str = "",
+        peer_port: int | None = None,
+    ) -> None:
+        self._clock = clock
+        self._hello = hello
+        self._stream_command = stream_command
+        self._factory = factory
+        self._host = host
+        self._peer = peer
+        self._timeout = timeout
+        self.address = address
+        self._peer_port = peer_port
+        self._decoder = codec.SAMDecoder()
+        self._timer: IDelayedCall | None = None
+        self._state = "new"
+        self._user: IProtocol | None = None
+        self.established: Deferred[IProtocol] = Deferred(self._cancel)
+
+    @property
+    def accepting(self) -> bool:
+        """True while an ACCEPT waits for a peer."""
+        return self._state == "waiting-peer"
+
+    def _cancel(self, d: Deferred[IProtocol]) -> None:
+        self._state = "cancelled"
+        self._stop_timer()
+        if self.transport is not None:
+            _abort_transport(self.transport)
+
+    def _start_timer(self, what: str) -> None:
+        self._stop_timer()
+        self._timer = self._clock.callLater(self._timeout, self._timed_out, what)
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def _timed_out(self, what: str) -> None:
+        self._timer = None
+        self._fail(CommandTimeout(what, self._timeout, self.address))
+
+    def _fail(self, error: Exception) -> None:
+        self._state = "failed"
+        self._stop_timer()
+        if not self.established.called:
+            self.established.errback(error)
+        if self.transport is not None:
+            _abort_transport(self.transport)
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        if self._hello is None:  # a FORWARD connection from the router
+            self._state = "waiting-peer"
+            self._decoder.expect_peer_line()
+            return
+        self._state = "hello"
+        self._start_timer("HELLO VERSION")
+        self.transport.write(self._hello.encode())
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._user is not None:  # relaying (transport could not be swapped)
+            self._user.dataReceived(data)
+            return
+        self._decoder.receive_data(data)
+        while self._user is None and self._state not in ("failed", "cancelled"):
+            try:
+                event = self._decoder.next_event()
+            except SAMProtocolError as e:
+                self._fail(e)
+                return
+            if event is codec.NEED_DATA:
+                return
+            self._handle(event)
+
+    def _handle(self, event: object) -> None:
+        assert self.transport is not None
+        if isinstance(event, codec.PeerLine):
+            try:
+                dest = Destination.from_base64(event.destination)
+            except TxI2PError as e:
+                self._fail(SAMProtocolError(f"the router named a bad peer: {e}"))
+                return
+            self._peer = I2PAddress(dest, event.port("FROM_PORT"))
+            self._establish()
+            return
+        if not isinstance(event, codec.Reply):
+            self._fail(SAMProtocolError(f"unexpected {event!r} on a data connection"))
+            return
+        if self._state == "hello":
+            try:
+                event.raise_for_result("HELLO VERSION")
+            except SAMError as e:
+                self._fail(e)
+                return
+            assert self._stream_command is not None
+            self._state = "stream"
+            self._start_timer(self._stream_command.name)
+            self.transport.write(self._stream_command.encode())
+        elif self._state == "stream":
+            assert self._stream_command is not None
+            try:
+                event.raise_for_result(self._stream_command.name)
+            except SAMError as e:
+                self._fail(e)
+                return
+            self._stop_timer()
+            if self._stream_command.action == "ACCEPT":
+                self._state = "waiting-peer"
+                self._decoder.expect_peer_line()
+            elif self._stream_command.action == "FORWARD":
+                self._state = "forwarding"  # idles; the router connects to us
+                self.established.callback(None)  # type: ignore[arg-type]
+            else:
+                self._establish()
+        else:
+            self._fail(SAMProtocolError(f"unexpected {event!r} on a data connection"))
+
+    def _establish(self) -> None:
+        assert self.transport is not None and self._peer is not None
+        self._state = "established"
+        user = self._factory.buildProtocol(self._peer)
+        if user is None:
+            self._fail(SAMConnectionLost("the protocol factory refused the connection"))
+            return
+        self._user = user
+        leftover = self._decoder.take_remaining()
+        wrapped = I2PStreamTransport(self.transport, self._host, self._peer)
+        if getattr(self.transport, "protocol", None) is self:
+            self.transport.protocol = user  # type: ignore[attr-defined]  # bytes go straight to the user
+        user.makeConnection(cast(ITransport, wrapped))
+        self.established.callback(user)
+        if leftover and self.transport is not None and not getattr(self.transport, "disconnected", False):
+            user.dataReceived(leftover)
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionError("closed"))) -> None:
+        self._stop_timer()
+        if self._user is not None:  # relaying
+            self._user.connectionLost(reason)
+            return
+        if not self.established.called:
+            what = {
+                "hello": "before HELLO was answered",
+                "stream": f"before {self._stream_command.name if self._stream_command else 'STREAM'} was answered",
+                "waiting-peer": "while waiting for a peer",
+            }.get(self._state, "")
+            self.established.errback(
+                SAMConnectionLost(
+                    f"the SAM bridge at {self.address} closed the data connection {what}: "
+                    f"{reason.getErrorMessage()}".rstrip(": ")
+                )
+            )
+
+    def __repr__(self) -> str:
+        return f"<SAMStreamProtocol {self._state} {self._host!r}>"
+

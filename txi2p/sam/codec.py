@@ -1,0 +1,601 @@
+"""The SAM v3 wire format, sans I/O.
+
+Commands become bytes (:class:`Command` and the builder functions), bytes
+become events (:class:`SAMDecoder`).  Nothing here does I/O or imports
+Twisted, so it can be tested, fuzzed and reused on its own.
+
+Events a decoder yields:
+
+* :class:`Reply` — one reply line, ``VERB ACTION KEY=VALUE ...``;
+* :class:`Ping` / :class:`Pong` — keep-alive lines;
+* :class:`PeerLine` — the peer's destination line after ``STREAM ACCEPT``
+  or on a forwarded connection (only when asked for with
+  :meth:`SAMDecoder.expect_peer_line`);
+* :class:`Packet` — ``DATAGRAM RECEIVED`` / ``RAW RECEIVED`` with its payload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from txi2p.errors import SAMProtocolError, error_for_result
+
+__all__ = [
+    "MAX_LINE",
+    "NEED_DATA",
+    "STYLES",
+    "Command",
+    "Event",
+    "Packet",
+    "PeerLine",
+    "Ping",
+    "Pong",
+    "Reply",
+    "SAMDecoder",
+    "auth_add",
+    "auth_disable",
+    "auth_enable",
+    "auth_remove",
+    "check_token",
+    "check_value",
+    "datagram_send",
+    "dest_generate",
+    "hello",
+    "naming_lookup",
+    "parse_line",
+    "ping",
+    "pong",
+    "quit",
+    "raw_send",
+    "session_add",
+    "session_create",
+    "session_remove",
+    "stream_accept",
+    "stream_connect",
+    "stream_forward",
+]
+
+#: Longest reply line accepted (a line with two destinations and options
+#: fits easily; anything longer is garbage).
+MAX_LINE = 64 * 1024
+
+#: The longest payload a DATAGRAM/RAW RECEIVED header may announce.
+MAX_PACKET = 65536
+
+#: Session styles.  ``MASTER`` is the pre-3.3 spelling of ``PRIMARY``.
+STYLES = frozenset({"STREAM", "DATAGRAM", "RAW", "PRIMARY", "MASTER"})
+
+#: A public destination in base64 is at most this long; longer DESTINATION
+#: values are private-key blobs and are never shown.
+_PUBLIC_DEST_MAX = 700
+
+_DIGITS = frozenset("0123456789")
+
+_FORBIDDEN_IN_TOKEN = frozenset(' \t\r\n\x00="')
+_FORBIDDEN_IN_VALUE = frozenset(" \t\r\n\x00")
+
+
+def check_token(what: str, value: str) -> str:
+    """Validate a name that goes on the wire bare (session ID, option key).
+
+    Raises ValueError naming *what* if *value* is empty or holds a space,
+    newline, ``=`` or quote.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{what} must not be empty")
+    bad = _FORBIDDEN_IN_TOKEN.intersection(value)
+    if bad:
+        raise ValueError(f"{what} {value!r} must not contain {_describe(bad)}")
+    if not value.isprintable() or not value.isascii():
+        raise ValueError(f"{what} {value!r} must be printable ASCII")
+    return value
+
+
+def check_value(what: str, value: object) -> str:
+    """Validate a value that goes on the wire bare (an option value).
+
+    Values may contain ``=`` (base64 hashes do) but no whitespace.
+    """
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (int, str)):
+        text = str(value)
+    else:
+        raise TypeError(f"{what} must be a str, int or bool, not {type(value).__name__}")
+    if not text:
+        raise ValueError(f"{what} must not be empty")
+    bad = _FORBIDDEN_IN_VALUE.intersection(text)
+    if bad:
+        raise ValueError(f"{what} {text!r} must not contain {_describe(bad)}")
+    if not text.isprintable() or not text.isascii():
+        raise ValueError(f"{what} {text!r} must be printable ASCII")
+    return text
+
+
+def _describe(chars: Iterable[str]) -> str:
+    names = {" ": "a space", "\t": "a tab", "\r": "a carriage return",
+             "\n": "a newline", "\x00": "a NUL byte", "=": "'='", '"': "a quote"}
+    return " or ".join(sorted(names.get(c, repr(c)) for c in chars))
+
+
+def _quote(what: str, value: str) -> str:
+    """Quote a free-text value (SAM 3.2: ``"..."`` with ``\\"`` and ``\\\\``)."""
+    if "\n" in value or "\r" in value or "\x00" in value:
+        raise ValueError(f"{what} must not contain a newline or NUL byte")
+    if value and not any(c in value for c in ' \t"\\='):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True)
+class Command:
+    """One SAM command: ``VERB [ACTION] KEY=VALUE ...`` plus optional payload."""
+
+    verb: str
+    action: str | None = None
+    args: tuple[tuple[str, str], ...] = ()
+    payload: bytes = b""
+
+    @property
+    def name(self) -> str:
+        """``"VERB ACTION"``, as used in error messages."""
+        return f"{self.verb} {self.action}" if self.action else self.verb
+
+    def encode(self) -> bytes:
+        """The bytes to write: one line ending in ``\\n``, then the payload."""
+        parts = [self.name]
+        parts.extend(f"{k}={v}" for k, v in self.args)
+        return " ".join(parts).encode("ascii") + b"\n" + self.payload
+
+    def __repr__(self) -> str:
+        # Never show private keys (DESTINATION=<private blob>) or passwords.
+        shown = []
+        for k, v in self.args:
+            if k == "PASSWORD" or (k == "DESTINATION" and len(v) > _PUBLIC_DEST_MAX):
+                v = "<redacted>"
+            shown.append(f"{k}={v}")
+        extra = f" +{len(self.payload)} bytes" if self.payload else ""
+        return f"<Command {self.name} {' '.join(shown)}{extra}>"
+
+
+def _command(verb: str, action: str | None, args: Iterable[tuple[str, str | None]], payload: bytes = b"") -> Command:
+    return Command(verb, action, tuple((k, v) for k, v in args if v is not None), payload)
+
+
+def _options(options: Mapping[str, object] | None) -> list[tuple[str, str]]:
+    out = []
+    for key, value in (options or {}).items():
+        check_token("option name", key)
+        out.append((key, check_value(f"option {key}", value)))
+    return out
+
+
+def _port(what: str, port: int | None) -> str | None:
+    if port is None:
+        return None
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"{what} must be an integer from 0 to 65535, not {port!r}")
+    return str(port)
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def hello(min_version: str = "3.0", max_version: str = "3.3", user: str | None = None,
+          password: str | None = None) -> Command:
+    """``HELLO VERSION MIN= MAX= [USER= PASSWORD=]``."""
+    check_value("min_version", min_version)
+    check_value("max_version", max_version)
+    return _command("HELLO", "VERSION", [
+        ("MIN", min_version), ("MAX", max_version),
+        ("USER", None if user is None else _quote("user", user)),
+        ("PASSWORD", None if password is None else _quote("password", password)),
+    ])
+
+
+def session_create(style: str, session_id: str, destination: str = "TRANSIENT", *,
+                   signature_type: int | str | None = None,
+                   options: Mapping[str, object] | None = None,
+                   extra: Iterable[tuple[str, str | None]] = ()) -> Command:
+    """``SESSION CREATE STYLE= ID= DESTINATION= [SIGNATURE_TYPE=] [options]``.
+
+    *extra* carries style-specific keys (``PORT``, ``HOST``, ``FROM_PORT``,
+    ``TO_PORT``, ``PROTOCOL``, ``HEADER``, ``LISTEN_PORT``...).
+    """
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {sorted(STYLES)}, not {style!r}")
+    check_token("session name", session_id)
+    check_value("destination", destination)
+    return _command("SESSION", "CREATE", [
+        ("STYLE", style), ("ID", session_id), ("DESTINATION", destination),
+        ("SIGNATURE_TYPE", None if signature_type is None else check_value("signature_type", signature_type)),
+        *((k, None if v is None else check_value(k, v)) for k, v in extra),
+        *_options(options),
+    ])
+
+
+def session_add(style: str, session_id: str, *, from_port: int | None = None,
+                to_port: int | None = None, options: Mapping[str, object] | None = None,
+                extra: Iterable[tuple[str, str | None]] = ()) -> Command:
+    """``SESSION ADD STYLE= ID= [FROM_PORT=] [TO_PORT=] [options]`` (3.3)."""
+    if style not in ("STREAM", "DATAGRAM", "RAW"):
+        raise ValueError(f"a subsession style must be STREAM, DATAGRAM or RAW, not {style!r}")
+    check_token("session name", session_id)
+    return _command("SESSION", "ADD", [
+        ("STYLE", style), ("ID", session_id),
+        ("FROM_PORT", _port("from_port", from_port)), ("TO_PORT", _port("to_port", to_port)),
+        *((k, None if v is None else check_value(k, v)) for k, v in extra),
+        *_options(options),
+    ])
+
+
+def session_remove(session_id: str) -> Command:
+    """``SESSION REMOVE ID=`` (3.3)."""
+    return _command("SESSION", "REMOVE", [("ID", check_token("session name", session_id))])
+
+
+def stream_connect(session_id: str, destination: str, *, silent: bool = False,
+                   from_port: int | None = None, to_port: int | None = None) -> Command:
+    """``STREAM CONNECT ID= DESTINATION= SILENT= [FROM_PORT=] [TO_PORT=]``."""
+    return _command("STREAM", "CONNECT", [
+        ("ID", check_token("session name", session_id)),
+        ("DESTINATION", check_value("destination", destination)),
+        ("SILENT", _bool(silent)),
+        ("FROM_PORT", _port("from_port", from_port)), ("TO_PORT", _port("to_port", to_port)),
+    ])
+
+
+def stream_accept(session_id: str, *, silent: bool = False) -> Command:
+    """``STREAM ACCEPT ID= SILENT=``."""
+    return _command("STREAM", "ACCEPT", [
+        ("ID", check_token("session name", session_id)), ("SILENT", _bool(silent)),
+    ])
+
+
+def stream_forward(session_id: str, port: int, *, host: str | None = None,
+                   silent: bool = False, ssl: bool | None = None) -> Command:
+    """``STREAM FORWARD ID= PORT= [HOST=] SILENT=``."""
+    return _command("STREAM", "FORWARD", [
+        ("ID", check_token("session name", session_id)),
+        ("PORT", _port("port", port)),
+        ("HOST", None if host is None else check_value("host", host)),
+        ("SILENT", _bool(silent)),
+        ("SSL", None if ssl is None else _bool(ssl)),
+    ])
+
+
+def _packet_send(verb: str, destination: str, payload: bytes, *, from_port: int | None,
+                 to_port: int | None, protocol: int | None = None) -> Command:
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise TypeError("payload must be bytes")
+    payload = bytes(payload)
+    return _command(verb, "SEND", [
+        ("DESTINATION", check_value("destination", destination)),
+        ("SIZE", str(len(payload))),
+        ("FROM_PORT", _port("from_port", from_port)), ("TO_PORT", _port("to_port", to_port)),
+        ("PROTOCOL", None if protocol is None else _port("protocol", protocol)),
+    ], payload)
+
+
+def datagram_send(destination: str, payload: bytes, *, from_port: int | None = None,
+                  to_port: int | None = None) -> Command:
+    """``DATAGRAM SEND DESTINATION= SIZE= ...`` followed by the payload."""
+    return _packet_send("DATAGRAM", destination, payload, from_port=from_port, to_port=to_port)
+
+
+def raw_send(destination: str, payload: bytes, *, from_port: int | None = None,
+             to_port: int | None = None, protocol: int | None = None) -> Command:
+    """``RAW SEND DESTINATION= SIZE= ...`` followed by the payload."""
+    return _packet_send("RAW", destination, payload, from_port=from_port, to_port=to_port,
+                        protocol=protocol)
+
+
+def naming_lookup(name: str, *, options: bool = False) -> Command:
+    """``NAMING LOOKUP NAME= [OPTIONS=true]`` (``NAME=ME`` for our own)."""
+    return _command("NAMING", "LOOKUP", [
+        ("NAME", check_value("name", name)), ("OPTIONS", "true" if options else None),
+    ])
+
+
+def dest_generate(signature_type: int | str | None = 7) -> Command:
+    """``DEST GENERATE [SIGNATURE_TYPE=]``."""
+    return _command("DEST", "GENERATE", [
+        ("SIGNATURE_TYPE", None if signature_type is None else check_value("signature_type", signature_type)),
+    ])
+
+
+def _free_text(verb: str, text: str) -> Command:
+    if "\n" in text or "\r" in text or "\x00" in text:
+        raise ValueError(f"{verb} text must not contain a newline or NUL byte")
+    return Command(verb, text or None)
+
+
+def ping(text: str = "") -> Command:
+    """``PING [text]`` (3.2)."""
+    return _free_text("PING", text)
+
+
+def pong(text: str = "") -> Command:
+    """``PONG [text]``, the answer to a router's PING."""
+    return _free_text("PONG", text)
+
+
+def quit() -> Command:
+    """``QUIT`` (3.2): the router closes the connection."""
+    return Command("QUIT")
+
+
+def auth_enable() -> Command:
+    """``AUTH ENABLE`` (3.2)."""
+    return Command("AUTH", "ENABLE")
+
+
+def auth_disable() -> Command:
+    """``AUTH DISABLE`` (3.2)."""
+    return Command("AUTH", "DISABLE")
+
+
+def auth_add(user: str, password: str) -> Command:
+    """``AUTH ADD USER= PASSWORD=`` (3.2)."""
+    return _command("AUTH", "ADD", [("USER", _quote("user", user)),
+                                    ("PASSWORD", _quote("password", password))])
+
+
+def auth_remove(user: str) -> Command:
+    """``AUTH REMOVE USER=`` (3.2)."""
+    return _command("AUTH", "REMOVE", [("USER", _quote("user", user))])
+
+
+# ---------------------------------------------------------------- replies
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One reply line: ``VERB ACTION KEY=VALUE ...``.
+
+    Keys keep the order they came in; unknown keys are kept.  A key with
+    no ``=`` has the value ``""``.
+    """
+
+    verb: str
+    action: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.verb} {self.action}"
+
+    @property
+    def result(self) -> str | None:
+        return self.fields.get("RESULT")
+
+    @property
+    def ok(self) -> bool:
+        return self.result == "OK"
+
+    @property
+    def message(self) -> str:
+        return self.fields.get("MESSAGE", "")
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.fields.get(key, default)
+
+    def raise_for_result(self, command: str = "") -> Reply:
+        """Return self if ``RESULT=OK`` (or no RESULT), else raise its error."""
+        result = self.result
+        if result is not None and result != "OK":
+            raise error_for_result(result, self.message, command or self.name)
+        return self
+
+    def __repr__(self) -> str:
+        shown = " ".join(
+            f"{k}={'<redacted>' if k == 'PRIV' or (k == 'DESTINATION' and len(v) > _PUBLIC_DEST_MAX) else v}"
+            for k, v in self.fields.items()
+        )
+        return f"<Reply {self.name} {shown}>"
+
+
+@dataclass(frozen=True)
+class Ping:
+    """A ``PING`` from the router; answer it with :func:`pong`."""
+
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Pong:
+    """A ``PONG`` answering our PING."""
+
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class PeerLine:
+    """The peer's destination (base64) and optional ``FROM_PORT``/``TO_PORT``."""
+
+    destination: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def port(self, key: str) -> int | None:
+        value = self.fields.get(key)
+        return int(value) if value and _DIGITS.issuperset(value) and len(value) < 6 else None
+
+
+@dataclass(frozen=True)
+class Packet:
+    """A received datagram (``kind="DATAGRAM"``) or raw packet (``"RAW"``)."""
+
+    kind: str
+    payload: bytes
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def destination(self) -> str | None:
+        return self.fields.get("DESTINATION")
+
+
+class _NeedData:
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+#: Returned by :meth:`SAMDecoder.next_event` when more bytes are needed.
+NEED_DATA = _NeedData()
+
+Event = Reply | Ping | Pong | PeerLine | Packet
+
+
+def _tokenize(text: str) -> list[str]:
+    """Split a line on spaces, honouring ``"quoted values"`` with escapes."""
+    tokens: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] == " ":
+            i += 1
+            continue
+        buf: list[str] = []
+        while i < n and text[i] != " ":
+            c = text[i]
+            if c == '"':
+                i += 1
+                while True:
+                    if i >= n:
+                        raise SAMProtocolError(f"unterminated quote in {text[:200]!r}")
+                    c = text[i]
+                    if c == "\\" and i + 1 < n:
+                        buf.append(text[i + 1])
+                        i += 2
+                        continue
+                    if c == '"':
+                        i += 1
+                        break
+                    buf.append(c)
+                    i += 1
+            else:
+                buf.append(c)
+                i += 1
+        tokens.append("".join(buf))
+    return tokens
+
+
+def _fields(tokens: Iterable[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for token in tokens:
+        key, sep, value = token.partition("=")
+        if not key:
+            raise SAMProtocolError(f"a field with no key: {token[:100]!r}")
+        out[key] = value if sep else ""
+    return out
+
+
+def _decode_line(line: bytes) -> str:
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SAMProtocolError(f"reply is not UTF-8: {line[:100]!r}") from e
+    if "\x00" in text:
+        raise SAMProtocolError(f"reply contains a NUL byte: {line[:100]!r}")
+    return text
+
+
+def parse_line(line: bytes) -> Reply | Ping | Pong:
+    """Parse one reply line (without its ``\\n``).
+
+    Raises :class:`~txi2p.errors.SAMProtocolError` if it is not SAM.
+    """
+    text = _decode_line(line)
+    head, _, rest = text.partition(" ")
+    if head == "PING":
+        return Ping(rest)
+    if head == "PONG":
+        return Pong(rest)
+    tokens = _tokenize(text)
+    if len(tokens) < 2 or not tokens[0].isalpha() or not tokens[0].isupper():
+        raise SAMProtocolError(f"not a SAM reply: {text[:200]!r}")
+    if not tokens[1].replace("_", "").isalpha() or not tokens[1].isupper():
+        raise SAMProtocolError(f"not a SAM reply: {text[:200]!r}")
+    return Reply(tokens[0], tokens[1], _fields(tokens[2:]))
+
+
+_B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-~=")
+
+
+def parse_peer_line(line: bytes) -> PeerLine:
+    """Parse the ``<destination> [FROM_PORT=n TO_PORT=n]`` line."""
+    text = _decode_line(line)
+    tokens = text.split(" ")
+    dest = tokens[0]
+    if len(dest) < 516 or not _B64_CHARS.issuperset(dest):
+        raise SAMProtocolError(f"not a peer destination line: {text[:200]!r}")
+    return PeerLine(dest, _fields(t for t in tokens[1:] if t))
+
+
+class SAMDecoder:
+    """Turns bytes from a SAM socket into events.
+
+    Feed bytes with :meth:`receive_data`; take events with
+    :meth:`next_event` until it returns :data:`NEED_DATA`.  Once a data
+    connection is established, stop calling :meth:`next_event` and take
+    the bytes that followed the handshake with :meth:`take_remaining`.
+    """
+
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self._buffer = bytearray()
+        self._max_line = max_line
+        self._peer_line_expected = False
+        self._pending_packet: tuple[str, dict[str, str], int] | None = None
+
+    def receive_data(self, data: bytes) -> None:
+        self._buffer += data
+
+    def expect_peer_line(self) -> None:
+        """The next line is a peer destination line (after ``STREAM ACCEPT``)."""
+        self._peer_line_expected = True
+
+    def take_remaining(self) -> bytes:
+        """Everything received but not yet decoded, emptying the buffer."""
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def next_event(self) -> Event | _NeedData:
+        """The next complete event, or :data:`NEED_DATA`."""
+        if self._pending_packet is not None:
+            kind, fields, size = self._pending_packet
+            if len(self._buffer) < size:
+                return NEED_DATA
+            payload = bytes(self._buffer[:size])
+            del self._buffer[:size]
+            self._pending_packet = None
+            return Packet(kind, payload, fields)
+        end = self._buffer.find(b"\n")
+        if end < 0:
+            if len(self._buffer) > self._max_line:
+                raise SAMProtocolError(
+                    f"reply line longer than {self._max_line} bytes without a newline"
+                )
+            return NEED_DATA
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        if self._peer_line_expected:
+            self._peer_line_expected = False
+            return parse_peer_line(line)
+        event = parse_line(line)
+        if isinstance(event, Reply) and event.action == "RECEIVED" and event.verb in ("DATAGRAM", "RAW"):
+            size_text = event.fields.get("SIZE", "")
+            if not size_text or not _DIGITS.issuperset(size_text) or len(size_text) > 6 \
+                    or int(size_text) > MAX_PACKET:
+                raise SAMProtocolError(f"{event.name} with a bad SIZE: {size_text[:20]!r}")
+            self._pending_packet = (event.verb, dict(event.fields), int(size_text))
+            return self.next_event()
+        return event

@@ -1,0 +1,529 @@
+"""SAM sessions: destinations that open and accept streams.
+
+:class:`SAMBridge` knows how to reach one SAM bridge (address, optional
+credentials, timeouts) and what it speaks (its :class:`SAMDialect`, learned
+on first contact).  It creates :class:`SAMSession` objects and answers
+session-less questions (name lookups, DEST GENERATE).
+
+A :class:`SAMSession` is one destination on the router, held open by its
+control connection: it connects streams to other destinations, accepts
+streams, forwards them, looks up names, and for PRIMARY sessions adds
+subsessions.  Closing the control connection ends the session.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.defer import TimeoutError as DeferredTimeoutError
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
+from twisted.internet.error import ConnectError
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocol,
+    IProtocolFactory,
+    IStreamClientEndpoint,
+)
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from txi2p.address import Destination, HostsFile, I2PAddress, PrivateKey, is_b32_name
+from txi2p.errors import I2PError, InvalidKey, SAMConnectionFailed, SAMError, SessionClosed
+from txi2p.protocol import SAMControlProtocol, SAMStreamProtocol, Timeouts
+from txi2p.sam import codec
+from txi2p.sam.dialect import MAX_VERSION, MIN_VERSION, SAMDialect
+
+__all__ = [
+    "DEFAULT_SAM_ADDRESS",
+    "ForwardingPort",
+    "SAMBridge",
+    "SAMSession",
+    "SAMSubsession",
+    "default_sam_address",
+    "parse_sam_address",
+    "session_options",
+]
+
+_log = Logger()
+
+DEFAULT_SAM_ADDRESS = "127.0.0.1:7656"
+
+#: Signature type sent when creating a new destination: Ed25519.
+DEFAULT_SIGNATURE_TYPE = 7
+
+#: Session options sent unless the caller overrides them.
+DEFAULT_OPTIONS: Mapping[str, str] = {
+    "i2cp.leaseSetEncType": "4,0",
+    "inbound.length": "2",
+    "outbound.length": "2",
+}
+
+
+def default_sam_address() -> str:
+    """``$I2P_SAM_ADDRESS``, or ``127.0.0.1:7656``."""
+    return os.environ.get("I2P_SAM_ADDRESS") or DEFAULT_SAM_ADDRESS
+
+
+def parse_sam_address(address: str) -> tuple[str, int]:
+    """``"host:port"`` -> ``(host, port)``; raises ValueError naming the problem."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"SAM address must be host:port, not {address!r}")
+    return host.strip("[]"), int(port)
+
+
+def session_options(
+    options: Mapping[str, object] | None = None,
+    *,
+    in_depth: int | None = None,
+    out_depth: int | None = None,
+) -> dict[str, str]:
+    """The session options to send: defaults, then *options*, then depths.
+
+    ``in_depth``/``out_depth`` (the i2p.socket names) become
+    ``inbound.length``/``outbound.length``.
+    """
+    merged = dict(DEFAULT_OPTIONS)
+    for key, value in (options or {}).items():
+        codec.check_token("option name", key)
+        merged[key] = codec.check_value(f"option {key}", value)
+    for name, key, value in (("in_depth", "inbound.length", in_depth),
+                             ("out_depth", "outbound.length", out_depth)):
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 7:
+                raise ValueError(f"{name} must be an integer from 0 to 7, not {value!r}")
+            merged[key] = str(value)
+    return merged
+
+
+class _ControlFactory(Factory):
+    def __init__(self, make: Callable[[], Protocol]) -> None:
+        self._make = make
+
+    def buildProtocol(self, addr: object) -> Protocol:
+        return self._make()
+
+
+class SAMBridge:
+    """One SAM bridge: where it is and how to talk to it.
+
+    :param reactor: the reactor to use.
+    :param address: ``host:port`` of the bridge (default
+        :func:`default_sam_address`).
+    :param endpoint: instead of *address*, any client endpoint that reaches
+        the bridge.
+    :param user: SAM 3.2 user name, if the bridge requires authentication.
+    :param password: SAM 3.2 password.
+    :param timeouts: command timeouts.
+    :param hosts: a :class:`~txi2p.address.HostsFile` consulted before the
+        router for host names (default: ``$I2P_HOSTS_TXT`` or
+        ``~/.i2p/hosts.txt`` if present).
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        address: str | None = None,
+        *,
+        endpoint: IStreamClientEndpoint | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        timeouts: Timeouts | None = None,
+        hosts: HostsFile | None = None,
+    ) -> None:
+        self.reactor = reactor
+        self.timeouts = timeouts or Timeouts()
+        if endpoint is None:
+            self.address = address or default_sam_address()
+            host, port = parse_sam_address(self.address)
+            endpoint = TCP4ClientEndpoint(reactor, host, port, timeout=self.timeouts.connect)
+        else:
+            self.address = address or repr(endpoint)
+        self.endpoint = endpoint
+        self.user = user
+        self.password = password
+        if hosts is None:
+            for path in HostsFile.default_paths():
+                if path.exists():
+                    hosts = HostsFile(path)
+                    break
+        self.hosts = hosts
+        #: What the bridge speaks, once a connection has negotiated it.
+        self.dialect: SAMDialect | None = None
+        self._names: dict[str, Destination] = {}
+
+    def __repr__(self) -> str:
+        return f"<SAMBridge {self.address}>"
+
+    # ------------------------------------------------------------ connections
+
+    def hello_command(self) -> codec.Command:
+        """HELLO for a new connection: the version learned so far, or the widest range."""
+        low, high = self.dialect.hello_versions() if self.dialect else (MIN_VERSION, MAX_VERSION)
+        return codec.hello(low, high, self.user, self.password)
+
+    async def _connect(self, protocol: Protocol) -> None:
+        d = self.endpoint.connect(_ControlFactory(lambda: protocol))
+        d.addTimeout(self.timeouts.connect, self.reactor)
+        try:
+            await d
+        except (ConnectError, DeferredTimeoutError, OSError) as e:
+            raise SAMConnectionFailed(
+                f"could not connect to the SAM bridge at {self.address}: {e}. "
+                "Is an I2P router running there with SAM enabled? "
+                "(i2pd: [sam] enabled = true; set I2P_SAM_ADDRESS or pass the "
+                "address to use another one)"
+            ) from e
+
+    async def control(self) -> SAMControlProtocol:
+        """A new control connection that has completed HELLO."""
+        proto = SAMControlProtocol(self.reactor, self.hello_command(), self.address, self.timeouts)
+        await self._connect(proto)
+        dialect = await proto.ready
+        if self.dialect is None or self.dialect.version != dialect.version:
+            self.dialect = dialect if self.dialect is None else self.dialect.learned(
+                version=dialect.version)
+        return proto
+
+    async def _one_command(self, command: codec.Command, timeout: float | None = None) -> codec.Reply:
+        control = await self.control()
+        try:
+            return await control.command(command, timeout)
+        finally:
+            control.close()
+
+    # ------------------------------------------------------------ questions
+
+    async def generate_destination(self, signature_type: int | str = DEFAULT_SIGNATURE_TYPE) -> PrivateKey:
+        """A new destination and its private keys (``DEST GENERATE``)."""
+        reply = await self._one_command(codec.dest_generate(signature_type))
+        priv = reply.get("PRIV")
+        if not priv:
+            raise I2PError(message="DEST REPLY without PRIV", command="DEST GENERATE")
+        return PrivateKey.from_base64(priv)
+
+    async def lookup(self, name: str | Destination, session: SAMSession | None = None) -> Destination:
+        """The full destination for a host name, ``.b32.i2p`` name or base64.
+
+        Base64 destinations are parsed locally; host names are looked up in
+        the hosts file first; the rest is asked of the router (on the
+        session's control connection if given).  Results are cached.
+        """
+        if isinstance(name, Destination):
+            return name
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"an I2P address must be a non-empty str, not {name!r}")
+        if len(name) >= 516 and not name.endswith(".i2p"):
+            return Destination.from_base64(name)
+        key = name.lower()
+        cached = self._names.get(key)
+        if cached is not None:
+            return cached
+        if self.hosts is not None and not is_b32_name(key):
+            found = self.hosts.lookup(key)
+            if found is not None:
+                self._names[key] = found
+                return found
+        command = codec.naming_lookup(name)
+        if session is not None:
+            reply = await session.control.command(command)
+        else:
+            reply = await self._one_command(command)
+        value = reply.get("VALUE")
+        if not value:
+            raise InvalidKey(message=f"no VALUE for {name!r}", command="NAMING LOOKUP")
+        dest = Destination.from_base64(value)
+        if is_b32_name(key) and dest.b32 != key:
+            raise InvalidKey(message=f"the router answered {name} with {dest.b32}",
+                             command="NAMING LOOKUP")
+        if name != "ME":
+            self._names[key] = dest
+        return dest
+
+    # ------------------------------------------------------------ sessions
+
+    async def create_session(
+        self,
+        style: str = "STREAM",
+        nickname: str | None = None,
+        key: PrivateKey | None = None,
+        *,
+        options: Mapping[str, object] | None = None,
+        signature_type: int | str = DEFAULT_SIGNATURE_TYPE,
+        extra: Mapping[str, str | None] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> SAMSession:
+        """Create a session (``SESSION CREATE``) and return it once it is up.
+
+        :param style: STREAM, DATAGRAM, RAW or PRIMARY (sent as MASTER to
+            routers that only know that spelling).
+        :param nickname: the session ID (random if None).
+        :param key: the destination's private key, or None for a new one.
+        :param options: session (I2CP) options, sent as given; see
+            :func:`session_options` for the defaults.
+        :param extra: style-specific keys (PORT, HOST, FROM_PORT, ...).
+        :param progress: called with a sentence as each step starts.
+        """
+        say = progress or (lambda text: None)
+        nickname = nickname or f"txi2p-{secrets.token_hex(6)}"
+        codec.check_token("session name", nickname)
+        if style not in ("STREAM", "DATAGRAM", "RAW", "PRIMARY"):
+            raise ValueError(f"style must be STREAM, DATAGRAM, RAW or PRIMARY, not {style!r}")
+        opts = session_options(options)
+        say(f"connecting to the SAM bridge at {self.address}")
+        control = await self.control()
+        assert control.dialect is not None
+        wire_style = control.dialect.primary_style if style == "PRIMARY" else style
+        command = codec.session_create(
+            wire_style, nickname, key.base64 if key else "TRANSIENT",
+            signature_type=None if key else signature_type,
+            options=opts, extra=(extra or {}).items(),
+        )
+        say(f"waiting for the router to build tunnels for session {nickname!r} "
+            f"(i2pd answers after its 20 s readiness check)")
+        try:
+            reply = await control.command(command, self.timeouts.session_create)
+        except I2PError:
+            if style == "PRIMARY" and wire_style == "PRIMARY":
+                # A router that does not know PRIMARY: learn it, try MASTER.
+                control.close()
+                assert self.dialect is not None
+                self.dialect = self.dialect.learned(primary_style="MASTER")
+                return await self.create_session(
+                    style, nickname, key, options=options, signature_type=signature_type,
+                    extra=extra, progress=progress)
+            control.close()
+            raise
+        except BaseException:
+            control.close()
+            raise
+        blob = reply.get("DESTINATION")
+        try:
+            private = PrivateKey.from_base64(blob) if blob else key
+        except InvalidKey:
+            control.close()
+            raise
+        if private is None:
+            control.close()
+            raise I2PError(message="SESSION STATUS without DESTINATION", command="SESSION CREATE")
+        if key is not None and private.destination != key.destination:
+            control.close()
+            raise I2PError(message="the router created a different destination than the key given",
+                           command="SESSION CREATE")
+        session = SAMSession(self, control, nickname, style, private, opts)
+        say(f"session {nickname!r} is up: {session.b32}")
+        _log.info("SAM session {nickname} ({style}) up at {address}: {b32}",
+                  nickname=nickname, style=style, address=self.address, b32=session.b32)
+        return session
+
+
+class ForwardingPort:
+    """A local TCP port the router connects to for each incoming stream."""
+
+    def __init__(self, listening: IListeningPort, control: SAMStreamProtocol | None) -> None:
+        self.listening = listening
+        self._control = control
+
+    def stopListening(self) -> Deferred[None] | None:
+        if self._control is not None and self._control.transport is not None:
+            self._control.transport.loseConnection()
+        return self.listening.stopListening()
+
+
+class SAMSession:
+    """One destination on the router, held by its control connection.
+
+    Made by :meth:`SAMBridge.create_session`.
+
+    :ivar nickname: the session ID on the router.
+    :ivar style: STREAM, DATAGRAM, RAW or PRIMARY.
+    :ivar key: the :class:`~txi2p.address.PrivateKey` (never logged).
+    :ivar address: our :class:`~txi2p.address.I2PAddress`.
+    :ivar closed: fires (with None) when the session has ended, whatever
+        the reason; ``close_reason`` then holds it.
+    """
+
+    def __init__(self, bridge: SAMBridge, control: SAMControlProtocol, nickname: str,
+                 style: str, key: PrivateKey, options: Mapping[str, str],
+                 parent: SAMSession | None = None) -> None:
+        self.bridge = bridge
+        self.control = control
+        self.nickname = nickname
+        self.style = style
+        self.key = key
+        self.options = dict(options)
+        self.address = I2PAddress(key.destination)
+        self.closed: Deferred[None] = Deferred()
+        self.close_reason: Failure | None = None
+        self._streams: set[SAMStreamProtocol] = set()
+        if parent is None:
+            control.on_close = self._control_lost
+        else:
+            parent.closed.addCallback(lambda _: self._control_lost(parent.close_reason or Failure(
+                SessionClosed("the primary session ended"))))
+
+    def __repr__(self) -> str:
+        return f"<SAMSession {self.nickname} {self.style} {self.b32}>"
+
+    @property
+    def destination(self) -> Destination:
+        return self.key.destination
+
+    @property
+    def b32(self) -> str:
+        return self.key.destination.b32
+
+    @property
+    def is_open(self) -> bool:
+        return self.close_reason is None
+
+    def _control_lost(self, reason: Failure) -> None:
+        self.close_reason = reason
+        _log.info("SAM session {nickname} ended: {reason}", nickname=self.nickname,
+                  reason=reason.getErrorMessage())
+        for stream in list(self._streams):
+            if not stream.established.called:
+                stream.established.cancel()
+        self.closed.callback(None)
+
+    def _check_open(self) -> None:
+        if self.close_reason is not None:
+            raise SessionClosed(
+                f"session {self.nickname!r} has ended: {self.close_reason.getErrorMessage()}"
+            )
+
+    async def lookup(self, name: str | Destination) -> Destination:
+        """Resolve *name* through this session (``NAMING LOOKUP``; ``"ME"`` is us)."""
+        self._check_open()
+        return await self.bridge.lookup(name, self)
+
+    def _stream(self, command: codec.Command, factory: IProtocolFactory,
+                peer: I2PAddress | None, timeout: float) -> SAMStreamProtocol:
+        proto = SAMStreamProtocol(
+            self.bridge.reactor, self.bridge.hello_command(), command, factory,
+            self.address, peer, timeout, self.bridge.address)
+        self._streams.add(proto)
+        proto.established.addBoth(self._stream_done, proto)
+        return proto
+
+    def _stream_done(self, result: object, proto: SAMStreamProtocol) -> object:
+        self._streams.discard(proto)
+        return result
+
+    async def connect(
+        self,
+        destination: str | Destination,
+        factory: IProtocolFactory,
+        *,
+        port: int | None = None,
+        from_port: int | None = None,
+        timeout: float | None = None,
+    ) -> IProtocol:
+        """Open a stream to *destination* and give it to a protocol from *factory*.
+
+        :param destination: a base64 destination, ``.b32.i2p`` name or host
+            name (resolved first, see :meth:`SAMBridge.lookup`).
+        :param port: the I2P port to connect to (``TO_PORT``).
+        :param from_port: our I2P port (``FROM_PORT``).
+        :returns: the connected protocol.
+        """
+        self._check_open()
+        host = destination if isinstance(destination, str) and destination.endswith(".i2p") else ""
+        dest = await self.lookup(destination)
+        peer = I2PAddress(dest, port, host)
+        command = codec.stream_connect(self.nickname, dest.base64, from_port=from_port, to_port=port)
+        proto = self._stream(command, factory, peer,
+                             self.bridge.timeouts.stream_connect if timeout is None else timeout)
+        await self.bridge._connect(proto)
+        return await proto.established
+
+    def accept(self, factory: IProtocolFactory) -> Deferred[IProtocol]:
+        """Wait for one incoming stream (``STREAM ACCEPT``).
+
+        Fires with the protocol *factory* built for it.  Cancel the
+        Deferred to stop waiting.  Several accepts may be pending at once.
+        """
+        async def run() -> IProtocol:
+            self._check_open()
+            proto = self._stream(codec.stream_accept(self.nickname), factory, None,
+                                 self.bridge.timeouts.command)
+            await self.bridge._connect(proto)
+            return await proto.established
+
+        return Deferred.fromCoroutine(run())
+
+    async def forward(self, factory: IProtocolFactory, *, host: str = "127.0.0.1",
+                      port: int = 0) -> ForwardingPort:
+        """Have the router connect to a local port for each incoming stream.
+
+        Listens on *host*:*port* (0 picks a free port) and sends ``STREAM
+        FORWARD``; every stream then arrives as a new TCP connection that
+        starts with the peer's destination line, and is handed to a
+        protocol from *factory*.  Stop it with ``stopListening()``.
+        """
+        self._check_open()
+        reactor = self.bridge.reactor
+
+        def build(addr: object) -> SAMStreamProtocol:
+            return SAMStreamProtocol(reactor, None, None, factory, self.address,
+                                     address=self.bridge.address)
+
+        forward_factory = Factory.forProtocol(Protocol)
+        forward_factory.buildProtocol = build  # type: ignore[method-assign]
+        listening = await TCP4ServerEndpoint(reactor, port, interface=host).listen(forward_factory)
+        local_port = listening.getHost().port
+        command = codec.stream_forward(self.nickname, local_port, host=host)
+        keeper = self._stream(command, Factory.forProtocol(Protocol), None, self.bridge.timeouts.command)
+        # The FORWARD connection must stay open: it has no peer, so it
+        # "establishes" right after STREAM STATUS OK and then idles.
+        try:
+            await self.bridge._connect(keeper)
+            await keeper.established
+        except BaseException:
+            await listening.stopListening()
+            raise
+        return ForwardingPort(listening, keeper)
+
+    async def add_subsession(self, style: str, nickname: str, *, from_port: int = 0,
+                             to_port: int | None = None,
+                             options: Mapping[str, object] | None = None) -> SAMSubsession:
+        """Add a subsession to a PRIMARY session (``SESSION ADD``)."""
+        self._check_open()
+        if self.style != "PRIMARY":
+            raise ValueError("subsessions need a PRIMARY session")
+        dialect = self.control.dialect
+        if dialect is not None and style not in dialect.subsession_styles:
+            raise I2PError(message=f"this router accepts only {sorted(dialect.subsession_styles)} "
+                                   "subsessions", command="SESSION ADD")
+        await self.control.command(
+            codec.session_add(style, nickname, from_port=from_port, to_port=to_port, options=options))
+        return SAMSubsession(self, nickname, style)
+
+    def close(self) -> Deferred[None]:
+        """End the session (closes its control connection); fires when done."""
+        self.control.close()
+        return self.closed
+
+
+class SAMSubsession(SAMSession):
+    """A subsession of a PRIMARY session: same destination, own nickname."""
+
+    def __init__(self, parent: SAMSession, nickname: str, style: str) -> None:
+        super().__init__(parent.bridge, parent.control, nickname, style, parent.key,
+                         parent.options, parent)
+        self.parent = parent
+
+    async def remove(self) -> None:
+        """``SESSION REMOVE`` this subsession."""
+        await self.control.command(codec.session_remove(self.nickname))
+
+    def close(self) -> Deferred[None]:
+        d = Deferred.fromCoroutine(self.remove())
+        d.addErrback(lambda f: f.trap(SAMError, SessionClosed))
+        return d
+

@@ -1,0 +1,145 @@
+"""Wait until a private I2P network carries a real stream.
+
+A fired ``STREAM CONNECT`` proves nothing (i2pd answers OK before the peer
+does), and right after a session comes up its lease set is not yet
+published.  :func:`wait_until_ready` creates one session per client router
+(in parallel) and does a real round trip between the first two, retrying
+until an echo comes back.  The sessions stay open for the caller to use.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from twisted.internet.defer import Deferred, DeferredList, gatherResults
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import deferLater
+from twisted.python.failure import Failure
+
+from txi2p.errors import CantReachPeer, CommandTimeout, SAMConnectionLost, SAMError
+from txi2p.session import SAMBridge, SAMSession
+from txi2p.testing.network import PrivateI2PNetwork
+
+__all__ = ["TEST_SESSION_OPTIONS", "NetworkNotReady", "create_sessions", "wait_until_ready"]
+
+#: Session options for a small private network: 0-hop tunnels, one each.
+TEST_SESSION_OPTIONS: Mapping[str, str] = {
+    "inbound.length": "0",
+    "outbound.length": "0",
+    "inbound.quantity": "1",
+    "outbound.quantity": "1",
+    "i2cp.leaseSetEncType": "4,0",
+}
+
+Progress = Callable[[str], None]
+
+
+class NetworkNotReady(RuntimeError):
+    """The network did not carry a round trip in time."""
+
+
+class _Echo(Protocol):
+    def dataReceived(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+
+class _Probe(Protocol):
+    def __init__(self) -> None:
+        self.received = b""
+        self.echoed: Deferred[bytes] = Deferred()
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        self.transport.write(b"txi2p-ready?\n")
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+        if self.received.endswith(b"\n") and not self.echoed.called:
+            self.echoed.callback(self.received)
+
+
+async def create_sessions(
+    reactor: Any,
+    sam_addresses: list[str],
+    *,
+    prefix: str = "probe",
+    options: Mapping[str, object] = TEST_SESSION_OPTIONS,
+    progress: Progress | None = None,
+) -> list[SAMSession]:
+    """One STREAM session per SAM address, created in parallel."""
+    bridges = [SAMBridge(reactor, address) for address in sam_addresses]
+    results = await DeferredList(
+        [
+            Deferred.fromCoroutine(
+                bridge.create_session("STREAM", f"{prefix}{i + 1}", options=options,
+                                      progress=progress if i == 0 else None))
+            for i, bridge in enumerate(bridges)
+        ],
+        consumeErrors=True,
+    )
+    sessions = [value for ok, value in results if ok]
+    failures = [value for ok, value in results if not ok]
+    if failures:
+        for session in sessions:
+            session.close()
+        cast(Failure, failures[0]).raiseException()
+    return sessions
+
+
+async def round_trip(reactor: Any, client: SAMSession, server: SAMSession,
+                     *, timeout: float = 120.0, progress: Progress | None = None) -> int:
+    """Connect *client* to *server* until an echo comes back; return attempts."""
+    say = progress or (lambda text: None)
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
+        attempt += 1
+        accepting = server.accept(Factory.forProtocol(_Echo))
+        accepting.addErrback(lambda f: None)
+        try:
+            probe = await client.connect(server.destination, Factory.forProtocol(_Probe), timeout=30)
+            assert isinstance(probe, _Probe)
+            probe.echoed.addTimeout(10, reactor)
+            await probe.echoed
+            if probe.transport is not None:
+                probe.transport.loseConnection()
+            return attempt
+        except CantReachPeer:
+            say("waiting for the peer's lease set to be published (CANT_REACH_PEER)")
+        except (SAMError, CommandTimeout, SAMConnectionLost, Exception) as e:
+            say(f"round trip attempt {attempt} failed ({type(e).__name__}: {e}); retrying")
+        finally:
+            if not accepting.called:
+                accepting.cancel()
+        if time.monotonic() > deadline:
+            raise NetworkNotReady(f"no round trip after {attempt} attempts in {timeout:g} s")
+        await deferLater(reactor, 1.0, lambda: None)
+
+
+async def wait_until_ready(
+    reactor: Any,
+    network: PrivateI2PNetwork,
+    *,
+    timeout: float = 180.0,
+    options: Mapping[str, object] = TEST_SESSION_OPTIONS,
+    progress: Progress | None = None,
+) -> list[SAMSession]:
+    """Sessions on every client router, once a stream round trip works.
+
+    Returns the sessions (index i on client router i), open and reachable.
+    """
+    say = progress or (lambda text: None)
+    say(f"creating a probe session on each of {len(network.clients)} routers")
+    sessions = await create_sessions(reactor, network.sam_addresses, options=options, progress=say)
+    say("probe sessions up; waiting for a stream round trip between two routers")
+    try:
+        if len(sessions) >= 2:
+            attempts = await round_trip(reactor, sessions[0], sessions[1], timeout=timeout, progress=say)
+            say(f"the network carried a round trip (attempt {attempts})")
+    except BaseException:
+        await gatherResults([s.close() for s in sessions])
+        raise
+    return sessions
