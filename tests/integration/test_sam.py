@@ -1,0 +1,250 @@
+"""SAM against real i2pd routers on the private test network."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, reactor
+from twisted.internet.protocol import Factory, Protocol
+
+from txi2p import errors
+from txi2p.address import I2PAddress, read_key_file, write_key_file
+from txi2p.sam import codec
+from txi2p.session import SAMBridge
+from txi2p.testing import TEST_SESSION_OPTIONS
+
+pytestmark = pytest.mark.integration
+
+
+class Echo(Protocol):
+    def dataReceived(self, data):
+        self.transport.write(data)
+
+
+class Collector(Protocol):
+    """Collects bytes; ``wait_for(n)`` fires once n bytes arrived."""
+
+    def __init__(self):
+        self.data = bytearray()
+        self.waiters = []
+        self.lost = defer.Deferred()
+
+    def dataReceived(self, data):
+        self.data += data
+        for n, d in list(self.waiters):
+            if len(self.data) >= n:
+                self.waiters.remove((n, d))
+                d.callback(bytes(self.data))
+
+    def wait_for(self, n, timeout=60):
+        d = defer.Deferred()
+        if len(self.data) >= n:
+            d.callback(bytes(self.data))
+        else:
+            self.waiters.append((n, d))
+        return d.addTimeout(timeout, reactor)
+
+    def connectionLost(self, reason):
+        self.reason = reason
+        self.lost.callback(None)
+
+
+def accept_in_background(session, protocol_class=Echo):
+    d = session.accept(Factory.forProtocol(protocol_class))
+    d.addErrback(lambda f: f.trap(defer.CancelledError) and None)
+    return d
+
+
+@pytest_twisted.ensureDeferred
+async def test_echo_round_trips_between_two_routers(i2p_sessions):
+    alice, bob = i2p_sessions[:2]
+    accepted = accept_in_background(bob)
+    client = await alice.connect(bob.b32, Factory.forProtocol(Collector))
+    server = await accepted
+    assert client.transport.getPeer().destination == bob.destination
+    assert client.transport.getHost() == alice.address
+    assert server.transport.getPeer().destination == alice.destination
+    assert isinstance(server.transport.getPeer(), I2PAddress)
+    sent = b""
+    for i in range(5):
+        message = f"round trip {i}\n".encode()
+        sent += message
+        client.transport.write(message)
+        assert await client.wait_for(len(sent)) == sent
+    client.transport.loseConnection()
+    await client.lost
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_mebibyte_with_sha256(i2p_sessions):
+    alice, bob = i2p_sessions[:2]
+    payload = os.urandom(1024 * 1024)
+    accepted = accept_in_background(bob)
+    client = await alice.connect(bob.destination, Factory.forProtocol(Collector))
+    await accepted
+    client.transport.write(payload)
+    echoed = await client.wait_for(len(payload), timeout=120)
+    assert len(echoed) == len(payload)
+    assert hashlib.sha256(echoed).hexdigest() == hashlib.sha256(payload).hexdigest()
+    client.transport.loseConnection()
+
+
+@pytest_twisted.ensureDeferred
+async def test_accept_several_connections_in_turn(i2p_sessions):
+    alice, bob = i2p_sessions[:2]
+    for i in range(3):
+        accepted = bob.accept(Factory.forProtocol(Collector))
+        client = await alice.connect(bob.destination, Factory.forProtocol(Collector))
+        server = await accepted
+        client.transport.write(f"connection {i}".encode())
+        assert await server.wait_for(12) == f"connection {i}".encode()
+        client.transport.loseConnection()
+        await server.lost
+
+
+@pytest_twisted.ensureDeferred
+async def test_naming_lookup_me_and_b32(i2p_sessions):
+    alice, bob = i2p_sessions[:2]
+    assert (await alice.lookup("ME")) == alice.destination
+    assert (await bob.lookup("ME")) == bob.destination
+    found = await alice.lookup(bob.b32)
+    assert found == bob.destination and found.b32 == bob.b32
+
+
+@pytest_twisted.ensureDeferred
+async def test_naming_lookup_unknown_name(i2p_network):
+    bridge = SAMBridge(reactor, i2p_network.sam_addresses[0])
+    with pytest.raises(errors.InvalidKey):
+        await bridge.lookup("no-such-host.i2p")
+
+
+@pytest_twisted.ensureDeferred
+async def test_dest_generate(i2p_network):
+    bridge = SAMBridge(reactor, i2p_network.sam_addresses[0])
+    key = await bridge.generate_destination()
+    assert key.destination.signature_type == 7
+    assert key.b32.endswith(".b32.i2p")
+    assert bridge.dialect is not None and bridge.dialect.version == "3.0"
+
+
+@pytest_twisted.ensureDeferred
+async def test_duplicated_id(i2p_network, i2p_sessions):
+    bridge = SAMBridge(reactor, i2p_network.sam_addresses[0])
+    with pytest.raises(errors.DuplicatedId):
+        await bridge.create_session("STREAM", i2p_sessions[0].nickname, options=TEST_SESSION_OPTIONS)
+
+
+@pytest_twisted.ensureDeferred
+async def test_cant_reach_peer_for_unknown_destination(i2p_network, i2p_sessions):
+    bridge = SAMBridge(reactor, i2p_network.sam_addresses[1])
+    nowhere = await bridge.generate_destination()  # never published
+    with pytest.raises(errors.CantReachPeer) as info:
+        await i2p_sessions[0].connect(nowhere.destination, Factory.forProtocol(Collector))
+    assert info.value.result == "CANT_REACH_PEER"
+
+
+@pytest_twisted.ensureDeferred
+async def test_malformed_destination_is_invalid_key(i2p_network, i2p_sessions):
+    with pytest.raises(errors.InvalidKey):
+        await i2p_sessions[0].connect("A" * 600, Factory.forProtocol(Collector))
+    # The router's own answer to a destination that is not one:
+    control = await SAMBridge(reactor, i2p_network.sam_addresses[0]).control()
+    with pytest.raises(errors.InvalidKey):
+        await control.command(codec.stream_connect(i2p_sessions[0].nickname, "AAAA"))
+    control.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_connection_refused_names_the_address():
+    bridge = SAMBridge(reactor, "127.0.0.1:1")
+    with pytest.raises(errors.SAMConnectionFailed, match=r"127\.0\.0\.1:1.*SAM enabled"):
+        await bridge.lookup("x.i2p")
+
+
+# ------------------------------------------------------------- slow sessions
+
+
+@pytest_twisted.async_yield_fixture(scope="module")
+async def slow_sessions(i2p_network, tmp_path_factory):
+    """Sessions that cost a router readiness check each, made in parallel."""
+    sam1, sam2 = i2p_network.sam_addresses[:2]
+    keyfile = tmp_path_factory.mktemp("keys") / "site.key"
+    bridge1 = SAMBridge(reactor, sam1)
+    write_key_file(keyfile, await bridge1.generate_destination())
+
+    async def keyed_twice():
+        b32s = []
+        for nickname in ("keyed-first", "keyed-again"):
+            session = await bridge1.create_session(
+                "STREAM", nickname, read_key_file(keyfile), options=TEST_SESSION_OPTIONS)
+            b32s.append(session.b32)
+            await session.close()
+        return b32s
+
+    async def primary():
+        return await bridge1.create_session("PRIMARY", "primary", options=TEST_SESSION_OPTIONS)
+
+    b32s, primary_session = await defer.gatherResults([
+        defer.Deferred.fromCoroutine(keyed_twice()),
+        defer.Deferred.fromCoroutine(primary()),
+    ])
+    yield {"keyfile": keyfile, "b32s": b32s, "primary": primary_session}
+    primary_session.close()
+
+
+def test_key_file_gives_the_same_b32(slow_sessions):
+    key = read_key_file(slow_sessions["keyfile"])
+    assert slow_sessions["b32s"] == [key.b32, key.b32]
+
+
+@pytest_twisted.ensureDeferred
+async def test_primary_session_with_stream_subsession(slow_sessions, i2p_sessions):
+    primary = slow_sessions["primary"]
+    assert primary.control.dialect.primary_style == "MASTER"  # i2pd 2.45.1 says 3.0
+    sub = await primary.add_subsession("STREAM", "primary-web", from_port=80)
+    assert sub.destination == primary.destination
+    bob = i2p_sessions[1]
+    accepted = accept_in_background(bob)
+    client = await sub.connect(bob.destination, Factory.forProtocol(Collector))
+    await accepted
+    client.transport.write(b"from a subsession")
+    assert await client.wait_for(17) == b"from a subsession"
+    client.transport.loseConnection()
+
+
+@pytest_twisted.ensureDeferred
+async def test_stream_forward(slow_sessions, i2p_sessions):
+    primary = slow_sessions["primary"]
+    connected = defer.Deferred()
+
+    class Forwarded(Collector):
+        def connectionMade(self):
+            connected.callback(self)
+
+    port = await primary.forward(Factory.forProtocol(Forwarded))
+    try:
+        client = await i2p_sessions[1].connect(primary.destination, Factory.forProtocol(Collector))
+        client.transport.write(b"forwarded")
+        server = await connected.addTimeout(60, reactor)
+        assert server.transport.getPeer().destination == i2p_sessions[1].destination
+        assert await server.wait_for(9) == b"forwarded"
+        client.transport.loseConnection()
+    finally:
+        await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_unanswered_command_times_out(slow_sessions):
+    """i2pd never answers SESSION ADD without FROM_PORT: the timeout must fire."""
+    primary = slow_sessions["primary"]
+    no_port = codec.Command("SESSION", "ADD", (("STYLE", "STREAM"), ("ID", "no-port")))
+    with pytest.raises(errors.CommandTimeout, match="SESSION ADD"):
+        await primary.control.command(no_port, timeout=3)
+    # The connection's state is unknown after a timeout: the session ends.
+    await primary.closed
+    assert not primary.is_open
+    with pytest.raises(errors.SessionClosed):
+        await primary.lookup("ME")
