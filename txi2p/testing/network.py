@@ -177,7 +177,9 @@ class PrivateI2PNetwork:
     :param directory: where each router's data dir and log go (kept after
         :meth:`stop`, so logs can be read).
     :param clients: number of client routers, each with a SAM bridge.
-    :param floodfills: number of floodfill routers (no SAM bridge).
+    :param floodfills: number of floodfill routers (no SAM bridge).  Two make
+        the first lease set publication reliable: with one, a publication
+        that is not confirmed in time excludes it for tens of seconds.
     :param sam_base_port: SAM port of the first client router; the others
         follow 10 apart (i2pd's SAM UDP port is the TCP port minus 1).
     :param progress: called with a sentence whenever a step starts.
@@ -187,7 +189,7 @@ class PrivateI2PNetwork:
         self,
         directory: str | os.PathLike[str],
         clients: int = 2,
-        floodfills: int = 1,
+        floodfills: int = 2,
         *,
         sam_base_port: int = 7656,
         router_base_port: int = 24000,
@@ -303,8 +305,12 @@ class PrivateI2PNetwork:
             timeout,
         )
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop every router (SIGTERM, then SIGKILL after *timeout*)."""
+    def stop(self, timeout: float = 3.0) -> None:
+        """Stop every router (SIGTERM, then SIGKILL after *timeout*).
+
+        i2pd 2.45.1 often takes 10 s or more to exit on SIGTERM; a test
+        network's state is disposable, so it is not waited for longer.
+        """
         for router in self.routers:
             if router.running():
                 assert router.process is not None

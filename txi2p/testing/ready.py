@@ -95,6 +95,7 @@ async def round_trip(reactor: Any, client: SAMSession, server: SAMSession,
     say = progress or (lambda text: None)
     deadline = time.monotonic() + timeout
     attempt = 0
+    last_said = 0.0
     while True:
         attempt += 1
         accepting = server.accept(Factory.forProtocol(_Echo))
@@ -108,7 +109,10 @@ async def round_trip(reactor: Any, client: SAMSession, server: SAMSession,
                 probe.transport.loseConnection()
             return attempt
         except CantReachPeer:
-            say("waiting for the peer's lease set to be published (CANT_REACH_PEER)")
+            if time.monotonic() - last_said >= 10:
+                last_said = time.monotonic()
+                say("waiting for the peer's lease set to be published (CANT_REACH_PEER; "
+                    "retrying every second)")
         except (SAMError, CommandTimeout, SAMConnectionLost, Exception) as e:
             say(f"round trip attempt {attempt} failed ({type(e).__name__}: {e}); retrying")
         finally:
