@@ -10,13 +10,21 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from twisted.internet import defer, task
+from twisted.internet.endpoints import serverFromString
 from twisted.internet.protocol import Factory, Protocol
+from twisted.web.client import readBody
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+from twisted.web.static import Data
 
-from txi2p.testing import PrivateI2PNetwork, wait_until_ready
+from txi2p.registry import SessionRegistry
+from txi2p.testing import TEST_SESSION_OPTIONS, PrivateI2PNetwork, wait_until_ready
+from txi2p.web import agent
 
 T = TypeVar("T")
 
@@ -83,6 +91,36 @@ async def stream_demo(demo: Demo, reactor: Any, sessions: list[Any]) -> None:
     demo.say(f"   Bob replied: {reply!r}")
 
 
+async def endpoint_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, sessions: list[Any]) -> None:
+    alice, bob = sessions[0], sessions[1]
+    alice_sam, bob_sam = network.sam_addresses[:2]
+    registry = SessionRegistry.for_reactor(reactor)
+    for session in sessions:
+        registry.adopt(session)  # endpoints naming these sessions reuse them
+    opts = ":".join(f"{k}={v}" for k, v in TEST_SESSION_OPTIONS.items())
+    listen = f"i2p:session={bob.nickname}:port=80:samaddr={bob_sam.replace(':', chr(92) + ':')}:{opts}"
+
+    async def serve() -> Any:
+        demo.say(f"   serverFromString(reactor, {listen[:60]!r}...)")
+        root = Resource()
+        root.putChild(b"", Data(b"<h1>Hello from a Twisted web site on I2P</h1>", "text/html"))
+        site = Site(root)
+        return await serverFromString(reactor, listen).listen(site)
+
+    port = await demo.step("Bob serves a web site from an i2p: server endpoint string", serve)
+    demo.say(f"   listening on {port.getHost().host} port {port.getHost().port}")
+
+    async def fetch() -> bytes:
+        web = agent(reactor, session=alice.nickname, sam_address=alice_sam, options=TEST_SESSION_OPTIONS)
+        demo.say("   waiting for the HTTP response over I2P")
+        response = await web.request(b"GET", f"http://{bob.b32}/".encode())
+        return bytes(await readBody(response))
+
+    body = await demo.step("Alice fetches it with txi2p.web.agent (an Agent over SAM, no proxy)", fetch)
+    demo.say(f"   got: {body.decode()!r}")
+    await port.stopListening()
+
+
 async def main(reactor: Any) -> None:
     demo = Demo()
     workdir = tempfile.mkdtemp(prefix="txi2p-demo-")
@@ -96,9 +134,11 @@ async def main(reactor: Any) -> None:
         sessions = await demo.step(
             "Creating a destination on each router (i2pd answers SESSION CREATE after ~20 s) "
             "and waiting for a first round trip",
-            lambda: wait_until_ready(reactor, network, progress=lambda t: demo.say(f"   {t}")),
+            lambda: wait_until_ready(reactor, network, prefix="demo",
+                                     progress=lambda t: demo.say(f"   {t}")),
         )
         await stream_demo(demo, reactor, sessions)
+        await endpoint_demo(demo, reactor, network, sessions)
         for session in sessions:
             session.close()
         demo.say("All steps worked.")
@@ -111,4 +151,5 @@ async def main(reactor: Any) -> None:
 
 
 if __name__ == "__main__":
+    warnings.filterwarnings("ignore", "Using readBody with a transport", DeprecationWarning)
     sys.exit(task.react(lambda reactor: defer.Deferred.fromCoroutine(main(reactor))))

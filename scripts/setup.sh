@@ -29,6 +29,8 @@ stamp=.venv/.txi2p-installed
 if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "[setup] installing txi2p and its test dependencies into .venv" >&2
     .venv/bin/python -m pip install -q --upgrade pip >&2
-    .venv/bin/python -m pip install -q -e ".[test,dev]" >&2
+    # compat mode puts the source tree on sys.path, so Twisted finds the
+    # plugins in twisted/plugins/ (the default editable mode would not).
+    .venv/bin/python -m pip install -q -e ".[test,dev]" --config-settings editable_mode=compat >&2
     touch "$stamp"
 fi

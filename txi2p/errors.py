@@ -30,6 +30,8 @@ __all__ = [
     "SAMProtocolError",
     "SAMTimeout",
     "SessionClosed",
+    "SessionConflict",
+    "StreamRejected",
     "TxI2PError",
     "UnknownResult",
     "error_for_result",
@@ -184,5 +186,13 @@ class SAMConnectionFailed(TxI2PError, ConnectionError):
     """No connection to the SAM bridge could be made."""
 
 
+class StreamRejected(TxI2PError):
+    """An incoming stream was refused (no listener for its I2P port)."""
+
+
 class SessionClosed(TxI2PError):
     """The session was closed; it cannot be used any more."""
+
+
+class SessionConflict(TxI2PError, ValueError):
+    """A named session was asked for again with different settings."""

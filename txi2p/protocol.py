@@ -32,6 +32,7 @@ from txi2p.errors import (
     SAMConnectionLost,
     SAMError,
     SAMProtocolError,
+    StreamRejected,
     TxI2PError,
 )
 from txi2p.sam import codec
@@ -64,7 +65,7 @@ class Timeouts:
     #: ``STREAM CONNECT`` (includes the router's lease set lookup).
     stream_connect: float = 60.0
     #: Interval between keep-alive PINGs (routers that support them), or 0.
-    keepalive: float = 0.0
+    keepalive: float = 60.0
 
 
 @dataclass
@@ -348,6 +349,29 @@ class I2PStreamTransport:
         return f"<I2PStreamTransport {self._host!r} <-> {self._peer!r}>"
 
 
+class _ProtocolTap:
+    """Takes the user protocol's place on the TCP transport to see the close.
+
+    ``dataReceived`` is the user's own bound method, so bytes still go
+    straight to it; only ``connectionLost`` passes through here.
+    """
+
+    def __init__(self, user: IProtocol, on_lost: Callable[[Failure], None]) -> None:
+        self._user = user
+        self._on_lost = on_lost
+        self.dataReceived = user.dataReceived
+        directlyProvides(self, providedBy(user))
+
+    def connectionLost(self, reason: Failure) -> None:
+        try:
+            self._user.connectionLost(reason)
+        finally:
+            self._on_lost(reason)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._user, name)
+
+
 class SAMStreamProtocol(Protocol):
     """A SAM data connection, until it is handed to the user's protocol.
 
@@ -361,6 +385,10 @@ class SAMStreamProtocol(Protocol):
     :param peer: the peer's address for CONNECT (ACCEPT learns it).
     :param timeout: seconds for HELLO and the STREAM reply.
     :param address: the SAM bridge address, for messages.
+    :param route: for ACCEPT/FORWARD: picks the factory for the peer's
+        ``TO_PORT`` (None if the router reported none); returning None
+        rejects the stream.  Without it, *factory* takes every stream.
+    :param on_lost: called with the reason when an established stream ends.
 
     :ivar established: fires with the user's protocol once it has the
         connection, or fails with the reason it never will.
@@ -376,7 +404,8 @@ class SAMStreamProtocol(Protocol):
         peer: I2PAddress | None = None,
         timeout: float = 60.0,
         address: str = "",
-        peer_port: int | None = None,
+        route: Callable[[int | None], IProtocolFactory | None] | None = None,
+        on_lost: Callable[[Failure], None] | None = None,
     ) -> None:
         self._clock = clock
         self._hello = hello
@@ -386,12 +415,19 @@ class SAMStreamProtocol(Protocol):
         self._peer = peer
         self._timeout = timeout
         self.address = address
-        self._peer_port = peer_port
+        self._route = route
+        self._on_lost = on_lost
+        self.to_port: int | None = None
         self._decoder = codec.SAMDecoder()
         self._timer: IDelayedCall | None = None
         self._state = "new"
         self._user: IProtocol | None = None
         self.established: Deferred[IProtocol] = Deferred(self._cancel)
+
+    @property
+    def is_accept(self) -> bool:
+        """True for a STREAM ACCEPT connection."""
+        return self._stream_command is not None and self._stream_command.action == "ACCEPT"
 
     @property
     def accepting(self) -> bool:
@@ -459,6 +495,7 @@ class SAMStreamProtocol(Protocol):
                 self._fail(SAMProtocolError(f"the router named a bad peer: {e}"))
                 return
             self._peer = I2PAddress(dest, event.port("FROM_PORT"))
+            self.to_port = event.port("TO_PORT")
             self._establish()
             return
         if not isinstance(event, codec.Reply):
@@ -496,15 +533,21 @@ class SAMStreamProtocol(Protocol):
     def _establish(self) -> None:
         assert self.transport is not None and self._peer is not None
         self._state = "established"
-        user = self._factory.buildProtocol(self._peer)
+        factory = self._factory if self._route is None else self._route(self.to_port)
+        if factory is None:
+            self._fail(StreamRejected(f"no listener for I2P port {self.to_port}"))
+            return
+        user = factory.buildProtocol(self._peer)
         if user is None:
-            self._fail(SAMConnectionLost("the protocol factory refused the connection"))
+            self._fail(StreamRejected("the protocol factory refused the connection"))
             return
         self._user = user
         leftover = self._decoder.take_remaining()
         wrapped = I2PStreamTransport(self.transport, self._host, self._peer)
         if getattr(self.transport, "protocol", None) is self:
-            self.transport.protocol = user  # type: ignore[attr-defined]  # bytes go straight to the user
+            # From now on the socket's bytes go straight to the user.
+            self.transport.protocol = (  # type: ignore[attr-defined]
+                user if self._on_lost is None else _ProtocolTap(user, self._on_lost))
         user.makeConnection(cast(ITransport, wrapped))
         self.established.callback(user)
         if leftover and self.transport is not None and not getattr(self.transport, "disconnected", False):
@@ -514,6 +557,8 @@ class SAMStreamProtocol(Protocol):
         self._stop_timer()
         if self._user is not None:  # relaying
             self._user.connectionLost(reason)
+            if self._on_lost is not None:
+                self._on_lost(reason)
             return
         if not self.established.called:
             what = {

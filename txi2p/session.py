@@ -18,10 +18,10 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
-from twisted.internet.error import ConnectError
+from twisted.internet.error import CannotListenError, ConnectError
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocol,
@@ -29,11 +29,20 @@ from twisted.internet.interfaces import (
     IStreamClientEndpoint,
 )
 from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from txi2p.address import Destination, HostsFile, I2PAddress, PrivateKey, is_b32_name
-from txi2p.errors import I2PError, InvalidKey, SAMConnectionFailed, SAMError, SessionClosed
+from txi2p.errors import (
+    I2PError,
+    InvalidKey,
+    SAMConnectionFailed,
+    SAMError,
+    SessionClosed,
+    StreamRejected,
+)
 from txi2p.protocol import SAMControlProtocol, SAMStreamProtocol, Timeouts
 from txi2p.sam import codec
 from txi2p.sam.dialect import MAX_VERSION, MIN_VERSION, SAMDialect
@@ -55,6 +64,10 @@ DEFAULT_SAM_ADDRESS = "127.0.0.1:7656"
 
 #: Signature type sent when creating a new destination: Ed25519.
 DEFAULT_SIGNATURE_TYPE = 7
+
+#: Seconds to wait after cancelling an ACCEPT before the next one, on
+#: routers that do not support concurrent accepts (see SAMSession._settle_accepts).
+ACCEPT_SETTLE_TIME = 0.5
 
 #: Session options sent unless the caller overrides them.
 DEFAULT_OPTIONS: Mapping[str, str] = {
@@ -335,6 +348,96 @@ class ForwardingPort:
         return self.listening.stopListening()
 
 
+@implementer(IListeningPort)
+class I2PListeningPort:
+    """A listener on an I2P port of a session (see :meth:`SAMSession.listen`)."""
+
+    def __init__(self, session: SAMSession, port: int | None, factory: IProtocolFactory,
+                 on_stop: Callable[[], None] | None = None) -> None:
+        self.session = session
+        self.port = port
+        self.factory = factory
+        self._on_stop = on_stop
+        self.listening = True
+
+    def startListening(self) -> None:
+        """Already listening once made; kept for ``IListeningPort``."""
+
+    def stopListening(self) -> Deferred[None]:
+        """Stop accepting for this port; the session is released if unused."""
+        if self.listening:
+            self.listening = False
+            self.session._listeners_changed(self, removed=True)
+            self.factory.doStop()
+            if self._on_stop is not None:
+                self._on_stop()
+        return succeed(None)
+
+    loseConnection = stopListening
+
+    def getHost(self) -> I2PAddress:
+        return I2PAddress(self.session.destination, self.port)
+
+    def __repr__(self) -> str:
+        return f"<I2PListeningPort {self.session.b32}:{self.port if self.port is not None else '*'}>"
+
+
+class _Acceptor:
+    """Keeps several STREAM ACCEPTs pending on a session and routes streams.
+
+    A stream goes to the listener for its ``TO_PORT``; else to the
+    listener with no port; a router that reports no ports (i2pd 2.45.1)
+    gets the portless listener, or the one with the lowest port.
+    """
+
+    def __init__(self, session: SAMSession, pending: int) -> None:
+        self.session = session
+        self.pending_target = pending
+        self.listeners: dict[int | None, I2PListeningPort] = {}
+        self._pending: set[Deferred[IProtocol]] = set()
+        self._retry: Any = None
+
+    def route(self, to_port: int | None) -> IProtocolFactory | None:
+        listener = self.listeners.get(to_port) if to_port is not None else None
+        if listener is None:
+            listener = self.listeners.get(None)
+        if listener is None and to_port is None and self.listeners:
+            listener = self.listeners[min(p for p in self.listeners if p is not None)]
+        return listener.factory if listener is not None else None
+
+    def fill(self) -> None:
+        dialect = self.session.control.dialect
+        target = self.pending_target if dialect is None or dialect.concurrent_accepts else 1
+        while self.listeners and self.session.is_open and len(self._pending) < target:
+            d = self.session.accept(Factory(), route=self.route)
+            self._pending.add(d)
+            d.addBoth(self._done, d)
+
+    def _done(self, result: object, d: Deferred[IProtocol]) -> None:
+        self._pending.discard(d)
+        if not isinstance(result, Failure):
+            self.fill()
+            return
+        if result.check(CancelledError):
+            return
+        if result.check(StreamRejected):
+            _log.info("{session}: {error}", session=self.session.nickname, error=result.value)
+            self.fill()
+            return
+        if not self.session.is_open:
+            return
+        _log.warn("{session}: STREAM ACCEPT failed ({error}); retrying in 1 s",
+                  session=self.session.nickname, error=result.getErrorMessage())
+        if self._retry is None or not self._retry.active():
+            self._retry = self.session.bridge.reactor.callLater(1.0, self.fill)
+
+    def stop(self) -> None:
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+        for d in list(self._pending):
+            d.cancel()
+
+
 class SAMSession:
     """One destination on the router, held by its control connection.
 
@@ -361,6 +464,8 @@ class SAMSession:
         self.closed: Deferred[None] = Deferred()
         self.close_reason: Failure | None = None
         self._streams: set[SAMStreamProtocol] = set()
+        self._acceptor: _Acceptor | None = None
+        self._accept_cancelled_at: float | None = None
         if parent is None:
             control.on_close = self._control_lost
         else:
@@ -386,6 +491,8 @@ class SAMSession:
         self.close_reason = reason
         _log.info("SAM session {nickname} ended: {reason}", nickname=self.nickname,
                   reason=reason.getErrorMessage())
+        if self._acceptor is not None:
+            self._acceptor.stop()
         for stream in list(self._streams):
             if not stream.established.called:
                 stream.established.cancel()
@@ -403,17 +510,36 @@ class SAMSession:
         return await self.bridge.lookup(name, self)
 
     def _stream(self, command: codec.Command, factory: IProtocolFactory,
-                peer: I2PAddress | None, timeout: float) -> SAMStreamProtocol:
+                peer: I2PAddress | None, timeout: float,
+                route: Callable[[int | None], IProtocolFactory | None] | None = None,
+                on_lost: Callable[[Failure], None] | None = None) -> SAMStreamProtocol:
         proto = SAMStreamProtocol(
             self.bridge.reactor, self.bridge.hello_command(), command, factory,
-            self.address, peer, timeout, self.bridge.address)
+            self.address, peer, timeout, self.bridge.address, route, on_lost)
         self._streams.add(proto)
         proto.established.addBoth(self._stream_done, proto)
         return proto
 
     def _stream_done(self, result: object, proto: SAMStreamProtocol) -> object:
         self._streams.discard(proto)
+        if isinstance(result, Failure) and result.check(CancelledError) and proto.is_accept:
+            self._accept_cancelled_at = self.bridge.reactor.seconds()
         return result
+
+    async def _settle_accepts(self) -> None:
+        """On routers without concurrent accepts, let a cancelled ACCEPT close first.
+
+        i2pd 2.45.1 does not register an ACCEPT that arrives while a
+        cancelled one is still registered, then unregisters the cancelled
+        one: the new ACCEPT would never see a stream.
+        """
+        dialect = self.control.dialect
+        if dialect is None or dialect.concurrent_accepts or self._accept_cancelled_at is None:
+            return
+        reactor = self.bridge.reactor
+        wait = self._accept_cancelled_at + ACCEPT_SETTLE_TIME - reactor.seconds()
+        if wait > 0:
+            await deferLater(reactor, wait, lambda: None)
 
     async def connect(
         self,
@@ -423,6 +549,7 @@ class SAMSession:
         port: int | None = None,
         from_port: int | None = None,
         timeout: float | None = None,
+        on_lost: Callable[[Failure], None] | None = None,
     ) -> IProtocol:
         """Open a stream to *destination* and give it to a protocol from *factory*.
 
@@ -430,6 +557,7 @@ class SAMSession:
             name (resolved first, see :meth:`SAMBridge.lookup`).
         :param port: the I2P port to connect to (``TO_PORT``).
         :param from_port: our I2P port (``FROM_PORT``).
+        :param on_lost: called with the reason when the stream ends.
         :returns: the connected protocol.
         """
         self._check_open()
@@ -438,20 +566,26 @@ class SAMSession:
         peer = I2PAddress(dest, port, host)
         command = codec.stream_connect(self.nickname, dest.base64, from_port=from_port, to_port=port)
         proto = self._stream(command, factory, peer,
-                             self.bridge.timeouts.stream_connect if timeout is None else timeout)
+                             self.bridge.timeouts.stream_connect if timeout is None else timeout,
+                             on_lost=on_lost)
         await self.bridge._connect(proto)
         return await proto.established
 
-    def accept(self, factory: IProtocolFactory) -> Deferred[IProtocol]:
+    def accept(self, factory: IProtocolFactory, *,
+               route: Callable[[int | None], IProtocolFactory | None] | None = None,
+               on_lost: Callable[[Failure], None] | None = None) -> Deferred[IProtocol]:
         """Wait for one incoming stream (``STREAM ACCEPT``).
 
-        Fires with the protocol *factory* built for it.  Cancel the
-        Deferred to stop waiting.  Several accepts may be pending at once.
+        Fires with the protocol *factory* built for it (or the factory
+        *route* picks for the stream's ``TO_PORT``; see
+        :class:`~txi2p.protocol.SAMStreamProtocol`).  Cancel the Deferred
+        to stop waiting.  Several accepts may be pending at once.
         """
         async def run() -> IProtocol:
             self._check_open()
+            await self._settle_accepts()
             proto = self._stream(codec.stream_accept(self.nickname), factory, None,
-                                 self.bridge.timeouts.command)
+                                 self.bridge.timeouts.command, route, on_lost)
             await self.bridge._connect(proto)
             return await proto.established
 
@@ -504,6 +638,40 @@ class SAMSession:
             codec.session_add(style, nickname, from_port=from_port, to_port=to_port, options=options))
         return SAMSubsession(self, nickname, style)
 
+    def listen(self, factory: IProtocolFactory, port: int | None = None, *,
+                pending: int = 5, on_stop: Callable[[], None] | None = None) -> I2PListeningPort:
+        """Accept incoming streams for I2P *port* (every port if None).
+
+        Keeps *pending* STREAM ACCEPTs open so that streams arriving together
+        are served at once.  Returns an ``IListeningPort``; ``getHost()`` is
+        our :class:`~txi2p.address.I2PAddress`.
+        """
+        self._check_open()
+        if port is not None:
+            if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+                raise ValueError(f"port must be an integer from 1 to 65535, not {port!r}")
+        acceptor = self._acceptor
+        if acceptor is None:
+            acceptor = self._acceptor = _Acceptor(self, pending)
+        if port in acceptor.listeners:
+            raise CannotListenError(self.b32, port or 0, OSError(
+                f"session {self.nickname!r} already listens on I2P port {port if port is not None else '*'}"))
+        listener = I2PListeningPort(self, port, factory, on_stop)
+        factory.doStart()
+        acceptor.listeners[port] = listener
+        acceptor.fill()
+        return listener
+
+
+    def _listeners_changed(self, listener: I2PListeningPort, removed: bool) -> None:
+        acceptor = self._acceptor
+        if acceptor is None:
+            return
+        if removed and acceptor.listeners.get(listener.port) is listener:
+            del acceptor.listeners[listener.port]
+        if not acceptor.listeners:
+            acceptor.stop()
+
     def close(self) -> Deferred[None]:
         """End the session (closes its control connection); fires when done."""
         self.control.close()
@@ -526,4 +694,5 @@ class SAMSubsession(SAMSession):
         d = Deferred.fromCoroutine(self.remove())
         d.addErrback(lambda f: f.trap(SAMError, SessionClosed))
         return d
+
 

@@ -43,6 +43,11 @@ class SAMDialect:
     :ivar control_datagram_max: largest payload ``DATAGRAM SEND`` on the
         control socket carries (i2pd reads it into an 8 KiB buffer).
     :ivar udp_port_offset: the SAM UDP port relative to the TCP port.
+    :ivar concurrent_accepts: several STREAM ACCEPTs may be pending on one
+        session.  i2pd before its SAM 3.3 support registers two acceptors
+        that arrive together twice and hands one socket two streams, so
+        there one ACCEPT is kept pending (the router queues up to 128
+        incoming streams meanwhile).
     """
 
     version: str = MIN_VERSION
@@ -53,6 +58,7 @@ class SAMDialect:
     pipelining: bool = False
     control_datagram_max: int = 7600
     udp_port_offset: int = -1
+    concurrent_accepts: bool = False
 
     @classmethod
     def for_version(cls, version: str) -> SAMDialect:
@@ -60,9 +66,9 @@ class SAMDialect:
         v = version_tuple(version)
         if v >= (3, 3):
             return cls(version, "PRIMARY", True, True,
-                       frozenset({"STREAM", "DATAGRAM", "RAW"}), False, 31744)
+                       frozenset({"STREAM", "DATAGRAM", "RAW"}), False, 31744, -1, True)
         if v >= (3, 2):
-            return cls(version, "MASTER", True, True)
+            return cls(version, "MASTER", True, True, concurrent_accepts=True)
         return cls(version)
 
     def learned(self, **changes: object) -> SAMDialect:

@@ -18,7 +18,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
-from txi2p.errors import CantReachPeer, CommandTimeout, SAMConnectionLost, SAMError
+from txi2p.errors import CantReachPeer
 from txi2p.session import SAMBridge, SAMSession
 from txi2p.testing.network import PrivateI2PNetwork
 
@@ -96,31 +96,38 @@ async def round_trip(reactor: Any, client: SAMSession, server: SAMSession,
     deadline = time.monotonic() + timeout
     attempt = 0
     last_said = 0.0
-    while True:
-        attempt += 1
-        accepting = server.accept(Factory.forProtocol(_Echo))
-        accepting.addErrback(lambda f: None)
-        try:
-            probe = await client.connect(server.destination, Factory.forProtocol(_Probe), timeout=30)
-            assert isinstance(probe, _Probe)
-            probe.echoed.addTimeout(10, reactor)
-            await probe.echoed
-            if probe.transport is not None:
-                probe.transport.loseConnection()
-            return attempt
-        except CantReachPeer:
-            if time.monotonic() - last_said >= 10:
-                last_said = time.monotonic()
-                say("waiting for the peer's lease set to be published (CANT_REACH_PEER; "
-                    "retrying every second)")
-        except (SAMError, CommandTimeout, SAMConnectionLost, Exception) as e:
-            say(f"round trip attempt {attempt} failed ({type(e).__name__}: {e}); retrying")
-        finally:
-            if not accepting.called:
-                accepting.cancel()
-        if time.monotonic() > deadline:
-            raise NetworkNotReady(f"no round trip after {attempt} attempts in {timeout:g} s")
-        await deferLater(reactor, 1.0, lambda: None)
+    accepting: Deferred[Any] | None = None
+    try:
+        while True:
+            attempt += 1
+            # Keep one ACCEPT pending until it is used: cancelling and
+            # re-issuing it races in i2pd 2.45.1 (see SAMSession.accept).
+            if accepting is None or accepting.called:
+                accepting = server.accept(Factory.forProtocol(_Echo))
+                accepting.addErrback(lambda f: None)
+            try:
+                probe = await client.connect(server.destination, Factory.forProtocol(_Probe), timeout=30)
+                assert isinstance(probe, _Probe)
+                probe.echoed.addTimeout(10, reactor)
+                try:
+                    await probe.echoed
+                finally:
+                    if probe.transport is not None:
+                        probe.transport.loseConnection()
+                return attempt
+            except CantReachPeer:
+                if time.monotonic() - last_said >= 10:
+                    last_said = time.monotonic()
+                    say("waiting for the peer's lease set to be published (CANT_REACH_PEER; "
+                        "retrying every second)")
+            except Exception as e:
+                say(f"round trip attempt {attempt} failed ({type(e).__name__}: {e}); retrying")
+            if time.monotonic() > deadline:
+                raise NetworkNotReady(f"no round trip after {attempt} attempts in {timeout:g} s")
+            await deferLater(reactor, 1.0, lambda: None)
+    finally:
+        if accepting is not None and not accepting.called:
+            accepting.cancel()
 
 
 async def wait_until_ready(
@@ -130,15 +137,18 @@ async def wait_until_ready(
     timeout: float = 180.0,
     options: Mapping[str, object] = TEST_SESSION_OPTIONS,
     progress: Progress | None = None,
+    prefix: str = "probe",
 ) -> list[SAMSession]:
     """Sessions on every client router, once a stream round trip works.
 
-    Returns the sessions (index i on client router i), open and reachable.
+    Returns the sessions (index i on client router i, named
+    ``<prefix>1``, ``<prefix>2``, ...), open and reachable.
     """
     say = progress or (lambda text: None)
-    say(f"creating a probe session on each of {len(network.clients)} routers")
-    sessions = await create_sessions(reactor, network.sam_addresses, options=options, progress=say)
-    say("probe sessions up; waiting for a stream round trip between two routers")
+    say(f"creating a session on each of {len(network.clients)} routers")
+    sessions = await create_sessions(reactor, network.sam_addresses, prefix=prefix,
+                                     options=options, progress=say)
+    say("sessions up; waiting for a stream round trip between two routers")
     try:
         if len(sessions) >= 2:
             attempts = await round_trip(reactor, sessions[0], sessions[1], timeout=timeout, progress=say)

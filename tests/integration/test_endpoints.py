@@ -1,0 +1,192 @@
+"""i2p: endpoints, twistd web and the HTTP agent on the private network."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, reactor
+from twisted.internet.endpoints import clientFromString, serverFromString
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import deferLater
+from twisted.web.client import readBody
+
+from txi2p import errors
+from txi2p.address import read_key_file
+from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
+from txi2p.registry import SessionRegistry
+from txi2p.testing import TEST_SESSION_OPTIONS
+from txi2p.web import agent
+
+pytestmark = pytest.mark.integration
+
+OPTS = ":".join(f"{k}={v}" for k, v in TEST_SESSION_OPTIONS.items())
+
+
+def esc(address):
+    return address.replace(":", "\\:")
+
+
+async def retry_unreachable(make, attempts=90):
+    """Right after a server starts its lease set is not published yet."""
+    for _ in range(attempts):
+        try:
+            return await make()
+        except errors.CantReachPeer:
+            await deferLater(reactor, 1, lambda: None)
+    return await make()
+
+
+@pytest.fixture(scope="module")
+def registry(i2p_sessions):
+    registry = SessionRegistry.for_reactor(reactor)
+    for session in i2p_sessions:
+        if session.nickname not in {s.nickname for s in registry.sessions}:
+            registry.adopt(session)
+    return registry
+
+
+class Echo(Protocol):
+    def dataReceived(self, data):
+        self.transport.write(data)
+
+
+class Exchange(Protocol):
+    """Sends a payload and waits for it to come back whole."""
+
+    payload = b""
+
+    def connectionMade(self):
+        self.received = bytearray()
+        self.done = defer.Deferred()
+        self.transport.write(self.payload)
+
+    def dataReceived(self, data):
+        self.received += data
+        if len(self.received) >= len(self.payload) and not self.done.called:
+            self.done.callback(bytes(self.received))
+            self.transport.loseConnection()
+
+
+@pytest_twisted.ensureDeferred
+async def test_fifty_concurrent_connections(i2p_network, i2p_sessions, registry):
+    alice, bob = i2p_sessions[:2]
+    sam1, sam2 = i2p_network.sam_addresses[:2]
+    server = I2PServerEndpoint(reactor, session=bob.nickname, sam_address=sam2, port=None,
+                               options=TEST_SESSION_OPTIONS, pending=10)
+    port = await server.listen(Factory.forProtocol(Echo))
+    assert port.getHost().destination == bob.destination
+    try:
+        async def one(i):
+            payload = hashlib.sha256(str(i).encode()).digest() * 300  # 9.6 kB
+            factory = Factory.forProtocol(type("X", (Exchange,), {"payload": payload}))
+            ep = clientFromString(reactor, f"i2p:{bob.b32}:session={alice.nickname}:samaddr={esc(sam1)}:{OPTS}")
+            proto = await ep.connect(factory)
+            echoed = await proto.done.addTimeout(120, reactor)
+            return echoed == payload
+
+        results = await defer.gatherResults([defer.Deferred.fromCoroutine(one(i)) for i in range(50)])
+        assert results.count(True) == 50
+    finally:
+        await port.stopListening()
+    assert bob.is_open  # an adopted session is not closed by the endpoint
+
+
+@pytest_twisted.ensureDeferred
+async def test_server_and_client_strings_long_and_short(i2p_network, i2p_sessions, registry):
+    alice, bob = i2p_sessions[:2]
+    sam1, sam2 = i2p_network.sam_addresses[:2]
+    server = serverFromString(reactor, f"i2p:session={bob.nickname}:port=8080:samaddr={esc(sam2)}:{OPTS}")
+    port = await server.listen(Factory.forProtocol(Echo))
+    assert port.getHost().port == 8080
+    try:
+        for text in (f"i2p:{bob.b32}:8080:session={alice.nickname}:samaddr={esc(sam1)}:{OPTS}",
+                     f"i2p:host={bob.destination.base64}:port=8080:session={alice.nickname}"
+                     f":samaddr={esc(sam1)}:{OPTS}"):
+            factory = Factory.forProtocol(type("X", (Exchange,), {"payload": b"short and long"}))
+            proto = await clientFromString(reactor, text).connect(factory)
+            assert await proto.done.addTimeout(60, reactor) == b"short and long"
+            assert proto.transport.getPeer().destination == bob.destination
+    finally:
+        await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_conflicting_settings_for_a_named_session(i2p_network, i2p_sessions, registry):
+    alice = i2p_sessions[0]
+    ep = I2PClientEndpoint(reactor, i2p_sessions[1].b32, session=alice.nickname,
+                           sam_address=i2p_network.sam_addresses[0], in_depth=3)
+    with pytest.raises(errors.SessionConflict, match="options"):
+        await ep.connect(Factory.forProtocol(Protocol))
+
+
+# ------------------------------------------------------------- twistd web
+
+
+def start_twistd(tmp_path, sam, keyfile, name):
+    log = tmp_path / f"{name}.log"
+    listen = f"i2p:session={name}:keyfile={keyfile}:samaddr={esc(sam)}:{OPTS}"
+    return subprocess.Popen(
+        [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+         "--nodaemon", "--pidfile=", f"--logfile={log}",
+         "web", "--listen", listen, "--path", str(tmp_path / "site")],
+        stdin=subprocess.DEVNULL, stdout=open(tmp_path / f"{name}.out", "wb"), stderr=subprocess.STDOUT,
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}), log
+
+
+async def wait_for_log(proc, log, text, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and text in log.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            out = log.with_suffix(".out")
+            raise AssertionError(
+                f"twistd exited ({proc.returncode}):\n"
+                + "".join(p.read_text(errors="replace") for p in (log, out) if p.exists()))
+        await deferLater(reactor, 0.5, lambda: None)
+    raise AssertionError(f"twistd did not log {text!r} in {timeout} s:\n{log.read_text(errors='replace')}")
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest_twisted.ensureDeferred
+async def test_twistd_web_over_i2p_and_stable_address(i2p_network, i2p_sessions, registry, tmp_path):
+    alice = i2p_sessions[0]
+    sam1, sam2 = i2p_network.sam_addresses[:2]
+    site = tmp_path / "site"
+    site.mkdir()
+    body = os.urandom(200_000)
+    (site / "file.bin").write_bytes(body)
+    keyfile = tmp_path / "site.key"
+    web = agent(reactor, session=alice.nickname, sam_address=sam1, options=TEST_SESSION_OPTIONS)
+    b32s = []
+    for run in range(2):
+        proc, log = start_twistd(tmp_path, sam2, keyfile, f"site-run{run}")
+        try:
+            await wait_for_log(proc, log, "listening on")
+            key = read_key_file(keyfile)
+            assert oct(keyfile.stat().st_mode & 0o777) == "0o600"
+            b32s.append(key.b32)
+            assert key.b32 in log.read_text()
+            url = f"http://{key.b32}/file.bin".encode()
+            response = await retry_unreachable(lambda url=url: web.request(b"GET", url))
+            assert response.code == 200
+            got = await readBody(response)
+            assert hashlib.sha256(got).digest() == hashlib.sha256(body).digest()
+        finally:
+            stop(proc)
+    assert b32s[0] == b32s[1]

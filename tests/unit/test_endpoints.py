@@ -1,0 +1,217 @@
+"""Endpoint strings, endpoint arguments and the session registry, without a router."""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet import defer
+from twisted.internet.endpoints import clientFromString, serverFromString
+from twisted.internet.testing import MemoryReactorClock
+
+from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
+from txi2p.errors import InvalidKey, SessionConflict
+from txi2p.registry import SessionRegistry, SessionSpec
+from txi2p.testing.fakes import fake_private_key
+
+DEST = fake_private_key().destination
+B32 = DEST.b32
+
+
+@pytest.fixture
+def reactor():
+    return MemoryReactorClock()
+
+
+def test_client_short_form(reactor):
+    ep = clientFromString(reactor, f"i2p:{B32}:80")
+    assert isinstance(ep, I2PClientEndpoint)
+    assert ep.host == B32 and ep.port == 80
+    assert reactor.tcpClients == []  # no I/O at parse time
+
+
+def test_client_long_form_with_every_keyword(reactor):
+    ep = clientFromString(
+        reactor,
+        f"i2p:host={B32}:port=8080:session=alice:keyfile=/tmp/a.key:samaddr=127.0.0.1\\:7700"
+        ":in_depth=1:out_depth=3:inbound.quantity=2:localPort=5:sigType=7:autoClose=false")
+    assert ep.port == 8080 and ep.from_port == 5
+    spec = ep._spec
+    assert spec.nickname == "alice" and spec.keyfile == "/tmp/a.key" and not spec.auto_close
+    opts = dict(spec.options)
+    assert opts["inbound.length"] == "1" and opts["outbound.length"] == "3"
+    assert opts["inbound.quantity"] == "2"
+    assert ep._sam_address == "127.0.0.1:7700"
+
+
+def test_client_base64_destination(reactor):
+    ep = clientFromString(reactor, f"i2p:{DEST.base64}")
+    assert ep.host == DEST.base64
+
+
+def test_server_short_form_tahoe_style(reactor):
+    ep = serverFromString(reactor, "i2p:/tmp/node.key:3457:api=SAM:apiEndpoint=tcp\\:127.0.0.1\\:7656")
+    assert isinstance(ep, I2PServerEndpoint)
+    assert ep._spec.keyfile == "/tmp/node.key" and ep.port == 3457
+    assert ep._sam_address == "127.0.0.1:7656"
+    assert reactor.tcpClients == []
+
+
+def test_server_long_form(reactor):
+    ep = serverFromString(reactor, "i2p:session=site:keyfile=site.key:port=80:samaddr=127.0.0.1\\:7656"
+                                   ":in_depth=0:out_depth=0:i2cp.leaseSetEncType=4:pending=3")
+    assert ep._spec.nickname == "site" and ep.port == 80 and ep.pending == 3
+    assert dict(ep._spec.options)["i2cp.leaseSetEncType"] == "4"
+
+
+def test_txi2p_03_keywords(reactor):
+    ep = serverFromString(reactor, "i2p:k.key:nickname=old:options=inbound.length\\:1,outbound.length\\:1"
+                                   ":sigType=EdDSA_SHA512_Ed25519:autoClose=true")
+    assert ep._spec.nickname == "old" and ep._spec.signature_type == 7 and ep._spec.auto_close
+    assert dict(ep._spec.options)["inbound.length"] == "1"
+    other = clientFromString(reactor, f"i2p:{B32}:apiEndpoint=unix\\:/tmp/sam.sock")
+    assert other._sam_endpoint is not None
+
+
+@pytest.mark.parametrize("text,match", [
+    ("i2p:{b32}:bogus=1", "unknown keyword 'bogus'"),
+    ("i2p:{b32}:port=http", "port='http' is not an integer"),
+    ("i2p:{b32}:port=70000", "port='70000'"),
+    ("i2p:{b32}:autoClose=maybe", "autoClose='maybe' is not a boolean"),
+    ("i2p:{b32}:in_depth=9", "in_depth='9'"),
+    ("i2p:{b32}:api=BOB", "BOB is deprecated"),
+    ("i2p:{b32}:api=FOO", "api='FOO'"),
+    ("i2p:{b32}:sigType=nonsense", "sigType='nonsense'"),
+    ("i2p:{b32}:options=novalue", "options="),
+    ("i2p:{b32}:samaddr=nohost", "samaddr="),
+    ("i2p:{b32}:session=a\\:b:nickname=c", "session and nickname"),
+    ("i2p:{b32}:80:90", "too many positional"),
+    ("i2p:port=80", "needs a host"),
+    ("i2p:bad.b32.i2p", "not a valid .b32.i2p"),
+])
+def test_client_bad_strings(reactor, text, match):
+    with pytest.raises(ValueError, match=match):
+        clientFromString(reactor, text.format(b32=B32))
+
+
+def test_client_bad_base64_destination(reactor):
+    with pytest.raises(InvalidKey):
+        clientFromString(reactor, "i2p:" + "A" * 520)
+
+
+@pytest.mark.parametrize("text,match", [
+    ("i2p:k.key:host=x.i2p", "unknown keyword 'host'"),
+    ("i2p:k.key:pending=0", "pending='0'"),
+    ("i2p:k.key:autoClose=nope", "autoClose"),
+    ("i2p:session=a b", "session"),
+])
+def test_server_bad_strings(reactor, text, match):
+    with pytest.raises(ValueError, match=match):
+        serverFromString(reactor, text)
+
+
+def test_false_means_false(reactor):
+    assert not clientFromString(reactor, f"i2p:{B32}:autoClose=false")._spec.auto_close
+    assert not clientFromString(reactor, f"i2p:{B32}:autoClose=False")._spec.auto_close
+    assert clientFromString(reactor, f"i2p:{B32}:autoClose=true")._spec.auto_close
+
+
+def test_python_arguments_validated(reactor):
+    with pytest.raises(ValueError, match="port"):
+        I2PClientEndpoint(reactor, B32, port=0)
+    with pytest.raises(ValueError, match="session"):
+        I2PClientEndpoint(reactor, B32, session="a=b")
+    with pytest.raises(ValueError, match="in_depth"):
+        I2PServerEndpoint(reactor, in_depth=-1)
+    with pytest.raises(ValueError, match="SAM address"):
+        I2PServerEndpoint(reactor, sam_address="nowhere")
+
+
+# ---------------------------------------------------------------- registry
+
+
+class FakeSession:
+    def __init__(self, name):
+        self.nickname = name
+        self.is_open = True
+        self.closed = defer.Deferred()
+        self.key = fake_private_key()
+
+    def close(self):
+        self.is_open = False
+        self.closed.callback(None)
+        return self.closed
+
+
+class FakeBridge:
+    address = "fake:1"
+
+    def __init__(self):
+        self.starts = []
+
+    def create_session(self, style, name, key, **kw):
+        d = defer.Deferred()
+        self.starts.append((name, d))
+        return d
+
+
+def acquire(registry, bridge, spec):
+    return defer.Deferred.fromCoroutine(registry.acquire(bridge, spec))
+
+
+def test_registry_shares_one_start_between_early_callers(reactor):
+    registry, bridge = SessionRegistry(reactor), FakeBridge()
+    spec = SessionSpec.make("web")
+    d1, d2 = acquire(registry, bridge, spec), acquire(registry, bridge, spec)
+    assert len(bridge.starts) == 1
+    session = FakeSession("web")
+    bridge.starts[0][1].callback(session)
+    assert d1.result is session and d2.result is session
+    assert registry.sessions == [session]
+
+
+def test_registry_conflicting_settings_raise(reactor):
+    registry, bridge = SessionRegistry(reactor), FakeBridge()
+    acquire(registry, bridge, SessionSpec.make("web", options={"inbound.length": "1"}))
+    d = acquire(registry, bridge, SessionSpec.make("web", options={"inbound.length": "2"}))
+    failure = []
+    d.addErrback(failure.append)
+    assert failure and failure[0].check(SessionConflict)
+    assert "options" in str(failure[0].value)
+
+
+def test_registry_failed_start_can_be_retried(reactor):
+    registry, bridge = SessionRegistry(reactor), FakeBridge()
+    spec = SessionSpec.make("web")
+    d1, d2 = acquire(registry, bridge, spec), acquire(registry, bridge, spec)
+    bridge.starts[0][1].errback(RuntimeError("router said no"))
+    for d in (d1, d2):
+        errs = []
+        d.addErrback(errs.append)
+        assert errs and errs[0].check(RuntimeError)
+    acquire(registry, bridge, spec)
+    assert len(bridge.starts) == 2
+
+
+def test_registry_auto_close_and_recreate_after_end(reactor):
+    registry, bridge = SessionRegistry(reactor), FakeBridge()
+    spec = SessionSpec.make("web", auto_close=True)
+    acquire(registry, bridge, spec)
+    session = FakeSession("web")
+    bridge.starts[0][1].callback(session)
+    registry.release(session)
+    assert not session.is_open
+    acquire(registry, bridge, spec)
+    assert len(bridge.starts) == 2
+
+
+def test_registry_for_reactor_is_kept_on_the_reactor(reactor):
+    assert SessionRegistry.for_reactor(reactor) is SessionRegistry.for_reactor(reactor)
+    assert SessionRegistry.for_reactor(MemoryReactorClock()) is not SessionRegistry.for_reactor(reactor)
+
+
+def test_unnamed_clients_share_a_transient_session(reactor):
+    registry, bridge = SessionRegistry(reactor), FakeBridge()
+    spec = SessionSpec.make(None)
+    acquire(registry, bridge, spec)
+    acquire(registry, bridge, spec)
+    assert len(bridge.starts) == 1
+    assert bridge.starts[0][0].startswith("txi2p-")

@@ -1,0 +1,222 @@
+"""``i2p:`` endpoint strings, for ``clientFromString``/``serverFromString``.
+
+Parsing does no I/O and validates every keyword: an unknown keyword, a
+non-integer port or a bad boolean raises ``ValueError`` naming it.
+Keywords with a dot (``inbound.length=1``, ``i2cp.leaseSetEncType=4``) are
+I2CP session options and pass through to the router.
+
+Client: ``i2p:<host>[:<port>]`` or ``i2p:host=<host>[:port=<n>][:...]``
+Server: ``i2p:<keyfile>[:<port>]`` or ``i2p:session=<name>[:keyfile=...][:...]``
+
+The keywords of txi2p 0.3.x (``api``, ``apiEndpoint``, ``options``,
+``nickname``, ``sigType``, ``localPort``, ``autoClose``) are accepted too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from twisted.internet.endpoints import clientFromString
+from twisted.internet.interfaces import (
+    IStreamClientEndpointStringParserWithReactor,
+    IStreamServerEndpointStringParser,
+)
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from txi2p.address import SIGNATURE_TYPES
+from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
+
+__all__ = ["CLIENT_KEYWORDS", "SERVER_KEYWORDS", "I2PClientParser", "I2PServerParser"]
+
+_COMMON = {
+    "session": "session name (shared by every endpoint that names it)",
+    "nickname": "txi2p 0.3.x name for session",
+    "keyfile": "key file of the destination (created if missing)",
+    "samaddr": r"SAM bridge host\:port (default $I2P_SAM_ADDRESS or 127.0.0.1\:7656)",
+    "apiEndpoint": r"txi2p 0.3.x: client endpoint string of the SAM bridge, e.g. tcp\:127.0.0.1\:7656",
+    "api": "txi2p 0.3.x: must be SAM",
+    "in_depth": "inbound tunnel length (default 2)",
+    "out_depth": "outbound tunnel length (default 2)",
+    "options": r"txi2p 0.3.x: I2CP options as key\:value,key\:value",
+    "sigType": "signature type of a new destination (number or name; default 7, Ed25519)",
+    "autoClose": "close the session when no connection or listener uses it (true/false)",
+    "user": "SAM 3.2 user name",
+    "password": "SAM 3.2 password",
+}
+
+#: Keywords of client strings, with what they mean.
+CLIENT_KEYWORDS = {
+    "host": "I2P host name, .b32.i2p name or base64 destination",
+    "port": "I2P port to connect to",
+    "localPort": "our I2P port (FROM_PORT)",
+    **_COMMON,
+}
+
+#: Keywords of server strings, with what they mean.
+SERVER_KEYWORDS = {
+    "port": "I2P port to accept (default: every port)",
+    "pending": "STREAM ACCEPTs kept open at once (default 5)",
+    **_COMMON,
+}
+
+_SIG_NAMES = {name.lower(): code for code, (name, *_rest) in SIGNATURE_TYPES.items()}
+
+
+def _fail(keyword: str, value: str, wanted: str) -> ValueError:
+    return ValueError(f"i2p endpoint: {keyword}={value!r} is not {wanted}")
+
+
+def _int(keyword: str, value: str, low: int, high: int) -> int:
+    if not re.fullmatch(r"[0-9]+", value) or not low <= int(value) <= high:
+        raise _fail(keyword, value, f"an integer from {low} to {high}")
+    return int(value)
+
+
+def _bool(keyword: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "1", "on"):
+        return True
+    if lowered in ("false", "no", "0", "off"):
+        return False
+    raise _fail(keyword, value, "a boolean (true or false)")
+
+
+def _sig_type(value: str) -> int:
+    if re.fullmatch(r"[0-9]+", value) and int(value) in SIGNATURE_TYPES:
+        return int(value)
+    code = _SIG_NAMES.get(value.lower())
+    if code is None:
+        raise _fail("sigType", value, f"a signature type ({', '.join(map(str, SIGNATURE_TYPES))} or a name)")
+    return code
+
+
+def _options(value: str) -> dict[str, str]:
+    out = {}
+    for item in value.split(","):
+        if not item:
+            continue
+        key, sep, val = item.partition(":")
+        if not sep:
+            key, sep, val = item.partition("=")
+        if not sep or not key or not val:
+            raise _fail("options", value, r"a list of key\:value pairs separated by commas")
+        out[key] = val
+    return out
+
+
+_TCP = re.compile(r"^tcp:(?:host=)?([^:]+):(?:port=)?([0-9]+)$")
+
+
+def _sam(reactor: Any, kwargs: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    api = kwargs.pop("api", None)
+    if api is not None and api.upper() != "SAM":
+        if api.upper() == "BOB":
+            raise ValueError("i2p endpoint: api=BOB is not supported (BOB is deprecated); use SAM")
+        raise _fail("api", api, "SAM")
+    samaddr = kwargs.pop("samaddr", None)
+    api_endpoint = kwargs.pop("apiEndpoint", None)
+    if samaddr is not None and api_endpoint is not None:
+        raise ValueError("i2p endpoint: give samaddr or apiEndpoint, not both")
+    if samaddr is not None:
+        host, sep, port = samaddr.rpartition(":")
+        if not sep or not host:
+            raise _fail("samaddr", samaddr, r"host\:port")
+        _int("samaddr port", port, 1, 65535)
+        out["sam_address"] = samaddr
+    elif api_endpoint is not None:
+        match = _TCP.match(api_endpoint)
+        if match:
+            _int("apiEndpoint port", match.group(2), 1, 65535)
+            out["sam_address"] = f"{match.group(1)}:{match.group(2)}"
+        else:
+            try:
+                out["sam_endpoint"] = clientFromString(reactor, api_endpoint)
+            except Exception as e:  # Twisted raises ValueError or others
+                raise _fail("apiEndpoint", api_endpoint, f"a client endpoint string ({e})") from e
+    return out
+
+
+def _common(reactor: Any, kwargs: dict[str, str], allowed: dict[str, str]) -> dict[str, Any]:
+    options: dict[str, str] = {}
+    for key in list(kwargs):
+        if "." in key:
+            options[key] = kwargs.pop(key)
+        elif key not in allowed:
+            raise ValueError(
+                f"i2p endpoint: unknown keyword {key!r}; known: {', '.join(sorted(allowed))} "
+                "and I2CP options (names with a dot, like inbound.length)")
+    if "options" in kwargs:
+        options = {**_options(kwargs.pop("options")), **options}
+    out = _sam(reactor, kwargs)
+    session = kwargs.pop("session", None)
+    nickname = kwargs.pop("nickname", None)
+    if session is not None and nickname is not None and session != nickname:
+        raise ValueError("i2p endpoint: session and nickname name the same thing; give one")
+    out["session"] = session or nickname
+    out["keyfile"] = kwargs.pop("keyfile", None) or None
+    for name in ("in_depth", "out_depth"):
+        if name in kwargs:
+            out[name] = _int(name, kwargs.pop(name), 0, 7)
+    if "sigType" in kwargs:
+        out["signature_type"] = _sig_type(kwargs.pop("sigType"))
+    if "autoClose" in kwargs:
+        out["auto_close"] = _bool("autoClose", kwargs.pop("autoClose"))
+    for name in ("user", "password"):
+        if name in kwargs:
+            out[name] = kwargs.pop(name)
+    out["options"] = options or None
+    return out
+
+
+_BASE64_KEY = re.compile(r"^[A-Za-z0-9~-]{500,}$")
+
+
+def _positional(args: tuple[str, ...], names: tuple[str, str], kwargs: dict[str, str]) -> None:
+    # Twisted splits a positional base64 destination ending in "=" into a
+    # keyword ("AAAA...": "="): put it back together.
+    for key in [k for k, v in kwargs.items() if _BASE64_KEY.match(k) and set(v) <= {"="}]:
+        args = (key + "=" + kwargs.pop(key), *args)
+    if len(args) > len(names):
+        raise ValueError(f"i2p endpoint: too many positional values {args!r}; "
+                         f"at most {' and '.join(names)}")
+    for name, value in zip(names, args, strict=False):
+        if name in kwargs:
+            raise ValueError(f"i2p endpoint: {name} given twice")
+        kwargs[name] = value
+
+
+@implementer(IPlugin, IStreamClientEndpointStringParserWithReactor)
+class I2PClientParser:
+    """``i2p:`` client strings -> :class:`~txi2p.endpoints.I2PClientEndpoint`."""
+
+    prefix = "i2p"
+
+    def parseStreamClient(self, reactor: Any, *args: str, **kwargs: str) -> I2PClientEndpoint:  # type: ignore[override]
+        _positional(args, ("host", "port"), kwargs)
+        host = kwargs.pop("host", None)
+        if not host:
+            raise ValueError("i2p endpoint: a client string needs a host (i2p:<host> or i2p:host=<host>)")
+        port = _int("port", kwargs.pop("port"), 1, 65535) if "port" in kwargs else None
+        local_port = _int("localPort", kwargs.pop("localPort"), 0, 65535) if "localPort" in kwargs else None
+        settings = _common(reactor, kwargs, CLIENT_KEYWORDS)
+        return I2PClientEndpoint(reactor, host, port, from_port=local_port, **settings)
+
+
+@implementer(IPlugin, IStreamServerEndpointStringParser)
+class I2PServerParser:
+    """``i2p:`` server strings -> :class:`~txi2p.endpoints.I2PServerEndpoint`."""
+
+    prefix = "i2p"
+
+    def parseStreamServer(self, reactor: Any, *args: str, **kwargs: str) -> I2PServerEndpoint:  # type: ignore[override]
+        _positional(args, ("keyfile", "port"), kwargs)
+        port = _int("port", kwargs.pop("port"), 1, 65535) if "port" in kwargs else None
+        pending = _int("pending", kwargs.pop("pending"), 1, 100) if "pending" in kwargs else 5
+        settings = _common(reactor, kwargs, SERVER_KEYWORDS)
+        keyfile = settings.pop("keyfile")
+        return I2PServerEndpoint(reactor, keyfile, port, pending=pending, **settings)
+
+

@@ -1,0 +1,268 @@
+"""Twisted endpoints on I2P.
+
+:class:`I2PClientEndpoint` connects to an I2P destination,
+:class:`I2PServerEndpoint` listens on one.  Both do no I/O until
+``connect()``/``listen()``; their constructors validate every argument.
+Sessions come from a :class:`~txi2p.registry.SessionRegistry` (the
+reactor's own unless one is passed in), so endpoints naming the same
+session share one destination.
+
+The ``i2p:`` endpoint strings (:mod:`txi2p._parsers`) build these.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocol,
+    IProtocolFactory,
+    IStreamClientEndpoint,
+    IStreamServerEndpoint,
+)
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from txi2p.address import Destination, is_b32_name
+from txi2p.registry import SessionRegistry, SessionSpec
+from txi2p.sam import codec
+from txi2p.session import (
+    DEFAULT_SIGNATURE_TYPE,
+    I2PListeningPort,
+    SAMBridge,
+    parse_sam_address,
+    session_options,
+)
+
+__all__ = ["I2PClientEndpoint", "I2PServerEndpoint", "Progress"]
+
+_log = Logger()
+
+Progress = Callable[[str], None]
+
+
+def _check_port(what: str, port: int | None, allow_zero: bool = False) -> int | None:
+    if port is None:
+        return None
+    if isinstance(port, bool) or not isinstance(port, int) or not (0 if allow_zero else 1) <= port <= 65535:
+        raise ValueError(f"{what} must be an integer from {0 if allow_zero else 1} to 65535, not {port!r}")
+    return port
+
+
+def _check_host(host: str) -> str:
+    if not isinstance(host, str) or not host:
+        raise ValueError(f"host must be an I2P host name, .b32.i2p name or base64 destination, not {host!r}")
+    if host.endswith(".i2p"):
+        if host.lower().endswith(".b32.i2p") and not is_b32_name(host):
+            raise ValueError(f"host {host!r} is not a valid .b32.i2p name")
+        codec.check_value("host", host)
+    else:
+        Destination.from_base64(host)  # raises InvalidKey for a bad one
+    return host
+
+
+class _EndpointBase:
+    """Settings shared by client and server endpoints."""
+
+    def __init__(
+        self,
+        reactor: Any,
+        *,
+        session: str | None,
+        keyfile: str | None,
+        sam_address: str | None,
+        sam_endpoint: IStreamClientEndpoint | None,
+        options: Mapping[str, object] | None,
+        in_depth: int | None,
+        out_depth: int | None,
+        signature_type: int | str,
+        auto_close: bool,
+        registry: SessionRegistry | None,
+        progress: Progress | None,
+        user: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self._reactor = reactor
+        if session is not None:
+            codec.check_token("session", session)
+        if sam_address is not None:
+            parse_sam_address(sam_address)
+        if isinstance(signature_type, bool) or not isinstance(signature_type, (int, str)):
+            raise ValueError(f"signature_type must be an integer or a name, not {signature_type!r}")
+        codec.check_value("signature_type", signature_type)
+        self._spec = SessionSpec.make(
+            session, str(keyfile) if keyfile else None, "STREAM",
+            session_options(options, in_depth=in_depth, out_depth=out_depth),
+            signature_type, bool(auto_close))
+        self._sam_address = sam_address
+        self._sam_endpoint = sam_endpoint
+        self._registry = registry
+        self._progress = progress
+        self._user = user
+        self._password = password
+
+    @property
+    def registry(self) -> SessionRegistry:
+        return self._registry or SessionRegistry.for_reactor(self._reactor)
+
+    def _bridge(self) -> SAMBridge:
+        return self.registry.bridge(self._sam_address, endpoint=self._sam_endpoint,
+                                    user=self._user, password=self._password)
+
+
+@implementer(IStreamClientEndpoint)
+class I2PClientEndpoint(_EndpointBase):
+    """Connects to an I2P destination over SAM.
+
+    :param reactor: the reactor.
+    :param host: a host name (``site.i2p``), ``.b32.i2p`` name or base64
+        destination.
+    :param port: the I2P port to connect to (``TO_PORT``), or None.
+    :param session: the session name to connect from; sessions are shared
+        by name.  None: a transient session shared by the unnamed client
+        endpoints with the same settings.
+    :param keyfile: a key file for the session's destination (created if
+        missing, never overwritten).
+    :param sam_address: ``host:port`` of the SAM bridge
+        (``$I2P_SAM_ADDRESS`` or ``127.0.0.1:7656``).
+    :param sam_endpoint: instead of *sam_address*, any client endpoint that
+        reaches the bridge.
+    :param options: I2CP session options, passed through.
+    :param in_depth: inbound tunnel length (default 2).
+    :param out_depth: outbound tunnel length (default 2).
+    :param from_port: our I2P port (``FROM_PORT``).
+    :param signature_type: for new destinations (default 7, Ed25519).
+    :param auto_close: close the session when its last connection closes.
+    :param registry: the session registry (default: the reactor's).
+    :param progress: called with a sentence at each step of session start.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        host: str,
+        port: int | None = None,
+        *,
+        session: str | None = None,
+        keyfile: str | None = None,
+        sam_address: str | None = None,
+        sam_endpoint: IStreamClientEndpoint | None = None,
+        options: Mapping[str, object] | None = None,
+        in_depth: int | None = None,
+        out_depth: int | None = None,
+        from_port: int | None = None,
+        signature_type: int | str = DEFAULT_SIGNATURE_TYPE,
+        auto_close: bool = False,
+        registry: SessionRegistry | None = None,
+        progress: Progress | None = None,
+        user: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        super().__init__(reactor, session=session, keyfile=keyfile, sam_address=sam_address,
+                         sam_endpoint=sam_endpoint, options=options, in_depth=in_depth,
+                         out_depth=out_depth, signature_type=signature_type, auto_close=auto_close,
+                         registry=registry, progress=progress, user=user, password=password)
+        self.host = _check_host(host)
+        self.port = _check_port("port", port)
+        self.from_port = _check_port("from_port", from_port, allow_zero=True)
+
+    def __repr__(self) -> str:
+        port = f":{self.port}" if self.port is not None else ""
+        return f"<I2PClientEndpoint {self.host[:60]}{port}>"
+
+    def connect(self, protocolFactory: IProtocolFactory) -> Deferred[IProtocol]:
+        """Open a stream to the destination; fires with the connected protocol."""
+        return Deferred.fromCoroutine(self._connect(protocolFactory))
+
+    async def _connect(self, factory: IProtocolFactory) -> IProtocol:
+        registry = self.registry
+        session = await registry.acquire(self._bridge(), self._spec, self._progress)
+
+        def lost(reason: Failure) -> None:
+            registry.release(session)
+
+        try:
+            return await session.connect(self.host, factory, port=self.port,
+                                         from_port=self.from_port, on_lost=lost)
+        except BaseException:
+            registry.release(session)
+            raise
+
+
+@implementer(IStreamServerEndpoint)
+class I2PServerEndpoint(_EndpointBase):
+    """Listens on an I2P destination over SAM.
+
+    :param reactor: the reactor.
+    :param keyfile: the destination's key file: created with a new
+        destination if missing, reused otherwise (same ``.b32.i2p``
+        address across restarts).  None: the destination lasts as long as
+        the session.
+    :param port: the I2P port to accept (None: every port).
+    :param session: the session name (shared with other endpoints naming
+        it); None: a session of this endpoint's own.
+    :param pending: how many STREAM ACCEPTs to keep open at once.
+
+    The other arguments are as for :class:`I2PClientEndpoint`.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        keyfile: str | None = None,
+        port: int | None = None,
+        *,
+        session: str | None = None,
+        sam_address: str | None = None,
+        sam_endpoint: IStreamClientEndpoint | None = None,
+        options: Mapping[str, object] | None = None,
+        in_depth: int | None = None,
+        out_depth: int | None = None,
+        signature_type: int | str = DEFAULT_SIGNATURE_TYPE,
+        auto_close: bool = True,
+        pending: int = 5,
+        registry: SessionRegistry | None = None,
+        progress: Progress | None = None,
+        user: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        super().__init__(reactor, session=session, keyfile=keyfile, sam_address=sam_address,
+                         sam_endpoint=sam_endpoint, options=options, in_depth=in_depth,
+                         out_depth=out_depth, signature_type=signature_type, auto_close=auto_close,
+                         registry=registry, progress=progress, user=user, password=password)
+        self.port = _check_port("port", port)
+        if isinstance(pending, bool) or not isinstance(pending, int) or not 1 <= pending <= 100:
+            raise ValueError(f"pending must be an integer from 1 to 100, not {pending!r}")
+        self.pending = pending
+        if session is None:
+            # A server with no name gets a session of its own, not the
+            # transient one unnamed clients share.
+            self._spec = replace(self._spec, nickname=f"txi2p-server-{secrets.token_hex(5)}")
+
+    def __repr__(self) -> str:
+        return f"<I2PServerEndpoint {self._spec.nickname} port={self.port}>"
+
+    def listen(self, protocolFactory: IProtocolFactory) -> Deferred[IListeningPort]:
+        """Start the session (if needed) and accept streams; fires with the port."""
+        return Deferred.fromCoroutine(self._listen(protocolFactory))
+
+    async def _listen(self, factory: IProtocolFactory) -> I2PListeningPort:
+        registry = self.registry
+        session = await registry.acquire(self._bridge(), self._spec, self._progress)
+        try:
+            port = session.listen(factory, self.port, pending=self.pending,
+                                  on_stop=lambda: registry.release(session))
+        except BaseException:
+            registry.release(session)
+            raise
+        _log.info("txi2p: listening on {b32} (I2P port {port})", b32=session.b32,
+                  port=self.port if self.port is not None else "any")
+        if self._progress is not None:
+            self._progress(f"listening on {session.b32}")
+        return port

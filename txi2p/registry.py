@@ -1,0 +1,222 @@
+"""Named sessions, shared by every endpoint that names them.
+
+The classic ``i2p.socket`` promise: "if the name has not yet been used, an
+I2P Destination will be created for it, otherwise the existing Destination
+will be re-used".  A :class:`SessionRegistry` keeps one SAM session per
+(SAM bridge, name): endpoints that name the same session share one
+destination, and calls made while it is still starting all wait for the
+same start.  Asking for a name again with different settings raises
+:class:`~txi2p.errors.SessionConflict` instead of silently ignoring them.
+
+Endpoints with no session name share one transient session per bridge and
+set of settings (so a client does not pay a new 20 s session per
+connection).
+
+A registry belongs to a reactor (:meth:`SessionRegistry.for_reactor` keeps
+it on the reactor object, never in a module global) or is made and passed
+in by the caller.  It closes its sessions when the reactor shuts down.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.logger import Logger
+
+from txi2p.address import read_key_file, write_key_file
+from txi2p.errors import SessionConflict
+from txi2p.protocol import Timeouts
+from txi2p.session import DEFAULT_SIGNATURE_TYPE, SAMBridge, SAMSession, default_sam_address
+
+__all__ = ["Progress", "SessionRegistry", "SessionSpec"]
+
+_log = Logger()
+
+Progress = Callable[[str], None]
+
+_REGISTRY_ATTRIBUTE = "_txi2p_session_registry"
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """What a session must be: compared when a name is asked for again."""
+
+    nickname: str | None = None
+    keyfile: str | None = None
+    style: str = "STREAM"
+    options: tuple[tuple[str, str], ...] = ()
+    signature_type: int | str = DEFAULT_SIGNATURE_TYPE
+    auto_close: bool = field(default=False, compare=False)
+
+    @classmethod
+    def make(cls, nickname: str | None = None, keyfile: str | None = None, style: str = "STREAM",
+             options: Mapping[str, str] | None = None,
+             signature_type: int | str = DEFAULT_SIGNATURE_TYPE,
+             auto_close: bool = False) -> SessionSpec:
+        return cls(nickname or None, keyfile or None, style,
+                   tuple(sorted((options or {}).items())), signature_type, auto_close)
+
+    def differences(self, other: SessionSpec) -> list[str]:
+        names = []
+        for attr in ("keyfile", "style", "options", "signature_type"):
+            if getattr(self, attr) != getattr(other, attr):
+                names.append(attr)
+        return names
+
+
+@dataclass(eq=False)
+class _Entry:
+    spec: SessionSpec
+    bridge: SAMBridge
+    name: str
+    session: SAMSession | None = None
+    waiters: list[Deferred[SAMSession]] | None = None
+    users: int = 0
+
+
+class SessionRegistry:
+    """One SAM session per (bridge, name), shared by the endpoints using it.
+
+    :param reactor: the reactor the sessions live on.
+    :param timeouts: command timeouts for the bridges it makes.
+    """
+
+    def __init__(self, reactor: Any, *, timeouts: Timeouts | None = None) -> None:
+        self.reactor = reactor
+        self.timeouts = timeouts
+        self._bridges: dict[str, SAMBridge] = {}
+        self._entries: dict[tuple[str, Any], _Entry] = {}
+        add_trigger = getattr(reactor, "addSystemEventTrigger", None)
+        if add_trigger is not None:
+            add_trigger("before", "shutdown", self.close_all)
+
+    @classmethod
+    def for_reactor(cls, reactor: Any) -> SessionRegistry:
+        """The registry kept on *reactor* (made on first use)."""
+        registry = getattr(reactor, _REGISTRY_ATTRIBUTE, None)
+        if registry is None:
+            registry = cls(reactor)
+            setattr(reactor, _REGISTRY_ATTRIBUTE, registry)
+        return registry
+
+    def bridge(self, address: str | None = None, *, endpoint: IStreamClientEndpoint | None = None,
+               user: str | None = None, password: str | None = None) -> SAMBridge:
+        """The shared :class:`SAMBridge` for *address* (or *endpoint*)."""
+        key = address or (repr(endpoint) if endpoint is not None else default_sam_address())
+        bridge = self._bridges.get(key)
+        if bridge is None:
+            bridge = SAMBridge(self.reactor, address or (None if endpoint else key), endpoint=endpoint,
+                               user=user, password=password, timeouts=self.timeouts)
+            self._bridges[key] = bridge
+        return bridge
+
+    @property
+    def sessions(self) -> list[SAMSession]:
+        """The sessions open now."""
+        return [e.session for e in self._entries.values() if e.session is not None and e.session.is_open]
+
+    def adopt(self, session: SAMSession) -> None:
+        """Make an existing session available to endpoints by its nickname.
+
+        Endpoints then use it when they name it with the same SAM address
+        and settings.  An adopted session is never closed by the registry
+        except at reactor shutdown.
+        """
+        spec = SessionSpec.make(session.nickname, None, session.style, session.options)
+        key: tuple[str, Any] = (session.bridge.address, session.nickname)
+        if key in self._entries:
+            raise SessionConflict(f"session {session.nickname!r} is already registered")
+        self._bridges.setdefault(session.bridge.address, session.bridge)
+        entry = self._entries[key] = _Entry(spec, session.bridge, session.nickname, session, users=1)
+        session.closed.addCallback(lambda _: self._ended(key, entry))
+
+    async def acquire(self, bridge: SAMBridge, spec: SessionSpec,
+                      progress: Progress | None = None) -> SAMSession:
+        """The session for *spec* on *bridge*, created if needed.
+
+        Each call counts as one user; give it back with :meth:`release`.
+        """
+        key: tuple[str, Any] = (bridge.address, spec.nickname if spec.nickname else ("transient", spec))
+        entry = self._entries.get(key)
+        if entry is not None and spec.nickname:
+            different = entry.spec.differences(spec)
+            if different:
+                raise SessionConflict(
+                    f"session {spec.nickname!r} on the SAM bridge at {bridge.address} is already "
+                    f"in use with other {', '.join(different)}; use another session name, or the "
+                    f"same settings")
+        if entry is None:
+            name = spec.nickname or f"txi2p-{secrets.token_hex(5)}"
+            entry = self._entries[key] = _Entry(spec, bridge, name)
+        if entry.session is not None and entry.session.is_open:
+            entry.users += 1
+            return entry.session
+        if entry.waiters is not None:
+            waiter: Deferred[SAMSession] = Deferred()
+            entry.waiters.append(waiter)
+            session = await waiter
+            entry.users += 1
+            return session
+        entry.waiters = []
+        try:
+            session = await self._create(entry, progress)
+        except Exception as e:
+            waiters, entry.waiters = entry.waiters, None
+            if self._entries.get(key) is entry:
+                del self._entries[key]  # a failed start can be retried
+            for w in waiters:
+                w.errback(e)
+            raise
+        waiters, entry.waiters = entry.waiters, None
+        entry.session = session
+        entry.users += 1
+        session.closed.addCallback(lambda _: self._ended(key, entry))
+        for w in waiters:
+            w.callback(session)
+        return session
+
+    async def _create(self, entry: _Entry, progress: Progress | None) -> SAMSession:
+        spec = entry.spec
+
+        def say(text: str) -> None:
+            _log.info("txi2p: {text}", text=text)
+            if progress is not None:
+                progress(text)
+
+        key = read_key_file(spec.keyfile) if spec.keyfile else None
+        if spec.keyfile and key is None:
+            say(f"key file {spec.keyfile} does not exist yet: a new destination will be written to it")
+        session = await entry.bridge.create_session(
+            spec.style, entry.name, key, options=dict(spec.options),
+            signature_type=spec.signature_type, progress=say)
+        if spec.keyfile and key is None:
+            write_key_file(spec.keyfile, session.key)
+            say(f"wrote the new destination's key to {spec.keyfile} (mode 0600)")
+        return session
+
+    def _ended(self, key: tuple[str, Any], entry: _Entry) -> None:
+        if self._entries.get(key) is entry:
+            entry.session = None
+            entry.users = 0
+            del self._entries[key]
+
+    def release(self, session: SAMSession) -> None:
+        """One user of *session* is done; auto-close sessions close when none is left."""
+        for key, entry in list(self._entries.items()):
+            if entry.session is session:
+                entry.users = max(0, entry.users - 1)
+                if entry.users == 0 and entry.spec.auto_close:
+                    del self._entries[key]
+                    session.close()
+                return
+
+    def close_all(self) -> Deferred[Any]:
+        """Close every session (done at reactor shutdown)."""
+        closing = [s.close() for s in self.sessions]
+        self._entries.clear()
+        return DeferredList(closing, consumeErrors=True)
