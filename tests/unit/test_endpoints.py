@@ -215,3 +215,51 @@ def test_unnamed_clients_share_a_transient_session(reactor):
     acquire(registry, bridge, spec)
     assert len(bridge.starts) == 1
     assert bridge.starts[0][0].startswith("txi2p-")
+
+
+# ---------------------------------------------------------------- port routing
+
+
+class _Listener:
+    def __init__(self, port):
+        self.port = port
+        self.factory = f"factory-{port}"
+
+
+@pytest.mark.parametrize("listeners,to_port,expected", [
+    ([80, None], 80, "factory-80"),
+    ([80, None], 81, "factory-None"),
+    ([80, 443], 443, "factory-443"),
+    ([80, 443], 22, None),          # no listener for that port: rejected
+    ([80, 443], None, "factory-80"),  # router reports no port: lowest port
+    ([None, 80], None, "factory-None"),
+])
+def test_streams_routed_by_to_port(listeners, to_port, expected):
+    from txi2p.session import _Acceptor
+
+    acceptor = _Acceptor.__new__(_Acceptor)
+    acceptor.listeners = {p: _Listener(p) for p in listeners}
+    assert acceptor.route(to_port) == expected
+
+
+def test_stream_with_unrouted_port_is_rejected():
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+
+    from txi2p import errors
+    from txi2p.address import I2PAddress
+    from txi2p.protocol import SAMStreamProtocol
+    from txi2p.sam import codec
+
+    proto = SAMStreamProtocol(Clock(), codec.hello(), codec.stream_accept("s"), None,
+                              I2PAddress(DEST), None, 30, "sam", route=lambda port: None)
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    peer = fake_private_key().destination
+    proto.dataReceived(b"HELLO REPLY RESULT=OK VERSION=3.3\nSTREAM STATUS RESULT=OK\n"
+                       + peer.base64.encode() + b" FROM_PORT=1 TO_PORT=22\n")
+    errs = []
+    proto.established.addErrback(errs.append)
+    assert errs and errs[0].check(errors.StreamRejected)
+    assert "22" in str(errs[0].value)
+    assert transport.disconnecting or transport.disconnected

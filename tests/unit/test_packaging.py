@@ -1,0 +1,58 @@
+"""The built wheel, installed in a clean virtualenv, registers the i2p: plugins.
+
+An import error inside a Twisted plugin module is swallowed and shows up
+only as "Unknown endpoint type", so this checks the installed package, not
+the source tree.  No network: dependencies come from the running
+environment through a path entry (whose own .pth files are not run, so the
+editable install of the source tree stays out).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CHECK = r"""
+import sys, txi2p, twisted.plugins
+from twisted.internet import reactor
+from twisted.internet.endpoints import clientFromString, serverFromString
+assert "site-packages" in txi2p.__file__, txi2p.__file__
+print(type(clientFromString(reactor, "i2p:example.i2p:80")).__name__)
+print(type(serverFromString(reactor, "i2p:node.key:3457:api=SAM:apiEndpoint=tcp\\:127.0.0.1\\:7656")).__name__)
+import txi2p.testing, txi2p.sam.codec
+print("py.typed" if (__import__("pathlib").Path(txi2p.__file__).parent / "py.typed").exists() else "no py.typed")
+"""
+
+
+def test_wheel_registers_endpoint_plugins(tmp_path):
+    try:
+        import setuptools  # noqa: F401
+    except ImportError:
+        pytest.skip("setuptools is needed to build the wheel")
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+        check=True, cwd=tmp_path, capture_output=True)
+    (wheel,) = dist.glob("txi2p-*.whl")
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=False)
+    python = env_dir / "bin" / "python"
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    # Install the wheel by unpacking it (what pip does for a pure wheel).
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(site)
+    Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    out = subprocess.run([python, "-c", CHECK], check=True, capture_output=True, text=True, cwd=tmp_path)
+    assert out.stdout.split() == ["I2PClientEndpoint", "I2PServerEndpoint", "py.typed"]
+    assert not Path(site, "twisted", "__init__.py").exists()
+    assert Path(site, "twisted", "plugins", "txi2p_endpoints.py").exists()
