@@ -16,14 +16,15 @@ from typing import Any, TypeVar
 
 from twisted.internet import defer, task
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 from twisted.web.client import readBody
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import Data
 
+from txi2p.datagram import I2PDatagramEndpoint
 from txi2p.registry import SessionRegistry
-from txi2p.testing import TEST_SESSION_OPTIONS, PrivateI2PNetwork, wait_until_ready
+from txi2p.testing import TEST_SESSION_OPTIONS, PrivateI2PNetwork, wait_until_reachable, wait_until_ready
 from txi2p.web import agent
 
 T = TypeVar("T")
@@ -121,6 +122,63 @@ async def endpoint_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, se
     await port.stopListening()
 
 
+class Ponger(DatagramProtocol):
+    """Answers each "ping N" datagram to whoever sent it."""
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        assert self.transport is not None
+        self.transport.write(b"pong" + datagram[4:], addr)
+
+
+class Pinger(DatagramProtocol):
+    def __init__(self) -> None:
+        self.pongs: list[tuple[bytes, Any]] = []
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        self.pongs.append((datagram, addr))
+
+
+async def datagram_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork) -> None:
+    alice_sam, bob_sam = network.sam_addresses[:2]
+    pinger, ponger = Pinger(), Ponger()
+
+    async def start() -> list[Any]:
+        demo.say("   waiting for two DATAGRAM sessions (SESSION CREATE takes ~20 s on i2pd)")
+        ports = await defer.gatherResults([
+            I2PDatagramEndpoint(reactor, sam_address=alice_sam, session="alice-dgram",
+                                options=TEST_SESSION_OPTIONS).listen(pinger),
+            I2PDatagramEndpoint(reactor, sam_address=bob_sam, session="bob-dgram",
+                                options=TEST_SESSION_OPTIONS).listen(ponger),
+        ])
+        demo.say("   waiting until Bob's lease set can be found from Alice's router")
+        await wait_until_reachable(reactor, ports[0].session, ports[1].session.b32)
+        return list(ports)
+
+    alice, bob = await demo.step("Alice and Bob open datagram sessions (repliable datagrams)", start)
+    demo.say(f"   Alice {alice.getHost().host} (via {alice.mode}), Bob {bob.getHost().host} (via {bob.mode})")
+
+    async def ping() -> list[float]:
+        rtts = []
+        for i in range(5):
+            sent = time.monotonic()
+            await alice.write(f"ping {i}".encode(), bob.getHost())
+            demo.say(f"   sent 'ping {i}'; waiting for the pong")
+            while len(pinger.pongs) <= i and time.monotonic() - sent < 10:
+                await task.deferLater(reactor, 0.01, lambda: None)
+            if len(pinger.pongs) > i:
+                rtts.append(time.monotonic() - sent)
+        return rtts
+
+    rtts = await demo.step("Alice pings Bob with 5 datagrams; Bob answers to the sender's address", ping)
+    if pinger.pongs:
+        demo.say(f"   {len(pinger.pongs)} of 5 pongs came back from {pinger.pongs[0][1].host}; "
+                 f"round trips {', '.join(f'{r * 1000:.0f} ms' for r in rtts)}")
+    else:
+        demo.say("   no pong came back (datagrams are unreliable)")
+    await alice.stopListening()
+    await bob.stopListening()
+
+
 async def main(reactor: Any) -> None:
     demo = Demo()
     workdir = tempfile.mkdtemp(prefix="txi2p-demo-")
@@ -139,6 +197,7 @@ async def main(reactor: Any) -> None:
         )
         await stream_demo(demo, reactor, sessions)
         await endpoint_demo(demo, reactor, network, sessions)
+        await datagram_demo(demo, reactor, network)
         for session in sessions:
             session.close()
         demo.say("All steps worked.")

@@ -77,6 +77,15 @@ DEFAULT_OPTIONS: Mapping[str, str] = {
 }
 
 
+def pass_through_firing(waiter: Deferred[None]) -> Callable[[Any], Any]:
+    """A callback that fires *waiter* and passes its result on unchanged."""
+    def callback(result: Any) -> Any:
+        if not waiter.called:
+            waiter.callback(None)
+        return result
+    return callback
+
+
 def default_sam_address() -> str:
     """``$I2P_SAM_ADDRESS``, or ``127.0.0.1:7656``."""
     return os.environ.get("I2P_SAM_ADDRESS") or DEFAULT_SAM_ADDRESS
@@ -672,10 +681,16 @@ class SAMSession:
         if not acceptor.listeners:
             acceptor.stop()
 
+    def when_closed(self) -> Deferred[None]:
+        """A new Deferred that fires once the session has ended."""
+        d: Deferred[None] = Deferred()
+        self.closed.addBoth(pass_through_firing(d))
+        return d
+
     def close(self) -> Deferred[None]:
         """End the session (closes its control connection); fires when done."""
         self.control.close()
-        return self.closed
+        return self.when_closed()
 
 
 class SAMSubsession(SAMSession):

@@ -43,6 +43,9 @@ class SAMDialect:
     :ivar control_datagram_max: largest payload ``DATAGRAM SEND`` on the
         control socket carries (i2pd reads it into an 8 KiB buffer).
     :ivar udp_port_offset: the SAM UDP port relative to the TCP port.
+    :ivar udp_packet_max: largest packet the SAM UDP port takes, header
+        included (i2pd: 32768, so raw payloads top out about 530 bytes
+        below MAX_RAW there).
     :ivar concurrent_accepts: several STREAM ACCEPTs may be pending on one
         session.  i2pd before its SAM 3.3 support registers two acceptors
         that arrive together twice and hands one socket two streams, so
@@ -59,6 +62,7 @@ class SAMDialect:
     control_datagram_max: int = 7600
     udp_port_offset: int = -1
     concurrent_accepts: bool = False
+    udp_packet_max: int = 32768
 
     @classmethod
     def for_version(cls, version: str) -> SAMDialect:

@@ -9,7 +9,12 @@
 
 from txi2p.testing.namespace import NamespaceUnavailable, enter_private_namespace
 from txi2p.testing.network import I2PRouter, NetworkStartError, PrivateI2PNetwork, find_i2pd
-from txi2p.testing.ready import TEST_SESSION_OPTIONS, NetworkNotReady, wait_until_ready
+from txi2p.testing.ready import (
+    TEST_SESSION_OPTIONS,
+    NetworkNotReady,
+    wait_until_reachable,
+    wait_until_ready,
+)
 
 __all__ = [
     "TEST_SESSION_OPTIONS",
@@ -20,5 +25,6 @@ __all__ = [
     "PrivateI2PNetwork",
     "enter_private_namespace",
     "find_i2pd",
+    "wait_until_reachable",
     "wait_until_ready",
 ]

@@ -18,7 +18,8 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
-from txi2p.errors import CantReachPeer
+from txi2p.errors import CantReachPeer, InvalidKey
+from txi2p.sam import codec
 from txi2p.session import SAMBridge, SAMSession
 from txi2p.testing.network import PrivateI2PNetwork
 
@@ -128,6 +129,26 @@ async def round_trip(reactor: Any, client: SAMSession, server: SAMSession,
     finally:
         if accepting is not None and not accepting.called:
             accepting.cancel()
+
+
+async def wait_until_reachable(reactor: Any, session: SAMSession, name: str,
+                               *, timeout: float = 90.0) -> None:
+    """Retry looking *name* up through *session* until its lease set is found.
+
+    A new session's lease set takes a few seconds (sometimes tens of
+    seconds on a tiny network) to be published; until then lookups of its
+    ``.b32.i2p`` name fail with ``InvalidKey`` and connects with
+    ``CantReachPeer``.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await session.control.command(codec.naming_lookup(name))
+            return
+        except (InvalidKey, CantReachPeer):
+            if time.monotonic() > deadline:
+                raise NetworkNotReady(f"{name} was not reachable from {session.nickname} in {timeout:g} s") from None
+            await deferLater(reactor, 1.0, lambda: None)
 
 
 async def wait_until_ready(

@@ -1,0 +1,144 @@
+"""Datagram ports without a router: headers, limits, malformed packets."""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet.protocol import DatagramProtocol
+from twisted.internet.testing import MemoryReactorClock
+
+from txi2p.address import I2PAddress
+from txi2p.datagram import MAX_DGRAM, MAX_RAW, DatagramTooLarge, I2PDatagramEndpoint, I2PDatagramPort
+from txi2p.sam import codec
+from txi2p.sam.dialect import SAMDialect
+from txi2p.testing.fakes import fake_private_key
+
+
+class FakeControl:
+    def __init__(self, version):
+        self.dialect = SAMDialect.for_version(version)
+        self.on_packet = None
+        self.sent = []
+
+    def send_packet(self, command):
+        self.sent.append(command)
+
+
+class FakeSession:
+    def __init__(self, version="3.0"):
+        self.control = FakeControl(version)
+        self.key = fake_private_key()
+        self.destination = self.key.destination
+        self.b32 = self.destination.b32
+        self.nickname = "dg"
+
+
+class FakeUDP:
+    def __init__(self):
+        self.written = []
+
+    def write(self, data, addr):
+        self.written.append((data, addr))
+
+
+class Inbox(DatagramProtocol):
+    def __init__(self):
+        self.packets = []
+
+    def datagramReceived(self, data, addr):
+        self.packets.append((data, addr))
+
+
+def make_port(kind="DATAGRAM", mode="udp", version="3.0", from_port=None):
+    session = FakeSession(version)
+    udp = FakeUDP()
+    proto = Inbox()
+    port = I2PDatagramPort(MemoryReactorClock(), session, proto, kind, mode, udp, ("127.0.0.1", 7655),
+                           from_port=from_port, prime=False)
+    proto.makeConnection(port)
+    return port, udp, proto
+
+
+def test_udp_header_without_ports_on_30():
+    port, udp, _ = make_port()
+    dest = fake_private_key().destination
+    port._send_now(b"payload", dest, 80)
+    (packet, addr), = udp.written
+    assert addr == ("127.0.0.1", 7655)
+    assert packet == f"3.0 dg {dest.base64}\n".encode() + b"payload"
+
+
+def test_udp_header_with_ports_on_33():
+    port, udp, _ = make_port(version="3.3", from_port=5)
+    dest = fake_private_key().destination
+    port._send_now(b"x", dest, 80)
+    assert udp.written[0][0].startswith(f"3.0 dg {dest.base64} FROM_PORT=5 TO_PORT=80\n".encode())
+
+
+def test_limits_raise_before_anything_is_sent():
+    port, udp, _ = make_port()
+    dest = fake_private_key().destination
+    assert port.max_size == MAX_DGRAM
+    with pytest.raises(DatagramTooLarge, match="over the limit"):
+        port.write(b"x" * (MAX_DGRAM + 1), dest)
+    raw, raw_udp, _ = make_port("RAW")
+    assert raw.max_size < MAX_RAW  # the header shares i2pd's 32768-byte UDP buffer
+    with pytest.raises(DatagramTooLarge):
+        raw.write(b"x" * (raw.max_size + 1), dest)
+    control, _, _ = make_port(mode="control")
+    assert control.max_size == 7600
+    assert udp.written == [] and raw_udp.written == []
+
+
+def test_control_mode_sends_datagram_send():
+    port, _, _ = make_port(mode="control")
+    dest = fake_private_key().destination
+    port._send_now(b"abc", dest, None)
+    (cmd,), = [port.session.control.sent]
+    assert cmd.encode() == f"DATAGRAM SEND DESTINATION={dest.base64} SIZE=3\n".encode() + b"abc"
+
+
+def test_received_datagrams_and_malformed_ones_are_dropped():
+    port, _, proto = make_port()
+    sender = fake_private_key().destination
+    port._udp_received(sender.base64.encode() + b" FROM_PORT=7 TO_PORT=9\nhello", ("127.0.0.1", 7655))
+    assert proto.packets == [(b"hello", I2PAddress(sender, 7))]
+    for bad in (b"no newline", b"notadest\npayload", b"\xff\xfe\npayload"):
+        port._udp_received(bad, ("127.0.0.1", 7655))
+    port._udp_received(sender.base64.encode() + b"\nspoofed", ("127.0.0.2", 7655))
+    assert len(proto.packets) == 1 and port.dropped == 4
+
+
+def test_raw_packets_have_no_sender_and_protocol_errors_do_not_stop_the_port():
+    port, _, proto = make_port("RAW")
+
+    def boom(data, addr):
+        raise RuntimeError("user bug")
+
+    port._udp_received(b"one", ("127.0.0.1", 7655))
+    proto.datagramReceived = boom
+    port._udp_received(b"two", ("127.0.0.1", 7655))
+    assert port.received == 2 and port.listening
+
+
+def test_control_packets():
+    port, _, proto = make_port(mode="control")
+    sender = fake_private_key().destination
+    port._control_received(codec.Packet("DATAGRAM", b"hi", {"DESTINATION": sender.base64, "SIZE": "2"}))
+    port._control_received(codec.Packet("DATAGRAM", b"bad", {"DESTINATION": "xx", "SIZE": "3"}))
+    assert proto.packets == [(b"hi", I2PAddress(sender))] and port.dropped == 1
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(transport="carrier-pigeon"), "transport"),
+    (dict(session="a b"), "session"),
+    (dict(from_port=70000), "from_port"),
+])
+def test_endpoint_arguments_validated(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        I2PDatagramEndpoint(MemoryReactorClock(), **kwargs)
+
+
+def test_transport_choice():
+    reactor = MemoryReactorClock()
+    assert I2PDatagramEndpoint(reactor, sam_address="127.0.0.1:7656").transport == "udp"
+    assert I2PDatagramEndpoint(reactor, sam_address="10.1.2.3:7656").transport == "control"

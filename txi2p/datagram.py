@@ -1,0 +1,381 @@
+"""Datagrams and raw packets over I2P, in the spirit of ``reactor.listenUDP``.
+
+I2P carries two kinds of packets besides streams:
+
+* repliable **datagrams** (``STYLE=DATAGRAM``): signed, the receiver
+  learns the sender's destination; at most :data:`MAX_DGRAM` bytes;
+* **raw** packets (``STYLE=RAW``): anonymous, no sender; at most
+  :data:`MAX_RAW` bytes.
+
+:class:`I2PDatagramEndpoint` starts such a session and connects it to a
+Twisted ``DatagramProtocol``: ``datagramReceived(data, addr)`` gets the
+sender's :class:`~txi2p.address.I2PAddress` (None for raw packets), and
+``transport.write(data, addr)`` sends to a destination, ``.b32.i2p`` name
+or host name (resolved once and cached).
+
+Two transports, chosen per session (``transport=``):
+
+``"udp"`` (default when the SAM bridge is on this host)
+    packets are sent to the router's SAM UDP port (i2pd: the TCP port
+    minus 1, 7655 by default) and the router forwards received ones to a
+    local UDP port of ours (``PORT``/``HOST`` at SESSION CREATE).  Full
+    size packets, no head-of-line blocking.
+``"control"`` (default for a remote bridge, where the router could not
+    reach a UDP port of ours)
+    ``DATAGRAM SEND``/``RAW SEND`` and ``DATAGRAM RECEIVED`` on the
+    session's control connection.  i2pd reads these into an 8 KiB buffer,
+    so packets are limited to about 7.6 KB there.
+
+The router drops packets for a destination whose lease set it has not
+fetched yet.  Before the first packet to a destination, the port asks the
+router to look it up (``NAMING LOOKUP`` of its ``.b32.i2p`` name on the
+session) and sends once that is answered (``prime=True``, the default).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.protocol import AbstractDatagramProtocol, DatagramProtocol
+from twisted.logger import Logger
+
+from txi2p.address import Destination, I2PAddress, read_key_file, write_key_file
+from txi2p.errors import TxI2PError
+from txi2p.protocol import Timeouts
+from txi2p.sam import codec
+from txi2p.session import SAMBridge, SAMSession, parse_sam_address, pass_through_firing, session_options
+
+__all__ = [
+    "MAX_DGRAM",
+    "MAX_RAW",
+    "DatagramTooLarge",
+    "I2PDatagramEndpoint",
+    "I2PDatagramPort",
+]
+
+_log = Logger()
+
+#: Largest repliable datagram payload.
+MAX_DGRAM = 31744
+#: Largest raw packet payload.
+MAX_RAW = 32768
+
+_LOOPBACK = ("127.", "::1", "localhost")
+
+
+class DatagramTooLarge(TxI2PError, ValueError):
+    """A packet over the size limit; nothing was sent."""
+
+
+class _UDPReceiver(DatagramProtocol):
+    """Our local UDP socket: packets forwarded by the router come in here."""
+
+    port: I2PDatagramPort | None = None
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        if self.port is not None:  # None until the session is up
+            self.port._udp_received(datagram, addr)
+
+
+class I2PDatagramPort:
+    """The transport of a datagram protocol on I2P (made by :class:`I2PDatagramEndpoint`).
+
+    :ivar session: the :class:`~txi2p.session.SAMSession`.
+    :ivar kind: ``"DATAGRAM"`` or ``"RAW"``.
+    :ivar mode: ``"udp"`` or ``"control"``.
+    :ivar sent: packets handed to the router.
+    :ivar received: packets delivered to the protocol.
+    :ivar dropped: malformed incoming packets that were logged and dropped.
+    :ivar max_size: the largest payload this port can send.
+    """
+
+    def __init__(self, reactor: Any, session: SAMSession, protocol: AbstractDatagramProtocol,
+                 kind: str, mode: str, udp: Any = None, sam_udp: tuple[str, int] | None = None,
+                 *, from_port: int | None = None, prime: bool = True) -> None:
+        self.reactor = reactor
+        self.session = session
+        self.protocol = protocol
+        self.kind = kind
+        self.mode = mode
+        self._udp = udp
+        self._sam_udp = sam_udp
+        self._from_port = from_port
+        self._prime = prime
+        self._primed: dict[str, Deferred[None]] = {}
+        self.sent = 0
+        self.received = 0
+        self.dropped = 0
+        self.listening = True
+        self.max_size = MAX_DGRAM if kind == "DATAGRAM" else MAX_RAW
+        dialect = session.control.dialect
+        if mode == "control":
+            if dialect is not None:
+                self.max_size = min(self.max_size, dialect.control_datagram_max)
+            session.control.on_packet = self._control_received
+        elif dialect is not None:
+            # The UDP packet carries a header with a (typically 524-character)
+            # destination; checked again with the real one when sending.
+            self.max_size = min(self.max_size, dialect.udp_packet_max - self._udp_header_length(524))
+
+    def __repr__(self) -> str:
+        return f"<I2PDatagramPort {self.kind} {self.session.b32} via {self.mode}>"
+
+    def getHost(self) -> I2PAddress:
+        return I2PAddress(self.session.destination, self._from_port)
+
+    # ------------------------------------------------------------ sending
+
+    def write(self, data: bytes, addr: I2PAddress | Destination | str) -> Deferred[None]:
+        """Send one packet to *addr*; fires once it is handed to the router.
+
+        Raises :class:`DatagramTooLarge` at once (nothing sent) if *data*
+        is over the limit.  *addr* may be an :class:`I2PAddress` (its port
+        becomes ``TO_PORT`` where the router honours ports), a
+        :class:`Destination`, a base64 destination, ``.b32.i2p`` name or
+        host name.
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("data must be bytes")
+        data = bytes(data)
+        if len(data) > self.max_size:
+            raise DatagramTooLarge(
+                f"a {self.kind.lower()} packet of {len(data)} bytes is over the limit of "
+                f"{self.max_size} bytes{' on the control socket' if self.mode == 'control' else ''}")
+        if not self.listening:
+            raise TxI2PError("this datagram port is closed")
+        to_port = addr.port if isinstance(addr, I2PAddress) else None
+        target: Destination | str | None = addr.destination if isinstance(addr, I2PAddress) else addr
+        if target is None:
+            target = addr.host  # type: ignore[union-attr]
+        return Deferred.fromCoroutine(self._send(data, target, to_port))
+
+    async def _send(self, data: bytes, target: Destination | str, to_port: int | None) -> None:
+        dest = await self.session.lookup(target)
+        if self._prime:
+            await self._prime_lease_set(dest)
+        self._send_now(data, dest, to_port)
+
+    def _prime_lease_set(self, dest: Destination) -> Deferred[None]:
+        key = dest.b32
+        primed = self._primed.get(key)
+        if primed is None:
+            async def lookup() -> None:
+                try:
+                    await self.session.control.command(codec.naming_lookup(dest.b32))
+                except TxI2PError as e:
+                    _log.info("lease set of {b32} not found yet ({error}); sending anyway",
+                              b32=dest.b32, error=e)
+                    del self._primed[key]
+            primed = self._primed[key] = Deferred.fromCoroutine(lookup())
+        if primed.called:
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+        primed.addBoth(pass_through_firing(waiter))
+        return waiter
+
+    def _udp_header(self, dest_base64: str, to_port: int | None) -> bytes:
+        dialect = self.session.control.dialect
+        header = f"3.0 {self.session.nickname} {dest_base64}"
+        if dialect is not None and dialect.ports:
+            if self._from_port is not None:
+                header += f" FROM_PORT={self._from_port}"
+            if to_port is not None:
+                header += f" TO_PORT={to_port}"
+        return header.encode("ascii") + b"\n"
+
+    def _udp_header_length(self, dest_length: int) -> int:
+        return len(self._udp_header("x" * dest_length, 65535))
+
+    def _send_now(self, data: bytes, dest: Destination, to_port: int | None) -> None:
+        dialect = self.session.control.dialect
+        ports = dialect is not None and dialect.ports
+        if self.mode == "udp":
+            assert self._udp is not None and self._sam_udp is not None
+            packet = self._udp_header(dest.base64, to_port) + data
+            if dialect is not None and len(packet) > dialect.udp_packet_max:
+                raise DatagramTooLarge(
+                    f"{len(data)} bytes to {dest.b32} make a {len(packet)}-byte SAM UDP packet, "
+                    f"over the router's {dialect.udp_packet_max}")
+            self._udp.write(packet, self._sam_udp)
+        else:
+            build = codec.datagram_send if self.kind == "DATAGRAM" else codec.raw_send
+            self.session.control.send_packet(build(
+                dest.base64, data,
+                from_port=self._from_port if ports else None,
+                to_port=to_port if ports else None))
+        self.sent += 1
+
+    # ------------------------------------------------------------ receiving
+
+    def _deliver(self, data: bytes, addr: I2PAddress | None) -> None:
+        self.received += 1
+        try:
+            cast(Any, self.protocol).datagramReceived(data, addr)
+        except Exception:
+            _log.failure("datagramReceived raised; the port goes on")
+
+    def _drop(self, why: str) -> None:
+        self.dropped += 1
+        _log.warn("dropped a malformed incoming {kind} packet: {why}", kind=self.kind.lower(), why=why)
+
+    def _udp_received(self, datagram: bytes, source: Any) -> None:
+        if self._sam_udp is not None and source[0] != self._sam_udp[0]:
+            self._drop(f"it came from {source[0]}, not from the router")
+            return
+        if self.kind == "RAW":
+            self._deliver(datagram, None)
+            return
+        header, sep, payload = datagram.partition(b"\n")
+        if not sep:
+            self._drop("no header line")
+            return
+        parts = header.split(b" ")
+        try:
+            dest = Destination.from_base64(parts[0])
+            fields = dict(p.decode("ascii").partition("=")[::2] for p in parts[1:] if p)
+        except (TxI2PError, UnicodeDecodeError) as e:
+            self._drop(str(e))
+            return
+        port = fields.get("FROM_PORT")
+        self._deliver(payload, I2PAddress(dest, int(port) if port and port.isdigit() and len(port) < 6 else None))
+
+    def _control_received(self, packet: codec.Packet) -> None:
+        if packet.kind == "RAW":
+            self._deliver(packet.payload, None)
+            return
+        try:
+            dest = Destination.from_base64(packet.destination or "")
+        except TxI2PError as e:
+            self._drop(str(e))
+            return
+        port = packet.fields.get("FROM_PORT")
+        self._deliver(packet.payload, I2PAddress(dest, int(port) if port and port.isdigit() and len(port) < 6 else None))
+
+    # ------------------------------------------------------------ closing
+
+    def stopListening(self) -> Deferred[None]:
+        """End the session and stop the protocol."""
+        if not self.listening:
+            return succeed(None)
+        self.listening = False
+        d = self.session.close()
+        if self._udp is not None:
+            self._udp.stopListening()
+        self.protocol.doStop()
+        return d
+
+    loseConnection = stopListening
+
+    def _session_ended(self) -> None:
+        if self.listening:
+            _log.warn("datagram session {nickname} ended: {reason}", nickname=self.session.nickname,
+                      reason=self.session.close_reason.getErrorMessage() if self.session.close_reason else "")
+            self.listening = False
+            if self._udp is not None:
+                self._udp.stopListening()
+            self.protocol.doStop()
+
+
+class I2PDatagramEndpoint:
+    """Starts a DATAGRAM or RAW session and connects a datagram protocol to it.
+
+    :param reactor: the reactor.
+    :param raw: True for raw packets (``STYLE=RAW``), False for repliable
+        datagrams.
+    :param sam_address: ``host:port`` of the SAM bridge.
+    :param bridge: instead of *sam_address*, a :class:`SAMBridge`.
+    :param session: the session name (random if None).
+    :param keyfile: key file of the destination (created if missing).
+    :param options: I2CP options; *in_depth*/*out_depth* as for streams.
+    :param from_port: our I2P port (3.2+ routers).
+    :param to_port: default I2P port packets are sent to (3.2+ routers).
+    :param protocol_number: raw packets' I2CP protocol (3.2+ routers).
+    :param transport: ``"udp"``, ``"control"`` or ``"auto"`` (UDP when the
+        bridge is on this host).
+    :param udp_port: the SAM UDP port (default: the dialect's offset from
+        the TCP port, i.e. TCP port minus 1).
+    :param prime: look a destination up before the first packet to it.
+    :param progress: called with a sentence as each step starts.
+    """
+
+    def __init__(self, reactor: Any, *, raw: bool = False, sam_address: str | None = None,
+                 bridge: SAMBridge | None = None, session: str | None = None,
+                 keyfile: str | None = None, options: Mapping[str, object] | None = None,
+                 in_depth: int | None = None, out_depth: int | None = None,
+                 from_port: int | None = None, to_port: int | None = None,
+                 protocol_number: int | None = None, transport: str = "auto",
+                 udp_port: int | None = None, prime: bool = True,
+                 timeouts: Timeouts | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+        if transport not in ("auto", "udp", "control"):
+            raise ValueError(f"transport must be 'auto', 'udp' or 'control', not {transport!r}")
+        if session is not None:
+            codec.check_token("session", session)
+        for name, value in (("from_port", from_port), ("to_port", to_port),
+                            ("protocol_number", protocol_number), ("udp_port", udp_port)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or not 0 <= value <= 65535):
+                raise ValueError(f"{name} must be an integer from 0 to 65535, not {value!r}")
+        self.reactor = reactor
+        self.kind = "RAW" if raw else "DATAGRAM"
+        self.bridge = bridge or SAMBridge(reactor, sam_address, timeouts=timeouts)
+        self.options = session_options(options, in_depth=in_depth, out_depth=out_depth)
+        self.nickname = session
+        self.keyfile = keyfile
+        self.from_port = from_port
+        self.to_port = to_port
+        self.protocol_number = protocol_number
+        host = parse_sam_address(self.bridge.address)[0] if ":" in self.bridge.address else ""
+        self.sam_host = host
+        if transport == "auto":
+            transport = "udp" if host.startswith(_LOOPBACK) else "control"
+        self.transport = transport
+        self.udp_port = udp_port
+        self.prime = prime
+        self.progress = progress
+
+    def listen(self, protocol: AbstractDatagramProtocol) -> Deferred[I2PDatagramPort]:
+        """Start the session; fires with the port once it is up (~20 s on i2pd)."""
+        return Deferred.fromCoroutine(self._listen(protocol))
+
+    async def _listen(self, protocol: AbstractDatagramProtocol) -> I2PDatagramPort:
+        key = read_key_file(self.keyfile) if self.keyfile else None
+        extra: dict[str, str | None] = {}
+        udp = None
+        receiver: _UDPReceiver | None = None
+        if self.transport == "udp":
+            receiver = _UDPReceiver()
+            udp = self.reactor.listenUDP(0, receiver, interface=self.sam_host or "127.0.0.1",
+                                         maxPacketSize=65536)
+            extra["PORT"] = str(udp.getHost().port)
+            extra["HOST"] = udp.getHost().host
+        for name, value in (("FROM_PORT", self.from_port), ("TO_PORT", self.to_port),
+                            ("PROTOCOL", self.protocol_number if self.kind == "RAW" else None)):
+            if value is not None:
+                extra[name] = str(value)
+        try:
+            session = await self.bridge.create_session(
+                self.kind, self.nickname or f"txi2p-{self.kind.lower()}-{secrets.token_hex(4)}",
+                key, options=self.options, extra=extra, progress=self.progress)
+        except BaseException:
+            if udp is not None:
+                udp.stopListening()
+            raise
+        if self.keyfile and key is None:
+            write_key_file(self.keyfile, session.key)
+        sam_udp = None
+        if udp is not None:
+            dialect = session.control.dialect
+            tcp_port = parse_sam_address(self.bridge.address)[1]
+            offset = dialect.udp_port_offset if dialect is not None else -1
+            sam_udp = (self.sam_host, self.udp_port or tcp_port + offset)
+        port = I2PDatagramPort(self.reactor, session, protocol, self.kind, self.transport, udp,
+                               sam_udp, from_port=self.from_port, prime=self.prime)
+        if receiver is not None:
+            receiver.port = port
+        protocol.makeConnection(port)  # type: ignore[arg-type]
+        session.closed.addCallback(lambda _: port._session_ended())
+        return port
