@@ -11,6 +11,7 @@ The layers, bottom up:
 """
 
 from txi2p.address import Destination, I2PAddress, PrivateKey, read_key_file, write_key_file
+from txi2p.compat import generateDestination, testAPI
 from txi2p.errors import SAMError, TxI2PError
 from txi2p.protocol import Timeouts
 from txi2p.session import SAMBridge, SAMSession
@@ -27,6 +28,8 @@ __all__ = [
     "Timeouts",
     "TxI2PError",
     "__version__",
+    "generateDestination",
     "read_key_file",
+    "testAPI",
     "write_key_file",
 ]

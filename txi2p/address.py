@@ -122,7 +122,7 @@ def _abbrev(text: str) -> str:
     return repr(text) if len(text) <= 16 else f"{text[:12]!r}... ({len(text)} characters)"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Destination:
     """A public I2P destination: keys and certificate.
 
@@ -201,6 +201,16 @@ class Destination:
 
     def __str__(self) -> str:
         return self.base64
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Destination):
+            return self.raw == other.raw
+        if isinstance(other, str):  # txi2p 0.3.x kept destinations as strings
+            return self.base64 == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.raw)
 
     def __repr__(self) -> str:
         return f"<Destination {self.b32} sig={self.signature_type}>"
@@ -334,32 +344,48 @@ def write_key_file(path: str | os.PathLike[str], key: PrivateKey) -> None:
 
 
 @implementer(IAddress)
-@dataclass(frozen=True)
 class I2PAddress:
     """An address on I2P: a destination, a host name and an I2P port.
 
+    ``I2PAddress(destination, host=None, port=None)``, the signature of
+    txi2p 0.3.x: *destination* is a :class:`Destination`, its base64 form
+    or another I2PAddress (whose host is then the default).
+
     :ivar destination: the full :class:`Destination` (None where only a
-        name is known).
+        name is known).  It compares equal to its base64 string too.
     :ivar host: the name the address was reached by, or the ``.b32.i2p``
         name of the destination.
     :ivar port: the I2P virtual port, or None.
     """
 
-    destination: Destination | None
-    port: int | None = None
-    host: str = ""
+    __slots__ = ("destination", "host", "port")
 
-    def __post_init__(self) -> None:
-        if not self.host:
-            if self.destination is None:
-                raise ValueError("an I2PAddress needs a destination or a host")
-            object.__setattr__(self, "host", self.destination.b32)
+    def __init__(self, destination: Destination | str | I2PAddress | None,
+                 host: str | None = None, port: int | None = None) -> None:
+        if isinstance(destination, I2PAddress):
+            host = host or destination.host
+            destination = destination.destination
+        elif isinstance(destination, str):
+            destination = Destination.from_base64(destination)
+        if destination is None and not host:
+            raise ValueError("an I2PAddress needs a destination or a host")
+        self.destination: Destination | None = destination
+        self.host: str = host or (destination.b32 if destination is not None else "")
+        self.port: int | None = int(port) if port else None
 
     @property
     def b32(self) -> str | None:
         return self.destination.b32 if self.destination is not None else (
             self.host if is_b32_name(self.host) else None
         )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, I2PAddress):
+            return NotImplemented
+        return (self.destination, self.port) == (other.destination, other.port)
+
+    def __hash__(self) -> int:
+        return hash((self.destination, self.port))
 
     def __repr__(self) -> str:
         port = f":{self.port}" if self.port is not None else ""

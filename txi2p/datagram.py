@@ -124,7 +124,7 @@ class I2PDatagramPort:
         return f"<I2PDatagramPort {self.kind} {self.session.b32} via {self.mode}>"
 
     def getHost(self) -> I2PAddress:
-        return I2PAddress(self.session.destination, self._from_port)
+        return I2PAddress(self.session.destination, port=self._from_port)
 
     # ------------------------------------------------------------ sending
 
@@ -240,7 +240,7 @@ class I2PDatagramPort:
             self._drop(str(e))
             return
         port = fields.get("FROM_PORT")
-        self._deliver(payload, I2PAddress(dest, int(port) if port and port.isdigit() and len(port) < 6 else None))
+        self._deliver(payload, I2PAddress(dest, port=int(port) if port and port.isdigit() and len(port) < 6 else None))
 
     def _control_received(self, packet: codec.Packet) -> None:
         if packet.kind == "RAW":
@@ -252,7 +252,7 @@ class I2PDatagramPort:
             self._drop(str(e))
             return
         port = packet.fields.get("FROM_PORT")
-        self._deliver(packet.payload, I2PAddress(dest, int(port) if port and port.isdigit() and len(port) < 6 else None))
+        self._deliver(packet.payload, I2PAddress(dest, port=int(port) if port and port.isdigit() and len(port) < 6 else None))
 
     # ------------------------------------------------------------ closing
 

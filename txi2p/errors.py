@@ -183,7 +183,7 @@ class SAMConnectionLost(TxI2PError, ConnectionError):
 
 
 class SAMConnectionFailed(TxI2PError, ConnectionError):
-    """No connection to the SAM bridge could be made."""
+    """No connection to the SAM bridge could be made (``__cause__`` says why)."""
 
 
 class StreamRejected(TxI2PError):
@@ -196,3 +196,4 @@ class SessionClosed(TxI2PError):
 
 class SessionConflict(TxI2PError, ValueError):
     """A named session was asked for again with different settings."""
+

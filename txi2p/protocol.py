@@ -325,13 +325,19 @@ class I2PStreamTransport:
 
     Everything is the TCP transport's own (``write`` is the very same
     bound method), except ``getHost()``/``getPeer()``, which return
-    :class:`~txi2p.address.I2PAddress` objects.
+    :class:`~txi2p.address.I2PAddress` objects, and ``startTLS()``, whose
+    default side follows the I2P stream, not the TCP connection: every
+    SAM data connection is a TCP client, but on an accepted I2P stream we
+    are the server.
     """
 
-    def __init__(self, transport: Any, host: I2PAddress, peer: I2PAddress) -> None:
+    def __init__(self, transport: Any, host: I2PAddress, peer: I2PAddress,
+                 tls_client: bool | None = None) -> None:
         self._transport = transport
         self._host = host
         self._peer = peer
+        self._flip_tls = (tls_client is not None
+                          and getattr(transport, "_tlsClientDefault", tls_client) != tls_client)
         self.write = transport.write
         self.writeSequence = transport.writeSequence
         directlyProvides(self, providedBy(transport))
@@ -341,6 +347,10 @@ class I2PStreamTransport:
 
     def getPeer(self) -> I2PAddress:
         return self._peer
+
+    def startTLS(self, contextFactory: Any, normal: bool = True) -> None:
+        """Start TLS as the client of a stream we opened, the server of one we accepted."""
+        self._transport.startTLS(contextFactory, normal != self._flip_tls)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -425,6 +435,11 @@ class SAMStreamProtocol(Protocol):
         self.established: Deferred[IProtocol] = Deferred(self._cancel)
 
     @property
+    def is_incoming(self) -> bool:
+        """True for a stream a peer opened to us (ACCEPT or FORWARD)."""
+        return self._stream_command is None or self._stream_command.action != "CONNECT"
+
+    @property
     def is_accept(self) -> bool:
         """True for a STREAM ACCEPT connection."""
         return self._stream_command is not None and self._stream_command.action == "ACCEPT"
@@ -494,7 +509,7 @@ class SAMStreamProtocol(Protocol):
             except TxI2PError as e:
                 self._fail(SAMProtocolError(f"the router named a bad peer: {e}"))
                 return
-            self._peer = I2PAddress(dest, event.port("FROM_PORT"))
+            self._peer = I2PAddress(dest, port=event.port("FROM_PORT"))
             self.to_port = event.port("TO_PORT")
             self._establish()
             return
@@ -543,7 +558,8 @@ class SAMStreamProtocol(Protocol):
             return
         self._user = user
         leftover = self._decoder.take_remaining()
-        wrapped = I2PStreamTransport(self.transport, self._host, self._peer)
+        wrapped = I2PStreamTransport(self.transport, self._host, self._peer,
+                                     tls_client=not self.is_incoming)
         if getattr(self.transport, "protocol", None) is self:
             # From now on the socket's bytes go straight to the user.
             self.transport.protocol = (  # type: ignore[attr-defined]

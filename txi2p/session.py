@@ -385,7 +385,7 @@ class I2PListeningPort:
     loseConnection = stopListening
 
     def getHost(self) -> I2PAddress:
-        return I2PAddress(self.session.destination, self.port)
+        return I2PAddress(self.session.destination, port=self.port)
 
     def __repr__(self) -> str:
         return f"<I2PListeningPort {self.session.b32}:{self.port if self.port is not None else '*'}>"
@@ -572,7 +572,7 @@ class SAMSession:
         self._check_open()
         host = destination if isinstance(destination, str) and destination.endswith(".i2p") else ""
         dest = await self.lookup(destination)
-        peer = I2PAddress(dest, port, host)
+        peer = I2PAddress(dest, host, port)
         command = codec.stream_connect(self.nickname, dest.base64, from_port=from_port, to_port=port)
         proto = self._stream(command, factory, peer,
                              self.bridge.timeouts.stream_connect if timeout is None else timeout,

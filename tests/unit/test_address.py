@@ -145,11 +145,11 @@ def test_key_file_error_never_contains_key(tmp_path):
 
 def test_i2p_address():
     dest = fake_private_key().destination
-    addr = I2PAddress(dest, 80)
+    addr = I2PAddress(dest, port=80)
     assert IAddress.providedBy(addr)
     assert addr.host == dest.b32 and addr.b32 == dest.b32 and addr.port == 80
-    assert I2PAddress(dest, 80, "site.i2p").host == "site.i2p"
-    assert addr == I2PAddress(dest, 80)
+    assert I2PAddress(dest, "site.i2p", 80).host == "site.i2p"
+    assert addr == I2PAddress(dest, port=80)
     with pytest.raises(ValueError):
         I2PAddress(None)
 

@@ -101,7 +101,7 @@ def test_received_datagrams_and_malformed_ones_are_dropped():
     port, _, proto = make_port()
     sender = fake_private_key().destination
     port._udp_received(sender.base64.encode() + b" FROM_PORT=7 TO_PORT=9\nhello", ("127.0.0.1", 7655))
-    assert proto.packets == [(b"hello", I2PAddress(sender, 7))]
+    assert proto.packets == [(b"hello", I2PAddress(sender, port=7))]
     for bad in (b"no newline", b"notadest\npayload", b"\xff\xfe\npayload"):
         port._udp_received(bad, ("127.0.0.1", 7655))
     port._udp_received(sender.base64.encode() + b"\nspoofed", ("127.0.0.2", 7655))

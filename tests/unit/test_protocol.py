@@ -220,7 +220,7 @@ def make_stream(command, peer=None):
 
 def test_stream_connect_hands_transport_to_user_protocol():
     peer_dest = fake_private_key().destination
-    peer = I2PAddress(peer_dest, 80)
+    peer = I2PAddress(peer_dest, port=80)
     proto, transport, _, host = make_stream(codec.stream_connect("s", peer_dest.base64, to_port=80), peer)
     assert transport.value() == b"HELLO VERSION MIN=3.0 MAX=3.3\n"
     transport.clear()
@@ -252,7 +252,7 @@ def test_stream_accept_peer_line_and_data_in_one_read():
     peer = fake_private_key().destination
     proto.dataReceived(peer.base64.encode() + b" FROM_PORT=7 TO_PORT=80\nGET / HTTP/1.0\r\n")
     user = result_of(proto.established)
-    assert user.transport.getPeer() == I2PAddress(peer, 7)
+    assert user.transport.getPeer() == I2PAddress(peer, port=7)
     assert user.data == b"GET / HTTP/1.0\r\n"
 
 
@@ -281,3 +281,30 @@ def test_stream_relays_when_transport_cannot_be_swapped():
     assert user.data == b"more"
     proto.connectionLost(Failure(ConnectionResetError()))
     assert user.lost is not None
+
+
+class TLSRecorder(SwappableTransport):
+    _tlsClientDefault = True  # like every SAM data connection: a TCP client
+
+    def startTLS(self, ctx, normal=True):
+        self.tls = (ctx, normal)
+
+
+@pytest.mark.parametrize("command,expected_normal", [
+    (codec.stream_connect("s", fake_private_key().destination.base64), True),   # we opened it: TLS client
+    (codec.stream_accept("s"), False),                                          # accepted: TLS server
+])
+def test_start_tls_side_follows_the_i2p_stream(command, expected_normal):
+    clock = Clock()
+    peer = fake_private_key().destination
+    proto = SAMStreamProtocol(clock, codec.hello(), command, Factory.forProtocol(Recorder),
+                              I2PAddress(fake_private_key().destination), I2PAddress(peer), 30, "sam")
+    transport = TLSRecorder()
+    transport.protocol = proto
+    proto.makeConnection(transport)
+    proto.dataReceived(HELLO_OK + b"STREAM STATUS RESULT=OK\n")
+    if command.action == "ACCEPT":
+        proto.dataReceived(peer.base64.encode() + b"\n")
+    user = result_of(proto.established)
+    user.transport.startTLS("ctx")
+    assert transport.tls == ("ctx", expected_normal)

@@ -1,0 +1,118 @@
+"""txi2p 0.3.x's API as Foolscap and Tahoe-LAFS use it, on the private network."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, reactor
+from twisted.internet.endpoints import clientFromString, serverFromString
+from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.task import deferLater
+
+import txi2p
+from txi2p.address import Destination, PrivateKey, read_key_file
+from txi2p.sam import SAMI2PStreamServerEndpoint, codec
+from txi2p.session import SAMBridge
+from txi2p.testing import TEST_SESSION_OPTIONS
+
+pytestmark = pytest.mark.integration
+
+
+def sam_endpoint(address):
+    host, port = address.rsplit(":", 1)
+    return clientFromString(reactor, f"tcp:{host}:{port}")
+
+
+@pytest_twisted.ensureDeferred
+async def test_tahoe_create_node_flow(i2p_network, tmp_path):
+    """What ``tahoe create-node --listen=i2p`` does, then what the node does."""
+    sam = i2p_network.sam_addresses[1]
+    # tahoe probes the SAM port with testAPI, trapping ConnectError and friends
+    assert await txi2p.testAPI(reactor, "SAM", sam_endpoint(sam)) is True
+    with pytest.raises(ConnectionRefusedError):
+        await txi2p.testAPI(reactor, "SAM", clientFromString(reactor, "tcp:127.0.0.1:1"))
+    privkeyfile = tmp_path / "i2p_dest.privkey"
+    dest = await txi2p.generateDestination(reactor, str(privkeyfile), "SAM", sam_endpoint(sam))
+    assert dest.host.endswith(".b32.i2p")
+    assert stat.S_IMODE(privkeyfile.stat().st_mode) == 0o600  # 0.3.x wrote 0644
+    assert read_key_file(privkeyfile).b32 == dest.host
+    with pytest.raises(ValueError, match="already exists"):
+        txi2p.generateDestination(reactor, str(privkeyfile), "SAM", sam_endpoint(sam))
+    # the node then listens with exactly this string
+    escaped = f"tcp:{sam}".replace(":", "\\:")
+    endpoint = serverFromString(reactor, f"i2p:{privkeyfile}:3457:api=SAM:apiEndpoint={escaped}")
+    assert endpoint._spec.keyfile == str(privkeyfile) and endpoint.port == 3457
+
+
+@pytest_twisted.ensureDeferred
+async def test_key_file_written_by_03x_keeps_its_address(i2p_network, tmp_path):
+    bridge = SAMBridge(reactor, i2p_network.sam_addresses[0])
+    control = await bridge.control()
+    reply = await control.command(codec.dest_generate(7))
+    control.close()
+    # 0.3.x wrote the base64 private key from the router as-is, no newline.
+    keyfile = tmp_path / "old.key"
+    keyfile.write_text(reply.get("PRIV"))
+    key = read_key_file(keyfile)
+    assert isinstance(key, PrivateKey)
+    assert key.b32 == Destination.from_base64(reply.get("PUB")).b32
+
+
+@pytest_twisted.ensureDeferred
+async def test_foolscap_tubs_over_i2p(i2p_network, tmp_path):
+    foolscap_pb = pytest.importorskip("foolscap.api")
+    from foolscap.connections import i2p as foolscap_i2p
+
+    sam1, sam2 = i2p_network.sam_addresses[:2]
+
+    class Adder(foolscap_pb.Referenceable):
+        def remote_add(self, a, b):
+            return a + b
+
+    server_tub = foolscap_pb.Tub()
+    server_tub.startService()
+    keyfile = tmp_path / "tub.key"
+    endpoint = SAMI2PStreamServerEndpoint.new(
+        sam_endpoint(sam2), str(keyfile), port=1234, nickname="foolscap-server",
+        options=dict(TEST_SESSION_OPTIONS))
+    server_tub.listenOn(endpoint)
+    client_tub = foolscap_pb.Tub()
+    client_tub.removeAllConnectionHintHandlers()
+    client_tub.addConnectionHintHandler("i2p", foolscap_i2p.sam_endpoint(
+        sam_endpoint(sam1), nickname="foolscap-client", options=dict(TEST_SESSION_OPTIONS)))
+    client_tub.startService()
+    try:
+        # The key file appears once the server's session is up (~20 s).
+        for _ in range(120):
+            if keyfile.exists():
+                break
+            await deferLater(reactor, 0.5, lambda: None)
+        b32 = read_key_file(keyfile).b32
+        server_tub.setLocation(f"i2p:{b32}:1234")
+        furl = server_tub.registerReference(Adder(), "adder")
+
+        async def call():
+            for attempt in range(60):  # the server's lease set may not be published yet
+                try:
+                    rref = await client_tub.getReference(furl)
+                    return rref, await rref.callRemote("add", 2, 3)
+                except Exception:
+                    if attempt == 59:
+                        raise
+                    await deferLater(reactor, 2, lambda: None)
+            raise AssertionError("unreachable")
+
+        rref, result = await call()
+        assert result == 5
+        # a second call after a reconnect
+        lost = defer.Deferred()
+        rref.notifyOnDisconnect(lambda: lost.callback(None))
+        rref.tracker.broker.transport.loseConnection()
+        await lost
+        rref2, result2 = await call()
+        assert result2 == 5 and rref2 is not rref
+    finally:
+        await client_tub.stopService()
+        await server_tub.stopService()

@@ -1,0 +1,173 @@
+"""The public API of txi2p 0.3.x (``txi2p-tahoe``), as thin adapters.
+
+Foolscap and Tahoe-LAFS call these names; they are re-exported where
+0.3.x had them (``txi2p.generateDestination``, ``txi2p.testAPI``,
+``txi2p.utils``, ``txi2p.sam.SAMI2PStreamClientEndpoint``,
+``txi2p.sam.SAMI2PStreamServerEndpoint``) and built on this package's own
+endpoints and sessions.  Differences from 0.3.x, all fixes, are listed in
+README.rst ("Migrating from txi2p 0.3").
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, clientFromString
+from twisted.internet.interfaces import IStreamClientEndpoint
+
+from txi2p.address import SIGNATURE_TYPES, I2PAddress, write_key_file
+from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
+from txi2p.errors import SAMConnectionFailed
+from txi2p.session import DEFAULT_SIGNATURE_TYPE, SAMBridge
+
+__all__ = [
+    "DEFAULT_API",
+    "DEFAULT_ENDPOINT",
+    "SAMI2PStreamClientEndpoint",
+    "SAMI2PStreamServerEndpoint",
+    "generateDestination",
+    "testAPI",
+]
+
+DEFAULT_ENDPOINT = {"SAM": "tcp:127.0.0.1:7656"}
+DEFAULT_API = "SAM"
+
+_SIG_NAMES = {name.lower(): code for code, (name, *_rest) in SIGNATURE_TYPES.items()}
+
+
+def _reactor_of(endpoint: Any) -> Any:
+    reactor = getattr(endpoint, "_reactor", None)
+    if reactor is None:
+        from twisted.internet import reactor as global_reactor
+
+        reactor = global_reactor
+    return reactor
+
+
+def _sam_address_of(endpoint: Any) -> str | None:
+    """``host:port`` of a TCP endpoint, so named sessions are shared across calls."""
+    if isinstance(endpoint, TCP4ClientEndpoint):
+        return f"{endpoint._host}:{endpoint._port}"
+    if isinstance(endpoint, HostnameEndpoint):
+        host = endpoint._hostText
+        return f"{host}:{endpoint._port}"
+    return None
+
+
+def _signature_type(sig_type: int | str | None) -> int | str:
+    if sig_type is None:
+        return DEFAULT_SIGNATURE_TYPE
+    if isinstance(sig_type, int) and not isinstance(sig_type, bool):
+        if sig_type not in SIGNATURE_TYPES:
+            raise ValueError(f"unknown sigType {sig_type!r}")
+        return sig_type
+    if isinstance(sig_type, str):
+        if sig_type.isdigit() and int(sig_type) in SIGNATURE_TYPES:
+            return int(sig_type)
+        code = _SIG_NAMES.get(sig_type.lower())
+        if code is not None:
+            return code
+    raise ValueError(f"unknown sigType {sig_type!r}; use one of "
+                     f"{', '.join(name for name, *_ in SIGNATURE_TYPES.values())}")
+
+
+def _bridge_settings(samEndpoint: Any) -> dict[str, Any]:
+    if not IStreamClientEndpoint.providedBy(samEndpoint):
+        raise TypeError(f"samEndpoint must be a Twisted client endpoint, not {samEndpoint!r}")
+    address = _sam_address_of(samEndpoint)
+    return {"sam_address": address} if address else {"sam_endpoint": samEndpoint}
+
+
+class SAMI2PStreamClientEndpoint(I2PClientEndpoint):
+    """txi2p 0.3.x's client endpoint: an :class:`I2PClientEndpoint`."""
+
+    @classmethod
+    def new(cls, samEndpoint: Any, host: str, port: int | None = None, nickname: str | None = None,
+            autoClose: bool = False, keyfile: str | None = None, localPort: int | None = None,
+            options: Mapping[str, object] | None = None,
+            sigType: int | str | None = None) -> SAMI2PStreamClientEndpoint:
+        """Connect to *host* through the SAM bridge at *samEndpoint*."""
+        return cls(_reactor_of(samEndpoint), host, int(port) if port else None, session=nickname,
+                   keyfile=keyfile, options=options, from_port=int(localPort) if localPort else None,
+                   signature_type=_signature_type(sigType), auto_close=bool(autoClose),
+                   **_bridge_settings(samEndpoint))
+
+
+class SAMI2PStreamServerEndpoint(I2PServerEndpoint):
+    """txi2p 0.3.x's server endpoint: an :class:`I2PServerEndpoint`."""
+
+    @classmethod
+    def new(cls, samEndpoint: Any, keyfile: str, port: int | None = None, nickname: str | None = None,
+            autoClose: bool = False, options: Mapping[str, object] | None = None,
+            sigType: int | str | None = None) -> SAMI2PStreamServerEndpoint:
+        """Listen on the destination in *keyfile* (created if missing)."""
+        return cls(_reactor_of(samEndpoint), keyfile, int(port) if port else None, session=nickname,
+                   options=options, signature_type=_signature_type(sigType),
+                   auto_close=bool(autoClose), **_bridge_settings(samEndpoint))
+
+
+def _api(api: str | None, apiEndpoint: Any) -> tuple[str, Any]:
+    if not api:
+        if apiEndpoint:
+            raise ValueError("api must be specified if apiEndpoint is given")
+        api = DEFAULT_API
+    if api == "BOB":
+        raise ValueError("the BOB API is not supported (BOB is deprecated); use 'SAM'")
+    if api != "SAM":
+        raise ValueError(f"Specified I2P API is invalid or unsupported: {api!r} (use 'SAM')")
+    return api, apiEndpoint or DEFAULT_ENDPOINT[api]
+
+
+def _bridge(reactor: Any, apiEndpoint: Any) -> SAMBridge:
+    if isinstance(apiEndpoint, str):
+        apiEndpoint = clientFromString(reactor, apiEndpoint)
+    address = _sam_address_of(apiEndpoint)
+    if address:
+        return SAMBridge(reactor, address)
+    return SAMBridge(reactor, endpoint=apiEndpoint)
+
+
+def testAPI(reactor: Any, api: str | None = None, apiEndpoint: Any = None) -> Deferred[bool]:
+    """Fire with True if a SAM bridge answers HELLO at *apiEndpoint*.
+
+    Fails with Twisted's own connection error (``ConnectionRefusedError``,
+    ``ConnectError``...) when nothing is there, as 0.3.x did.
+    """
+    _, endpoint = _api(api, apiEndpoint)
+    bridge = _bridge(reactor, endpoint)
+
+    async def run() -> bool:
+        try:
+            control = await bridge.control()
+        except SAMConnectionFailed as e:
+            raise (e.__cause__ or e) from None
+        control.close()
+        return True
+
+    return Deferred.fromCoroutine(run())
+
+
+def generateDestination(reactor: Any, keyfile: str, api: str | None = None,
+                        apiEndpoint: Any = None) -> Deferred[I2PAddress]:
+    """Make a new destination, write its key to *keyfile*, fire with its address.
+
+    Raises ValueError if *keyfile* exists (it is never overwritten).  The
+    key file is written atomically with mode 0600, in the format 0.3.x
+    wrote (one line of I2P base64).
+    """
+    _, endpoint = _api(api, apiEndpoint)
+    if os.path.exists(keyfile):
+        raise ValueError(f"keyfile {keyfile!r} already exists")
+    bridge = _bridge(reactor, endpoint)
+
+    async def run() -> I2PAddress:
+        key = await bridge.generate_destination()
+        if os.path.exists(keyfile):
+            raise ValueError(f"keyfile {keyfile!r} already exists")
+        write_key_file(keyfile, key)
+        return I2PAddress(key.destination)
+
+    return Deferred.fromCoroutine(run())
