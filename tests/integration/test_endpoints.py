@@ -20,7 +20,6 @@ from twisted.web.client import readBody
 from txi2p import errors
 from txi2p.address import read_key_file
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
-from txi2p.registry import SessionRegistry
 from txi2p.testing import TEST_SESSION_OPTIONS
 from txi2p.web import agent
 
@@ -41,15 +40,6 @@ async def retry_unreachable(make, attempts=90):
         except errors.CantReachPeer:
             await deferLater(reactor, 1, lambda: None)
     return await make()
-
-
-@pytest.fixture(scope="module")
-def registry(i2p_sessions):
-    registry = SessionRegistry.for_reactor(reactor)
-    for session in i2p_sessions:
-        if session.nickname not in {s.nickname for s in registry.sessions}:
-            registry.adopt(session)
-    return registry
 
 
 class Echo(Protocol):

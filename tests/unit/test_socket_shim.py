@@ -1,0 +1,67 @@
+"""Pieces of txi2p.socket that need no router."""
+
+from __future__ import annotations
+
+import select
+
+import pytest
+
+from txi2p import errors
+from txi2p import socket as i2p
+
+
+def test_signal_readiness_is_real_descriptor_readiness():
+    sig = i2p._Signal()
+    try:
+        assert select.select([sig], [sig], [], 0) == ([], [sig], [])
+        sig.set_readable(True)
+        sig.set_readable(True)  # idempotent
+        assert select.select([sig], [], [], 0)[0] == [sig]
+        sig.set_readable(False)
+        assert select.select([sig], [], [], 0)[0] == []
+        sig.set_writable(False)
+        assert select.select([], [sig], [], 0)[1] == []
+        sig.set_writable(True)
+        assert select.select([], [sig], [], 0)[1] == [sig]
+        p = i2p.poll()
+        p.register(sig, i2p.POLLIN)
+        assert p.poll(0) == []
+        sig.set_readable(True)
+        assert p.poll(0) == [(sig.fileno(), i2p.POLLIN)]
+        p.unregister(sig)
+    finally:
+        sig.close()
+    sig.set_readable(True)  # no error after close
+
+
+def test_error_classes():
+    assert issubclass(i2p.BlockError, BlockingIOError) and issubclass(i2p.BlockError, i2p.Error)
+    assert issubclass(i2p.Timeout, TimeoutError)
+    assert issubclass(i2p.Error, OSError) and issubclass(i2p.Error, errors.TxI2PError)
+    e = i2p.NetworkError("CANT_REACH_PEER", "no route")
+    assert e.args == ("CANT_REACH_PEER", "no route") and "CANT_REACH_PEER" in str(e)
+    mapped = i2p._network_error(errors.CantReachPeer(message="x"))
+    assert isinstance(mapped, i2p.NetworkError) and mapped.errtag == "CANT_REACH_PEER"
+
+
+def test_constants_as_documented():
+    assert (i2p.SOCK_STREAM, i2p.SOCK_DGRAM, i2p.SOCK_RAW) == (1, 2, 3)
+    assert (i2p.MAX_DGRAM, i2p.MAX_RAW) == (31744, 32768)
+    assert (i2p.MSG_DONTWAIT, i2p.MSG_PEEK, i2p.MSG_WAITALL) == (128, 2, 64)
+    assert i2p.POLLIN == select.POLLIN and i2p.POLLOUT == select.POLLOUT
+
+
+@pytest.mark.parametrize("args,error", [
+    (("s", 9), ValueError),
+    ((5, i2p.SOCK_STREAM), TypeError),
+])
+def test_bad_socket_arguments(args, error):
+    with pytest.raises(error):
+        i2p.socket(*args)
+
+
+def test_resolve_returns_a_destination_unchanged():
+    from txi2p.testing.fakes import fake_private_key
+
+    dest = fake_private_key().destination.base64
+    assert i2p.resolve(dest) == dest

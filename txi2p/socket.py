@@ -1,0 +1,914 @@
+"""The classic ``i2p.socket`` module, on top of Twisted.
+
+Blocking Python code uses I2P like the ``socket`` module::
+
+    from txi2p import socket
+    s = socket.socket("Alice", socket.SOCK_STREAM)    # blocks until the session is up
+    s.connect("bob.i2p")
+    s.sendall(b"hello")
+    print(s.recv(1024))
+
+The reactor runs in a background thread (the application's, if it already
+runs one in another thread; otherwise one is started on first use and
+stopped at interpreter exit).  Every call blocks on a result from it, so
+calling a blocking method from the reactor thread raises :class:`Error`
+instead of deadlocking.
+
+Sessions are shared by name within the process, per socket type, as the
+classic module promised; an empty name makes a transient session.  Every
+socket has a real file descriptor (:meth:`socket.fileno`) that is readable
+exactly when a receive (or accept) would not block and writable except
+while a non-blocking connect is under way, so :func:`select`, :func:`poll`
+and the standard library's ``select`` work on shim and ordinary sockets
+together.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import select as _select
+import socket as _stdsocket
+import threading
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
+from twisted.logger import Logger
+from twisted.python import threadable
+from twisted.python.failure import Failure
+
+from txi2p import errors as _errors
+from txi2p.address import Destination, I2PAddress
+from txi2p.datagram import MAX_DGRAM, MAX_RAW, I2PDatagramEndpoint, I2PDatagramPort
+from txi2p.registry import SessionRegistry, SessionSpec
+from txi2p.session import SAMSession, default_sam_address, session_options
+
+__all__ = [
+    "MAX_DGRAM",
+    "MAX_RAW",
+    "MSG_DONTWAIT",
+    "MSG_PEEK",
+    "MSG_WAITALL",
+    "POLLERR",
+    "POLLHUP",
+    "POLLIN",
+    "POLLNVAL",
+    "POLLOUT",
+    "POLLPRI",
+    "SHUT_RD",
+    "SHUT_RDWR",
+    "SHUT_WR",
+    "SOCK_DGRAM",
+    "SOCK_RAW",
+    "SOCK_STREAM",
+    "BlockError",
+    "ClosedError",
+    "Error",
+    "NetworkError",
+    "Timeout",
+    "poll",
+    "resolve",
+    "select",
+    "socket",
+]
+
+SOCK_STREAM = 1
+SOCK_DGRAM = 2
+SOCK_RAW = 3
+
+MSG_DONTWAIT = 128
+MSG_PEEK = 2
+MSG_WAITALL = 64
+
+POLLIN = _select.POLLIN
+POLLPRI = _select.POLLPRI
+POLLOUT = _select.POLLOUT
+POLLERR = _select.POLLERR
+POLLHUP = _select.POLLHUP
+POLLNVAL = _select.POLLNVAL
+
+SHUT_RD = _stdsocket.SHUT_RD
+SHUT_WR = _stdsocket.SHUT_WR
+SHUT_RDWR = _stdsocket.SHUT_RDWR
+
+_log = Logger()
+
+#: Incoming stream bytes buffered before the shim pauses the stream.
+RECV_BUFFER_HIGH = 1024 * 1024
+
+
+class Error(_errors.TxI2PError, OSError):
+    """Base class for all errors of this module."""
+
+
+class BlockError(Error, BlockingIOError):
+    """The call would have blocked (non-blocking mode)."""
+
+
+class ClosedError(Error):
+    """A command was used on a socket that is closed."""
+
+
+class Timeout(Error, TimeoutError):
+    """The call did not complete within the socket's timeout."""
+
+
+class NetworkError(Error):
+    """A network error within I2P: ``args == (errtag, errdesc)``.
+
+    ``errtag`` is the SAM error string (``"CANT_REACH_PEER"``...),
+    ``errdesc`` a human-readable description.
+    """
+
+    def __init__(self, errtag: str, errdesc: str) -> None:
+        super().__init__(errtag, errdesc)
+        self.errtag = errtag
+        self.errdesc = errdesc
+
+    def __str__(self) -> str:
+        return f"{self.errtag}: {self.errdesc}"
+
+
+def _network_error(exc: BaseException) -> Error:
+    if isinstance(exc, Error):
+        return exc
+    if isinstance(exc, _errors.SAMError):
+        return NetworkError(exc.result, str(exc))
+    if isinstance(exc, _errors.TxI2PError):
+        return NetworkError(type(exc).__name__, str(exc))
+    return NetworkError("I2P_ERROR", f"{type(exc).__name__}: {exc}")
+
+
+# ------------------------------------------------------------------ reactor
+
+
+class _ShimContext:
+    """Everything the shim shares in one process: kept on the reactor object."""
+
+    ATTRIBUTE = "_txi2p_socket_shim"
+
+    def __init__(self, reactor: Any) -> None:
+        self.reactor = reactor
+        self.registry = SessionRegistry.for_reactor(reactor)
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+        self.datagram_sessions: dict[tuple[str, str, int], _DatagramShare] = {}
+
+    @classmethod
+    def get(cls) -> _ShimContext:
+        from twisted.internet import reactor
+
+        context = getattr(reactor, cls.ATTRIBUTE, None)
+        if context is None:
+            context = cls(reactor)
+            setattr(reactor, cls.ATTRIBUTE, context)
+        context.ensure_running()
+        return context
+
+    def ensure_running(self) -> None:
+        if threadable.isInIOThread():
+            raise Error("a blocking txi2p.socket call was made in the reactor thread, where it would "
+                        "deadlock; use txi2p's Twisted API there (endpoints, SAMSession)")
+        with self.lock:
+            if self.reactor.running or (self.thread is not None and self.thread.is_alive()):
+                return
+            started = threading.Event()
+            self.reactor.callWhenRunning(started.set)
+            self.thread = threading.Thread(
+                target=self.reactor.run, kwargs={"installSignalHandlers": False},
+                name="txi2p-reactor", daemon=True)
+            self.thread.start()
+            atexit.register(self._stop)
+        started.wait(10)
+
+    def _stop(self) -> None:
+        if self.thread is not None and self.thread.is_alive() and self.reactor.running:
+            self.reactor.callFromThread(self.reactor.stop)
+            self.thread.join(5)
+
+    def call(self, make: Callable[[], Coroutine[Any, Any, Any] | Deferred[Any] | Any],
+             timeout: float | None = None, what: str = "the call") -> Any:
+        """Run *make* in the reactor thread; block for its result (or raise Timeout)."""
+        done = threading.Event()
+        box: list[Any] = []
+        holder: list[Deferred[Any]] = []
+
+        def start() -> None:
+            try:
+                result = make()
+                d = Deferred.fromCoroutine(result) if isinstance(result, Coroutine) else result
+                if not isinstance(d, Deferred):
+                    box.append((True, d))
+                    done.set()
+                    return
+            except BaseException as e:
+                box.append((False, e))
+                done.set()
+                return
+            holder.append(d)
+
+            def finish(result: Any) -> None:
+                if isinstance(result, Failure):
+                    box.append((False, result.value))
+                else:
+                    box.append((True, result))
+                done.set()
+
+            d.addBoth(finish)
+
+        self.reactor.callFromThread(start)
+        if not done.wait(timeout):
+            def cancel() -> None:
+                if holder:
+                    holder[0].cancel()
+
+            self.reactor.callFromThread(cancel)
+            done.wait(5)
+            if not box or not box[0][0]:
+                raise Timeout(f"{what} did not complete within {timeout:g} s")
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+
+
+# ------------------------------------------------------------------ readiness
+
+
+class _Signal:
+    """A socketpair whose read end is readable/writable exactly when told to be."""
+
+    def __init__(self) -> None:
+        self.r, self.w = _stdsocket.socketpair()
+        self.r.setblocking(False)
+        self.w.setblocking(False)
+        self.readable = False
+        self.writable = True
+        self.closed = False
+
+    def fileno(self) -> int:
+        return self.r.fileno()
+
+    def set_readable(self, flag: bool) -> None:
+        if self.closed:
+            return
+        if flag and not self.readable:
+            self.w.send(b"r")
+        elif not flag and self.readable:
+            self.r.recv(1)
+        self.readable = flag
+
+    def set_writable(self, flag: bool) -> None:
+        if self.closed:
+            return
+        if not flag and self.writable:
+            try:  # fill the read end's send buffer so it polls unwritable
+                while True:
+                    self.r.send(b"\0" * 65536)
+            except BlockingIOError:
+                pass
+        elif flag and not self.writable:
+            try:
+                while self.w.recv(1 << 20):
+                    pass
+            except BlockingIOError:
+                pass
+        self.writable = flag
+
+    def close(self) -> None:
+        self.closed = True
+        self.r.close()
+        self.w.close()
+
+
+# ------------------------------------------------------------------ protocols
+
+
+class _StreamFeed(Protocol):
+    """Reactor side of a shim stream socket: bytes in, the transport for bytes out."""
+
+    def __init__(self, sock: socket | None = None) -> None:
+        self.sock = sock
+        self.early: list[bytes] = []
+        self.lost: Failure | None = None
+        self.paused = False
+
+    def call(self, method: str, *args: Any) -> None:
+        """Call a transport method, if still connected (in the reactor thread)."""
+        transport: Any = self.transport
+        if transport is not None and not getattr(transport, "disconnected", False):
+            getattr(transport, method)(*args)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.sock is None:  # accepted, not yet taken by accept()
+            self.early.append(data)
+            return
+        self.sock._feed(data)
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionError("closed"))) -> None:
+        self.lost = reason
+        if self.sock is not None:
+            self.sock._feed_eof(reason)
+
+
+class _AcceptFeed(Factory):
+    def __init__(self, sock: socket) -> None:
+        self.sock = sock
+
+    def buildProtocol(self, addr: Any) -> _StreamFeed:
+        feed = _StreamFeed()
+        self.sock._incoming(feed, addr)
+        return feed
+
+
+class _DatagramShare(DatagramProtocol):
+    """One DATAGRAM/RAW session shared by the shim sockets that name it."""
+
+    def __init__(self) -> None:
+        self.port: I2PDatagramPort | None = None
+        self.sockets: list[socket] = []
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        for sock in self.sockets:  # the oldest open socket takes it
+            if not sock._closed:
+                sock._packet(datagram, addr)
+                return
+
+
+# ------------------------------------------------------------------ socket
+
+
+class socket:
+    """An I2P socket; see the module docs and the ``i2p.socket`` documentation.
+
+    :param session: session name (shared within the process by sockets of
+        the same type); ``""`` for a transient session.
+    :param type: :data:`SOCK_STREAM`, :data:`SOCK_DGRAM` or :data:`SOCK_RAW`.
+    :param samaddr: ``host:port`` of the SAM bridge.
+    :param kwargs: ``in_depth``, ``out_depth``, and I2CP options (dots may
+        be written as underscores: ``inbound_quantity=3``).
+    """
+
+    def __init__(self, session: str = "", type: int = SOCK_STREAM, samaddr: str | None = None,
+                 **kwargs: Any) -> None:
+        if type not in (SOCK_STREAM, SOCK_DGRAM, SOCK_RAW):
+            raise ValueError(f"type must be SOCK_STREAM, SOCK_DGRAM or SOCK_RAW, not {type!r}")
+        if not isinstance(session, str):
+            raise TypeError(f"session must be a str, not {session!r}")
+        self._init_state(type)
+        self._ctx = _ShimContext.get()
+        self._samaddr = samaddr or default_sam_address()
+        self._session_name = session
+        in_depth = kwargs.pop("in_depth", None)
+        out_depth = kwargs.pop("out_depth", None)
+        options = {k.replace("_", ".") if "." not in k and k.count("_") else k: v for k, v in kwargs.items()}
+        self._options = session_options(options, in_depth=in_depth, out_depth=out_depth)
+        try:
+            if type == SOCK_STREAM:
+                spec = SessionSpec.make(session or None, None, "STREAM", self._options)
+                registry = self._ctx.registry
+                self._session: SAMSession = self._ctx.call(
+                    lambda: registry.acquire(registry.bridge(self._samaddr), spec),
+                    what=f"creating session {session!r}")
+            else:
+                self._session = self._ctx.call(self._join_datagram_session, what=f"creating session {session!r}")
+        except BaseException:
+            self._signal.close()
+            raise
+
+    def _init_state(self, type: int) -> None:
+        self.type = type
+        self._cond = threading.Condition()
+        self._signal = _Signal()
+        self._timeout: float | None = None
+        self._closed = False
+        self._state = "new"
+        self._buffer = bytearray()
+        self._eof: Failure | None = None
+        self._read_shut = False
+        self._feed_proto: _StreamFeed | None = None
+        self._peer: Destination | None = None
+        self._connect_error: BaseException | None = None
+        self._connect_to: Any = None
+        self._accept_queue: deque[tuple[_StreamFeed, Any]] = deque()
+        self._backlog = 0
+        self._listening_port: Any = None
+        self._packets: deque[tuple[bytes, Any]] = deque()
+        self._share: _DatagramShare | None = None
+        self._default_dest: Destination | None = None
+
+    async def _join_datagram_session(self) -> SAMSession:
+        key = (self._samaddr, self._session_name, self.type)
+        share = self._ctx.datagram_sessions.get(key) if self._session_name else None
+        if share is None or share.port is None or not share.port.listening:
+            share = _DatagramShare()
+            endpoint = I2PDatagramEndpoint(
+                self._ctx.reactor, raw=self.type == SOCK_RAW, sam_address=self._samaddr,
+                session=self._session_name or None, options=self._options)
+            share.port = await endpoint.listen(share)
+            if self._session_name:
+                self._ctx.datagram_sessions[key] = share
+        share.sockets.append(self)
+        self._share = share
+        return share.port.session
+
+    @classmethod
+    def _accepted(cls, parent: socket, feed: _StreamFeed, peer: Any) -> socket:
+        sock = cls.__new__(cls)
+        sock._init_state(SOCK_STREAM)
+        sock._ctx = parent._ctx
+        sock._samaddr = parent._samaddr
+        sock._session_name = parent._session_name
+        sock._options = parent._options
+        sock._session = parent._session
+        sock._state = "connected"
+        sock._peer = peer.destination if isinstance(peer, I2PAddress) else None
+        sock._feed_proto = feed
+        feed.sock = sock
+        for data in feed.early:
+            sock._feed(data)
+        feed.early.clear()
+        if feed.lost is not None:
+            sock._feed_eof(feed.lost)
+        return sock
+
+    # ---------------------------------------------------------- properties
+
+    @property
+    def dest(self) -> str:
+        """Our I2P destination (base64)."""
+        return self._session.destination.base64
+
+    @property
+    def session(self) -> str:
+        """The session name."""
+        return self._session_name
+
+    @property
+    def remotedest(self) -> str | None:
+        """The peer's destination (base64), once connected."""
+        if self._peer is not None:
+            return self._peer.base64
+        return self._default_dest.base64 if self._default_dest is not None else None
+
+    def __repr__(self) -> str:
+        kind = {SOCK_STREAM: "SOCK_STREAM", SOCK_DGRAM: "SOCK_DGRAM", SOCK_RAW: "SOCK_RAW"}[self.type]
+        return f"<txi2p.socket {kind} session={self._session_name!r} {self._state}>"
+
+    # ---------------------------------------------------------- modes
+
+    def settimeout(self, value: float | None) -> None:
+        if value is not None:
+            value = float(value)
+            if value < 0:
+                raise ValueError("timeout must be None or >= 0")
+        self._timeout = value
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def setblocking(self, flag: bool) -> None:
+        self._timeout = None if flag else 0.0
+
+    def fileno(self) -> int:
+        """A real descriptor, readable when a receive/accept would not block."""
+        return self._signal.fileno()
+
+    def bind(self, address: Any = None) -> None:
+        """Does nothing: I2P sockets are always bound."""
+
+    # ---------------------------------------------------------- waiting
+
+    def _wait(self, ready: Callable[[], bool], flags: int = 0, what: str = "the call") -> None:
+        """Wait (holding ``self._cond``) until *ready*, honouring the timeout mode."""
+        if ready():
+            return
+        timeout = 0.0 if flags & MSG_DONTWAIT else self._timeout
+        if timeout == 0:
+            raise BlockError(f"{what} would block")
+        if not self._cond.wait_for(ready, timeout):
+            raise Timeout(f"{what} timed out after {timeout:g} s")
+
+    def _update_signal(self) -> None:
+        readable = (bool(self._buffer) or self._eof is not None or self._read_shut
+                    or bool(self._accept_queue) or bool(self._packets) or self._closed)
+        self._signal.set_readable(readable)
+
+    # ---------------------------------------------------------- reactor-side feeds
+
+    def _feed(self, data: bytes) -> None:
+        with self._cond:
+            self._buffer += data
+            self._update_signal()
+            self._cond.notify_all()
+            if len(self._buffer) > RECV_BUFFER_HIGH and self._feed_proto is not None \
+                    and not self._feed_proto.paused and self._feed_proto.transport is not None:
+                self._feed_proto.paused = True
+                self._feed_proto.call("pauseProducing")
+
+    def _feed_eof(self, reason: Failure) -> None:
+        with self._cond:
+            self._eof = reason
+            self._update_signal()
+            self._cond.notify_all()
+
+    def _incoming(self, feed: _StreamFeed, addr: Any) -> None:
+        with self._cond:
+            if len(self._accept_queue) >= max(1, self._backlog) or self._closed:
+                self._ctx.reactor.callLater(0, feed.call, "loseConnection")
+                return
+            self._accept_queue.append((feed, addr))
+            self._update_signal()
+            self._cond.notify_all()
+
+    def _packet(self, data: bytes, addr: Any) -> None:
+        with self._cond:
+            self._packets.append((data, addr))
+            self._update_signal()
+            self._cond.notify_all()
+
+    # ---------------------------------------------------------- streams
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("the socket is closed")
+
+    def _resolve(self, address: Any) -> Destination:
+        address = self._connect_target(address)
+        if isinstance(address, Destination):
+            return address
+        session = self._session
+        try:
+            return self._ctx.call(lambda: session.lookup(address), self._timeout or None,
+                                  what=f"resolving {address[:40]}")
+        except Timeout:
+            raise
+        except Exception as e:
+            raise _network_error(e) from e
+
+    def connect(self, address: Any) -> None:
+        """Connect to a destination, ``.b32.i2p`` name or host name."""
+        self._check_open()
+        if self.type != SOCK_STREAM:
+            self._default_dest = self._resolve(address)
+            return
+        target = self._connect_target(address)
+        with self._cond:
+            if self._state == "connected":
+                if target == self._connect_to:
+                    return  # a non-blocking connect that has completed
+                raise Error("the socket is already connected")
+            if self._state == "connecting":
+                self._wait(lambda: self._state != "connecting", 0, "connect")
+                return self._finish_connect()
+            if self._connect_error is not None:  # a non-blocking connect that failed
+                return self._finish_connect()
+            if self._state != "new":
+                raise Error(f"cannot connect a socket that is {self._state}")
+            self._state = "connecting"
+            self._connect_to = target
+            self._signal.set_writable(False)
+        feed = _StreamFeed(self)
+        self._feed_proto = feed
+        session = self._session
+
+        def start() -> None:
+            d = Deferred.fromCoroutine(session.connect(target, Factory.forProtocol(lambda: feed)))
+            d.addBoth(self._connected, feed)
+
+        self._ctx.reactor.callFromThread(start)
+        with self._cond:
+            self._wait(lambda: self._state != "connecting", 0, "connect")
+        self._finish_connect()
+
+    @staticmethod
+    def _connect_target(address: Any) -> Destination | str:
+        if isinstance(address, tuple):  # (dest, port), like AF_INET addresses
+            address = address[0]
+        if isinstance(address, I2PAddress):
+            address = address.destination or address.host
+        if not isinstance(address, (str, Destination)) or not address:
+            raise ValueError(f"an I2P address must be a destination or host name, not {address!r}")
+        return address
+
+    def _connected(self, result: Any, feed: _StreamFeed) -> None:
+        with self._cond:
+            if isinstance(result, Failure):
+                self._connect_error = result.value
+                self._feed_proto = None
+                self._state = "new"
+            else:
+                peer = feed.transport.getPeer() if feed.transport is not None else None
+                self._peer = peer.destination if isinstance(peer, I2PAddress) else None
+                self._state = "connected"
+            self._signal.set_writable(True)
+            self._update_signal()
+            self._cond.notify_all()
+
+    def _finish_connect(self) -> None:
+        if self._connect_error is not None:
+            error, self._connect_error = self._connect_error, None
+            raise _network_error(error) from error
+
+    def connect_ex(self, address: Any) -> Error | None:
+        """Like :meth:`connect`, but return the error instead of raising it."""
+        try:
+            self.connect(address)
+        except Error as e:
+            return e
+        return None
+
+    def listen(self, backlog: int = 5) -> None:
+        """Accept incoming streams; up to *backlog* wait for :meth:`accept`."""
+        self._check_open()
+        if self.type != SOCK_STREAM:
+            raise Error("only SOCK_STREAM sockets listen")
+        self._backlog = max(1, int(backlog))
+        if self._listening_port is not None:
+            return
+        session = self._session
+        self._listening_port = self._ctx.call(lambda: session.listen(_AcceptFeed(self)), what="listen")
+        self._state = "listening"
+
+    def accept(self) -> tuple[socket, str | None]:
+        """Wait for an incoming stream: ``(conn, remotedest)``."""
+        self._check_open()
+        if self._listening_port is None:
+            raise Error("listen() must be called before accept()")
+        with self._cond:
+            self._wait(lambda: bool(self._accept_queue) or self._closed, 0, "accept")
+            self._check_open()
+            feed, addr = self._accept_queue.popleft()
+            self._update_signal()
+        conn = socket._accepted(self, feed, addr)
+        return conn, conn.remotedest
+
+    # ---------------------------------------------------------- sending
+
+    def send(self, data: bytes, flags: int = 0) -> int:
+        """Send all of *data*; never blocks."""
+        data = bytes(memoryview(data))
+        if self.type == SOCK_STREAM:
+            self._check_open()
+            with self._cond:
+                if self._state != "connected" or self._feed_proto is None:
+                    raise Error("the socket is not connected")
+                if self._eof is not None and self._feed_proto.transport is None:
+                    raise ClosedError("the stream is closed")
+                feed = self._feed_proto
+            self._ctx.reactor.callFromThread(feed.call, "write", data)
+            return len(data)
+        if self._default_dest is None:
+            raise Error("connect() first, or use sendto()")
+        return self.sendto(data, 0, self._default_dest)
+
+    def sendall(self, data: bytes, flags: int = 0) -> None:
+        """Identical to :meth:`send` (which sends everything)."""
+        self.send(data, flags)
+
+    def sendto(self, data: bytes, flags_or_address: Any, address: Any = None) -> int:
+        """Send a packet to a destination: ``sendto(data, address)`` or ``sendto(data, flags, address)``."""
+        self._check_open()
+        if address is None:
+            address = flags_or_address
+        if self.type == SOCK_STREAM:
+            raise Error("sendto() is for SOCK_DGRAM and SOCK_RAW sockets")
+        data = bytes(memoryview(data))
+        assert self._share is not None and self._share.port is not None
+        port = self._share.port
+        if len(data) > port.max_size:
+            raise Error(f"a packet of {len(data)} bytes is over this socket's limit of {port.max_size}")
+        dest = self._resolve(address)
+
+        def write() -> None:
+            d = port.write(data, dest)
+            d.addErrback(lambda f: _log.warn("sendto failed: {error}", error=f.getErrorMessage()))
+
+        self._ctx.reactor.callFromThread(write)  # sends never block
+        return len(data)
+
+    # ---------------------------------------------------------- receiving
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """Receive up to *bufsize* bytes (a whole packet with -1 on packet sockets)."""
+        return self._recv(bufsize, flags)[0]
+
+    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, str | None]:
+        """Like :meth:`recv`, also returning the sender's destination (base64)."""
+        return self._recv(bufsize, flags)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._recv(nbytes or len(view), flags)[0]
+        view[:len(data)] = data
+        return len(data)
+
+    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, str | None]:
+        view = memoryview(buffer).cast("B")
+        data, addr = self._recv(nbytes or len(view), flags)
+        view[:len(data)] = data
+        return len(data), addr
+
+    def _recv(self, bufsize: int, flags: int) -> tuple[bytes, str | None]:
+        if not isinstance(bufsize, int) or (bufsize < 0 and not (bufsize == -1 and self.type != SOCK_STREAM)):
+            raise ValueError(f"bufsize must be a non-negative integer, not {bufsize!r}")
+        if bufsize == 0:
+            return b"", self.remotedest
+        if self.type == SOCK_STREAM:
+            return self._recv_stream(bufsize, flags), self.remotedest
+        return self._recv_packet(bufsize, flags)
+
+    def _recv_stream(self, bufsize: int, flags: int) -> bytes:
+        with self._cond:
+            if self._state not in ("connected",) and not self._buffer:
+                if self._closed or self._eof is not None:
+                    return b""
+                raise Error("the socket is not connected")
+            done = lambda: (self._eof is not None or self._read_shut or self._closed  # noqa: E731
+                            or len(self._buffer) >= (bufsize if flags & MSG_WAITALL else 1))
+            self._wait(done, flags, "recv")
+            data = bytes(self._buffer[:bufsize])
+            if not flags & MSG_PEEK:
+                del self._buffer[:bufsize]
+                feed = self._feed_proto
+                if feed is not None and feed.paused and len(self._buffer) < RECV_BUFFER_HIGH // 2:
+                    feed.paused = False
+                    self._ctx.reactor.callFromThread(feed.call, "resumeProducing")
+            self._update_signal()
+            return data
+
+    def _recv_packet(self, bufsize: int, flags: int) -> tuple[bytes, str | None]:
+        self._check_open()
+        with self._cond:
+            self._wait(lambda: bool(self._packets) or self._closed, flags, "recv")
+            self._check_open()
+            data, addr = self._packets[0] if flags & MSG_PEEK else self._packets.popleft()
+            self._update_signal()
+        sender = addr.destination.base64 if isinstance(addr, I2PAddress) and addr.destination else None
+        return (data if bufsize < 0 else data[:bufsize]), sender
+
+    # ---------------------------------------------------------- closing
+
+    def shutdown(self, how: int) -> None:
+        """Shut down reading (SHUT_RD), writing (SHUT_WR, a half-close) or both."""
+        self._check_open()
+        if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+            raise ValueError(f"how must be SHUT_RD, SHUT_WR or SHUT_RDWR, not {how!r}")
+        if how in (SHUT_RD, SHUT_RDWR):
+            with self._cond:
+                self._read_shut = True
+                self._buffer.clear()
+                self._update_signal()
+                self._cond.notify_all()
+        if how in (SHUT_WR, SHUT_RDWR) and self._feed_proto is not None:
+            feed = self._feed_proto
+            self._ctx.reactor.callFromThread(
+                feed.call, "loseWriteConnection" if how == SHUT_WR else "loseConnection")
+
+    def close(self) -> None:
+        """Close the socket; bytes already sent are still delivered."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._update_signal()
+            self._cond.notify_all()
+        reactor = self._ctx.reactor
+        if self._feed_proto is not None:
+            reactor.callFromThread(self._feed_proto.call, "loseConnection")
+        if self._listening_port is not None:
+            port = self._listening_port
+            reactor.callFromThread(port.stopListening)
+            for feed, _ in list(self._accept_queue):
+                reactor.callFromThread(feed.call, "loseConnection")
+        if self._share is not None:
+            share = self._share
+            share.sockets.remove(self)
+            if not share.sockets and share.port is not None:
+                reactor.callFromThread(share.port.stopListening)
+        self._signal.close()
+
+    def __enter__(self) -> socket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def getpeername(self) -> str | None:
+        """The remote destination (base64)."""
+        return self.remotedest
+
+    def getsockname(self) -> str:
+        """Our destination (base64)."""
+        return self.dest
+
+    def makefile(self, mode: str = "r", buffering: int | None = None, *,
+                 encoding: str | None = None, errors: str | None = None, newline: str | None = None) -> Any:
+        """A file object reading and writing the stream (like ``socket.makefile``)."""
+        if self.type != SOCK_STREAM:
+            raise Error("makefile() is for SOCK_STREAM sockets")
+        if not set(mode) <= {"r", "w", "b"}:
+            raise ValueError(f"invalid mode {mode!r} (only r, w, b)")
+        reading, writing, binary = "r" in mode, "w" in mode, "b" in mode
+        raw = _SocketIO(self, reading, writing)
+        if buffering is None or buffering < 0:
+            buffering = io.DEFAULT_BUFFER_SIZE
+        if buffering == 0:
+            if not binary:
+                raise ValueError("unbuffered streams must be binary")
+            return raw
+        buffer: Any
+        if reading and writing:
+            buffer = io.BufferedRWPair(raw, raw, buffering)
+        elif reading:
+            buffer = io.BufferedReader(raw, buffering)
+        else:
+            buffer = io.BufferedWriter(raw, buffering)
+        if binary:
+            return buffer
+        text = io.TextIOWrapper(buffer, encoding, errors, newline)
+        text.mode = mode  # type: ignore[misc]
+        return text
+
+
+class _SocketIO(io.RawIOBase):
+    def __init__(self, sock: socket, reading: bool, writing: bool) -> None:
+        super().__init__()
+        self._sock = sock
+        self._reading = reading
+        self._writing = writing
+
+    def readinto(self, b: Any) -> int:
+        return self._sock.recv_into(b)
+
+    def write(self, b: Any) -> int:
+        return self._sock.send(b)
+
+    def readable(self) -> bool:
+        return self._reading
+
+    def writable(self) -> bool:
+        return self._writing
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+
+# ------------------------------------------------------------------ functions
+
+
+def resolve(host: str, samaddr: str | None = None) -> str:
+    """I2P host name (or ``.b32.i2p`` name) -> base64 destination.
+
+    A base64 destination is returned as it is.
+    """
+    if isinstance(host, str) and len(host) >= 516 and not host.endswith(".i2p"):
+        Destination.from_base64(host)
+        return host
+    context = _ShimContext.get()
+    bridge = context.registry.bridge(samaddr or default_sam_address())
+    try:
+        return str(context.call(lambda: bridge.lookup(host), what=f"resolving {host}").base64)
+    except Error:
+        raise
+    except Exception as e:
+        raise _network_error(e) from e
+
+
+def select(readlist: Iterable[Any], writelist: Iterable[Any], errlist: Iterable[Any],
+           timeout: float | None = None) -> tuple[list[Any], list[Any], list[Any]]:
+    """``select.select`` for shim sockets and ordinary Python sockets together."""
+    return _select.select(list(readlist), list(writelist), list(errlist), timeout)
+
+
+class _Poll:
+    """``select.poll()`` that takes shim sockets as well as descriptors."""
+
+    def __init__(self) -> None:
+        self._poll = _select.poll()
+
+    @staticmethod
+    def _fd(obj: Any) -> int:
+        return obj if isinstance(obj, int) else obj.fileno()
+
+    def register(self, obj: Any, eventmask: int = POLLIN | POLLPRI | POLLOUT) -> None:
+        self._poll.register(self._fd(obj), eventmask)
+
+    def modify(self, obj: Any, eventmask: int) -> None:
+        self._poll.modify(self._fd(obj), eventmask)
+
+    def unregister(self, obj: Any) -> None:
+        self._poll.unregister(self._fd(obj))
+
+    def poll(self, timeout: float | None = None) -> list[tuple[int, int]]:
+        """Like ``select.poll().poll``: *timeout* in milliseconds."""
+        return self._poll.poll(timeout)
+
+
+def poll() -> _Poll:
+    """A polling object for shim sockets and ordinary Python sockets."""
+    return _Poll()
+
