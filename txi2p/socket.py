@@ -142,6 +142,19 @@ def _network_error(exc: BaseException) -> Error:
     return NetworkError("I2P_ERROR", f"{type(exc).__name__}: {exc}")
 
 
+def keyword_options(kwargs: dict[str, Any]) -> dict[str, str]:
+    """Session options from i2p.socket-style keywords.
+
+    ``in_depth``/``out_depth`` set the tunnel lengths; other keywords are
+    I2CP options, with ``_`` standing for ``.`` (``inbound_quantity=3``).
+    """
+    kwargs = dict(kwargs)
+    in_depth = kwargs.pop("in_depth", None)
+    out_depth = kwargs.pop("out_depth", None)
+    options = {k.replace("_", ".") if "." not in k and "_" in k else k: v for k, v in kwargs.items()}
+    return session_options(options, in_depth=in_depth, out_depth=out_depth)
+
+
 # ------------------------------------------------------------------ reactor
 
 
@@ -362,10 +375,7 @@ class socket:
         self._ctx = _ShimContext.get()
         self._samaddr = samaddr or default_sam_address()
         self._session_name = session
-        in_depth = kwargs.pop("in_depth", None)
-        out_depth = kwargs.pop("out_depth", None)
-        options = {k.replace("_", ".") if "." not in k and k.count("_") else k: v for k, v in kwargs.items()}
-        self._options = session_options(options, in_depth=in_depth, out_depth=out_depth)
+        self._options = keyword_options(kwargs)
         try:
             if type == SOCK_STREAM:
                 spec = SessionSpec.make(session or None, None, "STREAM", self._options)
