@@ -5,13 +5,16 @@
     twistd -n i2ptunnel --config tunnels.ini
 
 A config file has one section per tunnel; its keys are the options' long
-names (``-`` or ``_``), plus ``type = server`` or ``type = client``::
+names (``-`` or ``_``), plus ``type = server`` or ``type = client``, and
+``option.<name> = <value>`` for each I2CP option (``--option`` on the
+command line)::
 
     [web]
     type = server
     session = web
     keyfile = web.key
     port = 8080
+    option.inbound.quantity = 3
 
     [proxy-to-web]
     type = client
@@ -130,7 +133,8 @@ def _int(name: str, value: Any, where: str) -> int:
 
 def tunnel_spec(kind: str, values: dict[str, Any], where: str) -> dict[str, Any]:
     """Check one tunnel's settings; return the keyword arguments of its service."""
-    values = {k.replace("_", "-"): v for k, v in values.items()}
+    extra_options = {k[len("option."):]: v for k, v in values.items() if k.startswith("option.")}
+    values = {k.replace("_", "-"): v for k, v in values.items() if not k.startswith("option.")}
     allowed: set[str] = {str(p[0]) for p in (ServerOptions if kind == "server" else ClientOptions).optParameters}
     allowed |= {"options", "type"}
     unknown = set(values) - allowed
@@ -176,7 +180,7 @@ def tunnel_spec(kind: str, values: dict[str, Any], where: str) -> dict[str, Any]
                 raise usage.UsageError(f"{where}options must be key=value,key=value")
             parsed[key.strip()] = val.strip()
         options = parsed
-    spec["options"] = options
+    spec["options"] = {**options, **extra_options}
     if kind == "server":
         spec["host"] = values.get("host") or "127.0.0.1"
     else:
@@ -188,6 +192,7 @@ def tunnel_spec(kind: str, values: dict[str, Any], where: str) -> dict[str, Any]
 def tunnel_specs_from_file(path: str) -> list[dict[str, Any]]:
     """Read and check every tunnel of an INI file."""
     parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # I2CP option names are case-sensitive
     try:
         with open(path) as f:
             parser.read_file(f)

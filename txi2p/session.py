@@ -124,6 +124,8 @@ def session_options(
 
 
 class _ControlFactory(Factory):
+    noisy = False
+
     def __init__(self, make: Callable[[], Protocol]) -> None:
         self._make = make
 

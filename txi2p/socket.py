@@ -328,6 +328,8 @@ class _StreamFeed(Protocol):
 
 
 class _AcceptFeed(Factory):
+    noisy = False
+
     def __init__(self, sock: socket) -> None:
         self.sock = sock
 

@@ -227,6 +227,8 @@ class Tunnel(Service):
         tunnel = self
 
         class _Accept(Factory):
+            noisy = False
+
             def buildProtocol(self, addr: Any) -> Protocol | None:
                 return tunnel._accepted(addr)
 

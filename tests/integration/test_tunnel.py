@@ -1,0 +1,250 @@
+"""Tunnels on the private network: HTTP through TunnelServer + TunnelClient, limits, twistd."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import deferLater
+from twisted.web.client import Agent, HTTPConnectionPool, readBody
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+from twisted.web.static import Data
+
+from txi2p import tunnel
+from txi2p.testing import TEST_SESSION_OPTIONS
+
+pytestmark = pytest.mark.integration
+
+BODY = os.urandom(10 * 1024 * 1024)
+
+
+class Big(Resource):
+    isLeaf = True
+
+    def render_GET(self, request):
+        return BODY
+
+
+def backend_site():
+    root = Resource()
+    root.putChild(b"big", Big())
+    root.putChild(b"", Data(b"hello through the tunnel", "text/plain"))
+    return Site(root)
+
+
+@pytest_twisted.async_yield_fixture(scope="module")
+async def tunnels(i2p_network, i2p_sessions, registry):
+    sam1, sam2 = i2p_network.sam_addresses[:2]
+    alice, bob = i2p_sessions[:2]
+    backend = reactor.listenTCP(0, backend_site(), interface="127.0.0.1")
+    backend_port = backend.getHost().port
+    server = tunnel.TunnelServer(reactor, bob.nickname, backend_port, sam_address=sam2,
+                                 options=TEST_SESSION_OPTIONS, registry=registry)
+    server.startService()
+    await server.when_listening()
+
+    def client(**kw):
+        c = tunnel.TunnelClient(reactor, alice.nickname, 0, bob.b32, sam_address=sam1,
+                                options=TEST_SESSION_OPTIONS, registry=registry, **kw)
+        c.startService()
+        return c
+
+    plain = client()
+    await plain.when_listening()
+    state = {"server": server, "plain": plain, "client": client, "backend": backend,
+             "backend_port": backend_port}
+    yield state
+    await plain.stopService()
+    await server.stopService()
+    await state["backend"].stopListening()
+
+
+def local_agent():
+    pool = HTTPConnectionPool(reactor, persistent=False)
+    return Agent(reactor, pool=pool)
+
+
+@pytest_twisted.ensureDeferred
+async def test_http_through_the_tunnels(tunnels):
+    server, plain = tunnels["server"], tunnels["plain"]
+    assert server.dest == tunnels["server"].port.getHost().destination.base64
+    assert plain.dest is not None and plain.remotedest.endswith(".b32.i2p")
+    assert plain.local_port and plain.port.getHost().host == "127.0.0.1"
+    url = f"http://127.0.0.1:{plain.local_port}/".encode()
+    response = await local_agent().request(b"GET", url)
+    assert await readBody(response) == b"hello through the tunnel"
+    response = await local_agent().request(b"GET", url + b"big")
+    body = await readBody(response)
+    assert hashlib.sha256(body).digest() == hashlib.sha256(BODY).digest()
+
+
+@pytest_twisted.ensureDeferred
+async def test_twenty_concurrent_requests(tunnels):
+    plain = tunnels["plain"]
+    url = f"http://127.0.0.1:{plain.local_port}/".encode()
+
+    async def one():
+        response = await local_agent().request(b"GET", url)
+        return await readBody(response)
+
+    bodies = await defer.gatherResults([defer.Deferred.fromCoroutine(one()) for _ in range(20)])
+    assert bodies == [b"hello through the tunnel"] * 20
+
+
+class Holder(Protocol):
+    def __init__(self):
+        self.lost = defer.Deferred()
+        self.data = b""
+
+    def dataReceived(self, data):
+        self.data += data
+
+    def connectionLost(self, reason):
+        self.lost.callback(None)
+
+
+async def open_local(port):
+    return await TCP4ClientEndpoint(reactor, "127.0.0.1", port).connect(Factory.forProtocol(Holder))
+
+
+@pytest_twisted.ensureDeferred
+async def test_nconnect_refuses_and_timeout_closes(tunnels):
+    limited = tunnels["client"](nconnect=1, timeout=3)
+    await limited.when_listening()
+    try:
+        first = await open_local(limited.local_port)
+        await deferLater(reactor, 0.2, lambda: None)
+        second = await open_local(limited.local_port)
+        await second.lost.addTimeout(10, reactor)  # refused: closed at once
+        assert limited.refused == 1
+        await first.lost.addTimeout(30, reactor)  # closed by the timeout
+        assert limited.timed_out == 1
+        assert limited.relays == set()
+    finally:
+        await limited.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_refusing_backend_does_not_stop_the_tunnel(tunnels):
+    plain, server = tunnels["plain"], tunnels["server"]
+    await tunnels["backend"].stopListening()
+    failed_before = server.failed
+    url = f"http://127.0.0.1:{plain.local_port}/".encode()
+    with pytest.raises(Exception):  # noqa: B017 - the connection is just closed
+        await local_agent().request(b"GET", url)
+    deadline = time.monotonic() + 10
+    while server.failed == failed_before and time.monotonic() < deadline:
+        await deferLater(reactor, 0.1, lambda: None)
+    assert server.failed > failed_before
+    tunnels["backend"] = reactor.listenTCP(tunnels["backend_port"], backend_site(), interface="127.0.0.1")
+    response = await local_agent().request(b"GET", url)
+    assert await readBody(response) == b"hello through the tunnel"
+
+
+class SlowReader(Protocol):
+    """Reads 20 MiB with pauses: the relays must not buffer it all."""
+
+    def __init__(self):
+        self.count = 0
+        self.done = defer.Deferred()
+
+    def connectionMade(self):
+        self.transport.write(b"GET /big HTTP/1.0\r\n\r\n")
+
+    def dataReceived(self, data):
+        self.count += len(data)
+        self.transport.pauseProducing()
+        reactor.callLater(0.002, self.transport.resumeProducing)
+
+    def connectionLost(self, reason):
+        self.done.callback(self.count)
+
+
+@pytest_twisted.ensureDeferred
+async def test_flow_control_keeps_relay_buffers_bounded(tunnels):
+    plain, server = tunnels["plain"], tunnels["server"]
+    proto = await TCP4ClientEndpoint(reactor, "127.0.0.1", plain.local_port).connect(
+        Factory.forProtocol(SlowReader))
+    received = await proto.done.addTimeout(300, reactor)
+    assert received > len(BODY)  # headers and the whole body
+    for t in (plain, server):
+        assert t.max_buffered < 4 * 1024 * 1024, f"{t.name} buffered {t.max_buffered} bytes"
+
+
+# ------------------------------------------------------------- twistd plugin
+
+
+@pytest_twisted.ensureDeferred
+async def test_twistd_plugin_from_a_config_file(i2p_network, tmp_path):
+    sam1, sam2 = i2p_network.sam_addresses[:2]
+    backend = reactor.listenTCP(0, backend_site(), interface="127.0.0.1")
+    local = reactor.listenTCP(0, Factory(), interface="127.0.0.1")  # find a free port
+    client_port = local.getHost().port
+    await local.stopListening()
+    options = "\n".join(f"option.{k} = {v}" for k, v in TEST_SESSION_OPTIONS.items())
+    keyfile = tmp_path / "web.key"
+    (tmp_path / "tunnels.ini").write_text(f"""
+[web]
+type = server
+session = twistd-web
+keyfile = {keyfile}
+port = {backend.getHost().port}
+samaddr = {sam2}
+{options}
+""")
+    log = tmp_path / "twistd.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "--nodaemon",
+         "--pidfile=", f"--logfile={log}", "i2ptunnel", "--config", str(tmp_path / "tunnels.ini")],
+        cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=open(tmp_path / "twistd.out", "wb"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        deadline = time.monotonic() + 120
+        while not (log.exists() and "(I2P port" in log.read_text()):
+            assert proc.poll() is None, (tmp_path / "twistd.out").read_text() + (
+                log.read_text() if log.exists() else "")
+            assert time.monotonic() < deadline, log.read_text()
+            await deferLater(reactor, 0.5, lambda: None)
+        text = log.read_text()
+        b32 = [w for w in text.split("(I2P port")[0].split() if w.endswith(".b32.i2p")][-1]
+        assert "readiness check" in text  # progress while the session came up
+        # a client tunnel from this process to the twistd-served destination
+        client = tunnel.TunnelClient(reactor, "twistd-client", client_port, b32, sam_address=sam1,
+                                     options=TEST_SESSION_OPTIONS)
+        client.startService()
+        await client.when_listening()
+        try:
+            url = f"http://127.0.0.1:{client_port}/".encode()
+            for attempt in range(60):
+                try:
+                    response = await local_agent().request(b"GET", url)
+                    break
+                except Exception:
+                    if attempt == 59:
+                        raise
+                    await deferLater(reactor, 2, lambda: None)
+            assert await readBody(response) == b"hello through the tunnel"
+        finally:
+            await client.stopService()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        await backend.stopListening()
+    # twistd exits by re-raising the signal that stopped it
+    assert code in (0, -signal.SIGTERM), log.read_text()
+    assert "Server Shut Down" in log.read_text()
