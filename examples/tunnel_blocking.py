@@ -14,10 +14,10 @@ from txi2p import sam
 
 if sys.argv[1] == "server":
     t = sam.TunnelServer("my-site", int(sys.argv[2]))
-    print("serving 127.0.0.1:%s at %s" % (sys.argv[2], t.service.b32))
+    print(f"serving 127.0.0.1:{sys.argv[2]} at {t.service.b32}")
 else:
     t = sam.TunnelClient("my-client", int(sys.argv[3]), sys.argv[2])
-    print("http://127.0.0.1:%s/ now reaches %s" % (sys.argv[3], t.remotedest))
+    print(f"http://127.0.0.1:{sys.argv[3]}/ now reaches {t.remotedest}")
 try:
     while True:
         time.sleep(3600)
