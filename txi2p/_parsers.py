@@ -42,6 +42,7 @@ _COMMON = {
     "options": r"txi2p 0.3.x: I2CP options as key\:value,key\:value",
     "sigType": "signature type of a new destination (number or name; default 7, Ed25519)",
     "autoClose": "close the session when no connection or listener uses it (true/false)",
+    "allowRemote": "accept a samaddr that is not on this machine (SAM is unencrypted; true/false)",
     "user": "SAM 3.2 user name",
     "password": "SAM 3.2 password",
 }
@@ -131,6 +132,7 @@ def _sam(reactor: Any, kwargs: dict[str, str]) -> dict[str, Any]:
         if match:
             _int("apiEndpoint port", match.group(2), 1, 65535)
             out["sam_address"] = f"{match.group(1)}:{match.group(2)}"
+            out["allow_remote"] = True  # txi2p 0.3.x configurations name it explicitly
         else:
             try:
                 out["sam_endpoint"] = clientFromString(reactor, api_endpoint)
@@ -164,6 +166,8 @@ def _common(reactor: Any, kwargs: dict[str, str], allowed: dict[str, str]) -> di
         out["signature_type"] = _sig_type(kwargs.pop("sigType"))
     if "autoClose" in kwargs:
         out["auto_close"] = _bool("autoClose", kwargs.pop("autoClose"))
+    if "allowRemote" in kwargs:
+        out["allow_remote"] = _bool("allowRemote", kwargs.pop("allowRemote"))
     for name in ("user", "password"):
         if name in kwargs:
             out[name] = kwargs.pop(name)

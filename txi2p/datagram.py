@@ -298,6 +298,7 @@ class I2PDatagramEndpoint:
     :param udp_port: the SAM UDP port (default: the dialect's offset from
         the TCP port, i.e. TCP port minus 1).
     :param prime: look a destination up before the first packet to it.
+    :param allow_remote: accept a *sam_address* not on loopback.
     :param progress: called with a sentence as each step starts.
     """
 
@@ -308,7 +309,8 @@ class I2PDatagramEndpoint:
                  from_port: int | None = None, to_port: int | None = None,
                  protocol_number: int | None = None, transport: str = "auto",
                  udp_port: int | None = None, prime: bool = True,
-                 timeouts: Timeouts | None = None,
+                 timeouts: Timeouts | None = None, allow_remote: bool = False,
+                 user: str | None = None, password: str | None = None,
                  progress: Callable[[str], None] | None = None) -> None:
         if transport not in ("auto", "udp", "control"):
             raise ValueError(f"transport must be 'auto', 'udp' or 'control', not {transport!r}")
@@ -321,7 +323,8 @@ class I2PDatagramEndpoint:
                 raise ValueError(f"{name} must be an integer from 0 to 65535, not {value!r}")
         self.reactor = reactor
         self.kind = "RAW" if raw else "DATAGRAM"
-        self.bridge = bridge or SAMBridge(reactor, sam_address, timeouts=timeouts)
+        self.bridge = bridge or SAMBridge(reactor, sam_address, timeouts=timeouts, user=user,
+                                          password=password, allow_remote=allow_remote)
         self.options = session_options(options, in_depth=in_depth, out_depth=out_depth)
         self.nickname = session
         self.keyfile = keyfile

@@ -36,6 +36,7 @@ from txi2p.session import (
     DEFAULT_SIGNATURE_TYPE,
     I2PListeningPort,
     SAMBridge,
+    is_loopback,
     parse_sam_address,
     session_options,
 )
@@ -87,12 +88,18 @@ class _EndpointBase:
         progress: Progress | None,
         user: str | None = None,
         password: str | None = None,
+        allow_remote: bool = False,
     ) -> None:
         self._reactor = reactor
+        self._allow_remote = bool(allow_remote)
         if session is not None:
             codec.check_token("session", session)
         if sam_address is not None:
-            parse_sam_address(sam_address)
+            host, _ = parse_sam_address(sam_address)
+            if not allow_remote and not is_loopback(host):
+                raise ValueError(
+                    f"the SAM bridge address {sam_address} is not on this machine: SAM traffic is not "
+                    "encrypted; pass allow_remote=True (allowRemote=true) to use it anyway")
         if isinstance(signature_type, bool) or not isinstance(signature_type, (int, str)):
             raise ValueError(f"signature_type must be an integer or a name, not {signature_type!r}")
         codec.check_value("signature_type", signature_type)
@@ -113,7 +120,8 @@ class _EndpointBase:
 
     def _bridge(self) -> SAMBridge:
         return self.registry.bridge(self._sam_address, endpoint=self._sam_endpoint,
-                                    user=self._user, password=self._password)
+                                    user=self._user, password=self._password,
+                                    allow_remote=self._allow_remote)
 
 
 @implementer(IStreamClientEndpoint)
@@ -141,6 +149,9 @@ class I2PClientEndpoint(_EndpointBase):
     :param auto_close: close the session when its last connection closes.
     :param registry: the session registry (default: the reactor's).
     :param progress: called with a sentence at each step of session start.
+    :param user: SAM 3.2 user name (for bridges with AUTH enabled).
+    :param password: SAM 3.2 password.
+    :param allow_remote: accept a *sam_address* that is not on loopback.
     """
 
     def __init__(
@@ -163,11 +174,13 @@ class I2PClientEndpoint(_EndpointBase):
         progress: Progress | None = None,
         user: str | None = None,
         password: str | None = None,
+        allow_remote: bool = False,
     ) -> None:
         super().__init__(reactor, session=session, keyfile=keyfile, sam_address=sam_address,
                          sam_endpoint=sam_endpoint, options=options, in_depth=in_depth,
                          out_depth=out_depth, signature_type=signature_type, auto_close=auto_close,
-                         registry=registry, progress=progress, user=user, password=password)
+                         registry=registry, progress=progress, user=user, password=password,
+                         allow_remote=allow_remote)
         self.host = _check_host(host)
         self.port = _check_port("port", port)
         self.from_port = _check_port("from_port", from_port, allow_zero=True)
@@ -231,11 +244,13 @@ class I2PServerEndpoint(_EndpointBase):
         progress: Progress | None = None,
         user: str | None = None,
         password: str | None = None,
+        allow_remote: bool = False,
     ) -> None:
         super().__init__(reactor, session=session, keyfile=keyfile, sam_address=sam_address,
                          sam_endpoint=sam_endpoint, options=options, in_depth=in_depth,
                          out_depth=out_depth, signature_type=signature_type, auto_close=auto_close,
-                         registry=registry, progress=progress, user=user, password=password)
+                         registry=registry, progress=progress, user=user, password=password,
+                         allow_remote=allow_remote)
         self.port = _check_port("port", port)
         if isinstance(pending, bool) or not isinstance(pending, int) or not 1 <= pending <= 100:
             raise ValueError(f"pending must be an integer from 1 to 100, not {pending!r}")

@@ -8,6 +8,7 @@ This module has no Twisted import: the sans-I/O codec uses it too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 __all__ = [
@@ -35,7 +36,22 @@ __all__ = [
     "TxI2PError",
     "UnknownResult",
     "error_for_result",
+    "redact_keys",
 ]
+
+
+#: Base64 runs this long are private-key blobs (a public destination is
+#: 516-524 characters; a private key blob 880 or more).
+_KEY_MATERIAL = re.compile(r"[A-Za-z0-9~+/=-]{600,}")
+
+
+def redact_keys(text: str) -> str:
+    """*text* with anything long enough to be private-key material replaced.
+
+    Java I2P echoes the whole command, private key included, in some error
+    replies; such text must never reach a log or an exception message.
+    """
+    return _KEY_MATERIAL.sub("<redacted key material>", text)
 
 
 class TxI2PError(Exception):
@@ -55,7 +71,7 @@ class SAMError(TxI2PError):
 
     def __init__(self, result: str | None = None, message: str = "", command: str = "") -> None:
         self.result = result or self.result
-        self.message = message
+        self.message = redact_keys(message)
         self.command = command
         super().__init__(self._text())
 

@@ -105,13 +105,15 @@ class SessionRegistry:
         return registry
 
     def bridge(self, address: str | None = None, *, endpoint: IStreamClientEndpoint | None = None,
-               user: str | None = None, password: str | None = None) -> SAMBridge:
+               user: str | None = None, password: str | None = None,
+               allow_remote: bool = False) -> SAMBridge:
         """The shared :class:`SAMBridge` for *address* (or *endpoint*)."""
         key = address or (repr(endpoint) if endpoint is not None else default_sam_address())
         bridge = self._bridges.get(key)
         if bridge is None:
             bridge = SAMBridge(self.reactor, address or (None if endpoint else key), endpoint=endpoint,
-                               user=user, password=password, timeouts=self.timeouts)
+                               user=user, password=password, timeouts=self.timeouts,
+                               allow_remote=allow_remote)
             self._bridges[key] = bridge
         return bridge
 

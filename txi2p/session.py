@@ -13,6 +13,7 @@ subsessions.  Closing the control connection ends the session.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -91,6 +92,16 @@ def default_sam_address() -> str:
     return os.environ.get("I2P_SAM_ADDRESS") or DEFAULT_SAM_ADDRESS
 
 
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def parse_sam_address(address: str) -> tuple[str, int]:
     """``"host:port"`` -> ``(host, port)``; raises ValueError naming the problem."""
     host, sep, port = address.rpartition(":")
@@ -147,6 +158,8 @@ class SAMBridge:
     :param hosts: a :class:`~txi2p.address.HostsFile` consulted before the
         router for host names (default: ``$I2P_HOSTS_TXT`` or
         ``~/.i2p/hosts.txt`` if present).
+    :param allow_remote: accept an *address* that is not on loopback (SAM
+        is unencrypted; use *user*/*password* where the bridge supports them).
     """
 
     def __init__(
@@ -159,12 +172,19 @@ class SAMBridge:
         password: str | None = None,
         timeouts: Timeouts | None = None,
         hosts: HostsFile | None = None,
+        allow_remote: bool = False,
     ) -> None:
         self.reactor = reactor
         self.timeouts = timeouts or Timeouts()
         if endpoint is None:
             self.address = address or default_sam_address()
             host, port = parse_sam_address(self.address)
+            if not allow_remote and not is_loopback(host):
+                raise ValueError(
+                    f"the SAM bridge address {self.address} is not on this machine: SAM traffic "
+                    "(private keys included) is not encrypted. To use it anyway, pass "
+                    "allow_remote=True (allowRemote=true in endpoint strings), with user= and "
+                    "password= if the bridge requires them")
             endpoint = TCP4ClientEndpoint(reactor, host, port, timeout=self.timeouts.connect)
         else:
             self.address = address or repr(endpoint)

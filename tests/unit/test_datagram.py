@@ -141,4 +141,6 @@ def test_endpoint_arguments_validated(kwargs, match):
 def test_transport_choice():
     reactor = MemoryReactorClock()
     assert I2PDatagramEndpoint(reactor, sam_address="127.0.0.1:7656").transport == "udp"
-    assert I2PDatagramEndpoint(reactor, sam_address="10.1.2.3:7656").transport == "control"
+    assert I2PDatagramEndpoint(reactor, sam_address="10.1.2.3:7656", allow_remote=True).transport == "control"
+    with pytest.raises(ValueError, match="not on this machine"):
+        I2PDatagramEndpoint(reactor, sam_address="10.1.2.3:7656")

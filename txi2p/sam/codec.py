@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from txi2p.errors import SAMProtocolError, error_for_result
+from txi2p.errors import SAMProtocolError, error_for_result, redact_keys
 
 __all__ = [
     "MAX_LINE",
@@ -393,7 +393,7 @@ class Reply:
 
     def __repr__(self) -> str:
         shown = " ".join(
-            f"{k}={'<redacted>' if k == 'PRIV' or (k == 'DESTINATION' and len(v) > _PUBLIC_DEST_MAX) else v}"
+            f"{k}={'<redacted>' if k == 'PRIV' or (k == 'DESTINATION' and len(v) > _PUBLIC_DEST_MAX) else redact_keys(v)}"
             for k, v in self.fields.items()
         )
         return f"<Reply {self.name} {shown}>"
