@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocol,
@@ -267,7 +267,12 @@ class I2PServerEndpoint(_EndpointBase):
         """Start the session (if needed) and accept streams; fires with the port."""
         return Deferred.fromCoroutine(self._listen(protocolFactory))
 
-    async def _listen(self, factory: IProtocolFactory) -> I2PListeningPort:
+    async def _listen(self, factory: IProtocolFactory) -> I2PServerPort:
+        port = I2PServerPort(self, factory)
+        await port._start()
+        return port
+
+    async def _listen_once(self, factory: IProtocolFactory) -> I2PListeningPort:
         registry = self.registry
         session = await registry.acquire(self._bridge(), self._spec, self._progress)
         try:
@@ -281,3 +286,105 @@ class I2PServerEndpoint(_EndpointBase):
         if self._progress is not None:
             self._progress(f"listening on {session.b32}")
         return port
+
+
+@implementer(IListeningPort)
+class I2PServerPort:
+    """The port :meth:`I2PServerEndpoint.listen` returns: it outlives its session.
+
+    When the session ends without ``stopListening()`` (the router was
+    restarted, the SAM connection broke), the port starts it again, with
+    back-off (1 s, doubling up to :attr:`MAX_BACKOFF`), logging each try;
+    with a key file the destination, and so the ``.b32.i2p`` address, stay
+    the same.
+
+    :ivar recoveries: how many times the session was started again.
+    """
+
+    MAX_BACKOFF = 60.0
+
+    def __init__(self, endpoint: I2PServerEndpoint, factory: IProtocolFactory) -> None:
+        self.endpoint = endpoint
+        self.factory = factory
+        self.inner: I2PListeningPort | None = None
+        self.listening = True
+        self.recoveries = 0
+        self._retry: Any = None
+        self._backoff = 1.0
+        self._host: Any = None
+
+    async def _start(self) -> None:
+        inner = await self.endpoint._listen_once(self.factory)
+        self._attach(inner)
+
+    def _attach(self, inner: I2PListeningPort) -> None:
+        self.inner = inner
+        self._host = inner.getHost()
+        self._backoff = 1.0
+        inner.session.closed.addCallback(lambda _: self._session_ended(inner))
+
+    def _session_ended(self, inner: I2PListeningPort) -> None:
+        if not self.listening or inner is not self.inner:
+            return
+        reason = inner.session.close_reason
+        inner.stopListening()
+        self.inner = None
+        _log.warn("txi2p: the session of {b32} ended ({reason}); starting it again in {delay:g} s",
+                  b32=self._host.host, reason=reason.getErrorMessage() if reason else "closed",
+                  delay=self._backoff)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        self._retry = self.endpoint._reactor.callLater(self._backoff, self._recover)
+        self._backoff = min(self._backoff * 2, self.MAX_BACKOFF)
+
+    def _recover(self) -> None:
+        self._retry = None
+        if not self.listening:
+            return
+        d = Deferred.fromCoroutine(self.endpoint._listen_once(self.factory))
+
+        def ok(inner: I2PListeningPort) -> None:
+            if not self.listening:
+                inner.stopListening()
+                return
+            self.recoveries += 1
+            _log.info("txi2p: listening again on {b32}", b32=inner.getHost().host)
+            self._attach(inner)
+
+        def failed(failure: Failure) -> None:
+            if not self.listening:
+                return
+            _log.warn("txi2p: starting the session of {b32} again failed ({error}); next try in {delay:g} s",
+                      b32=self._host.host, error=failure.getErrorMessage(), delay=self._backoff)
+            self._schedule()
+
+        d.addCallbacks(ok, failed)
+
+    def startListening(self) -> None:
+        """Already listening once made; kept for ``IListeningPort``."""
+
+    def stopListening(self) -> Deferred[None]:
+        """Stop accepting; the session is released (closed if unused)."""
+        self.listening = False
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+        inner, self.inner = self.inner, None
+        if inner is not None:
+            return inner.stopListening()
+        return succeed(None)
+
+    loseConnection = stopListening
+
+    def getHost(self) -> Any:
+        return self.inner.getHost() if self.inner is not None else self._host
+
+    @property
+    def session(self) -> Any:
+        """The current session (None while it is being started again)."""
+        return self.inner.session if self.inner is not None else None
+
+    def __repr__(self) -> str:
+        state = "listening" if self.inner is not None else ("recovering" if self.listening else "stopped")
+        return f"<I2PServerPort {self._host!r} {state}>"
+

@@ -390,6 +390,7 @@ class socket:
         except BaseException:
             self._signal.close()
             raise
+        self._watch_session()
 
     def _init_state(self, type: int) -> None:
         self.type = type
@@ -411,6 +412,7 @@ class socket:
         self._packets: deque[tuple[bytes, Any]] = deque()
         self._share: _DatagramShare | None = None
         self._default_dest: Destination | None = None
+        self._session_error: Error | None = None
 
     async def _join_datagram_session(self) -> SAMSession:
         key = (self._samaddr, self._session_name, self.type)
@@ -445,7 +447,23 @@ class socket:
         feed.early.clear()
         if feed.lost is not None:
             sock._feed_eof(feed.lost)
+        sock._watch_session()
         return sock
+
+    def _watch_session(self) -> None:
+        """Blocked calls fail with :class:`NetworkError` if the session ends."""
+        session = self._session
+        self._ctx.reactor.callFromThread(lambda: session.closed.addCallback(self._session_ended))
+
+    def _session_ended(self, _: object) -> None:
+        reason = self._session.close_reason
+        with self._cond:
+            self._session_error = NetworkError(
+                "SESSION_CLOSED",
+                f"session {self._session.nickname!r} ended: "
+                f"{reason.getErrorMessage() if reason is not None else 'closed'}")
+            self._update_signal()
+            self._cond.notify_all()
 
     # ---------------------------------------------------------- properties
 
@@ -506,7 +524,8 @@ class socket:
 
     def _update_signal(self) -> None:
         readable = (bool(self._buffer) or self._eof is not None or self._read_shut
-                    or bool(self._accept_queue) or bool(self._packets) or self._closed)
+                    or bool(self._accept_queue) or bool(self._packets) or self._closed
+                    or self._session_error is not None)
         self._signal.set_readable(readable)
 
     # ---------------------------------------------------------- reactor-side feeds
@@ -651,8 +670,11 @@ class socket:
         if self._listening_port is None:
             raise Error("listen() must be called before accept()")
         with self._cond:
-            self._wait(lambda: bool(self._accept_queue) or self._closed, 0, "accept")
+            self._wait(lambda: bool(self._accept_queue) or self._closed
+                       or self._session_error is not None, 0, "accept")
             self._check_open()
+            if not self._accept_queue and self._session_error is not None:
+                raise self._session_error
             feed, addr = self._accept_queue.popleft()
             self._update_signal()
         conn = socket._accepted(self, feed, addr)
@@ -740,8 +762,11 @@ class socket:
                     return b""
                 raise Error("the socket is not connected")
             done = lambda: (self._eof is not None or self._read_shut or self._closed  # noqa: E731
+                            or self._session_error is not None
                             or len(self._buffer) >= (bufsize if flags & MSG_WAITALL else 1))
             self._wait(done, flags, "recv")
+            if not self._buffer and self._session_error is not None and not self._closed:
+                raise self._session_error
             data = bytes(self._buffer[:bufsize])
             if not flags & MSG_PEEK:
                 del self._buffer[:bufsize]
@@ -755,8 +780,11 @@ class socket:
     def _recv_packet(self, bufsize: int, flags: int) -> tuple[bytes, str | None]:
         self._check_open()
         with self._cond:
-            self._wait(lambda: bool(self._packets) or self._closed, flags, "recv")
+            self._wait(lambda: bool(self._packets) or self._closed
+                       or self._session_error is not None, flags, "recv")
             self._check_open()
+            if not self._packets and self._session_error is not None:
+                raise self._session_error
             data, addr = self._packets[0] if flags & MSG_PEEK else self._packets.popleft()
             self._update_signal()
         sender = addr.destination.base64 if isinstance(addr, I2PAddress) and addr.destination else None

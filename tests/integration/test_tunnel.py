@@ -21,7 +21,7 @@ from twisted.web.server import Site
 from twisted.web.static import Data
 
 from txi2p import tunnel
-from txi2p.testing import TEST_SESSION_OPTIONS
+from txi2p.testing import TEST_SESSION_OPTIONS, wait_until_reachable
 
 pytestmark = pytest.mark.integration
 
@@ -225,6 +225,7 @@ samaddr = {sam2}
         client.startService()
         await client.when_listening()
         try:
+            await wait_until_reachable(reactor, client._session, b32, timeout=180)
             url = f"http://127.0.0.1:{client_port}/".encode()
             for attempt in range(60):
                 try:

@@ -20,7 +20,7 @@ or namespaces are missing; under ``CI=true`` such a skip is a failure.
 When a test that used the network fails, the routers' log tails are added
 to its report.
 
-Options: ``--i2p-routers=N`` (client routers, default 2),
+Options: ``--i2p-routers=N`` (client routers, default 3),
 ``--i2p-keep`` (leave the network's files in place for inspection).
 """
 
@@ -40,7 +40,7 @@ from txi2p.testing.network import NetworkStartError, PrivateI2PNetwork, find_i2p
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("txi2p", "private I2P network")
-    group.addoption("--i2p-routers", type=int, default=2,
+    group.addoption("--i2p-routers", type=int, default=3,
                     help="client routers (each with a SAM bridge) in the test network")
     group.addoption("--i2p-keep", action="store_true",
                     help="keep the test network's data dirs and logs")
