@@ -141,7 +141,7 @@ async def test_router_killed_then_restarted(i2p_network, i2p_sessions, tmp_path)
         await wait_until_reachable(reactor, bob, b32, timeout=120)
         proto = await connect_and_echo(bob, b32, b"after restart")
         assert proto.data == b"after restart"
-        for c in clients + [proto]:
+        for c in [*clients, proto]:
             c.transport.loseConnection()
         await port.stopListening()
     finally:
