@@ -428,6 +428,8 @@ class SAMStreamProtocol(Protocol):
         self._route = route
         self._on_lost = on_lost
         self.to_port: int | None = None
+        #: Called when the router has taken a STREAM ACCEPT (STATUS OK).
+        self.on_acknowledged: Callable[[], None] | None = None
         self._decoder = codec.SAMDecoder()
         self._timer: IDelayedCall | None = None
         self._state = "new"
@@ -537,6 +539,8 @@ class SAMStreamProtocol(Protocol):
             if self._stream_command.action == "ACCEPT":
                 self._state = "waiting-peer"
                 self._decoder.expect_peer_line()
+                if self.on_acknowledged is not None:
+                    self.on_acknowledged()
             elif self._stream_command.action == "FORWARD":
                 self._state = "forwarding"  # idles; the router connects to us
                 self.established.callback(None)  # type: ignore[arg-type]

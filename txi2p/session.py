@@ -426,6 +426,7 @@ class _Acceptor:
         self.pending_target = pending
         self.listeners: dict[int | None, I2PListeningPort] = {}
         self._pending: set[Deferred[IProtocol]] = set()
+        self._handshaking: Deferred[IProtocol] | None = None
         self._retry: Any = None
 
     def route(self, to_port: int | None) -> IProtocolFactory | None:
@@ -437,15 +438,26 @@ class _Acceptor:
         return listener.factory if listener is not None else None
 
     def fill(self) -> None:
-        dialect = self.session.control.dialect
-        target = self.pending_target if dialect is None or dialect.concurrent_accepts else 1
-        while self.listeners and self.session.is_open and len(self._pending) < target:
-            d = self.session.accept(Factory(), route=self.route)
-            self._pending.add(d)
-            d.addBoth(self._done, d)
+        # One ACCEPT at a time until the router has taken it: i2pd 2.45.1
+        # registers ACCEPTs that arrive together twice and then hands one
+        # socket two streams.
+        if self._handshaking is not None or not self.listeners or not self.session.is_open:
+            return
+        if len(self._pending) >= self.pending_target:
+            return
+        d = self.session.accept(Factory(), route=self.route, on_acknowledged=self._acknowledged)
+        self._handshaking = d
+        self._pending.add(d)
+        d.addBoth(self._done, d)
+
+    def _acknowledged(self) -> None:
+        self._handshaking = None
+        self.fill()
 
     def _done(self, result: object, d: Deferred[IProtocol]) -> None:
         self._pending.discard(d)
+        if self._handshaking is d:
+            self._handshaking = None
         if not isinstance(result, Failure):
             self.fill()
             return
@@ -467,6 +479,56 @@ class _Acceptor:
             self._retry.cancel()
         for d in list(self._pending):
             d.cancel()
+
+
+class _Forwarder(_Acceptor):
+    """Takes incoming streams with one STREAM FORWARD instead of ACCEPTs.
+
+    Used where several ACCEPTs are unsafe (i2pd before SAM 3.3 hands one
+    socket two streams when ACCEPTs race, and queues at most 128 streams
+    while a single ACCEPT is renewed) and the bridge is on this host, so
+    the router can connect to our local port for each stream: it keeps a
+    permanent acceptor, with no backlog and no race.
+    """
+
+    def __init__(self, session: SAMSession, pending: int) -> None:
+        super().__init__(session, pending)
+        self._port: ForwardingPort | None = None
+        self._starting: Deferred[ForwardingPort] | None = None
+
+    def fill(self) -> None:
+        if self._port is not None or self._starting is not None:
+            return
+        if not self.listeners or not self.session.is_open:
+            return
+        d = Deferred.fromCoroutine(self.session.forward(Factory(), route=self.route))
+        self._starting = d
+
+        def started(port: ForwardingPort) -> None:
+            self._starting = None
+            if not self.listeners or not self.session.is_open:
+                port.stopListening()
+                return
+            self._port = port
+
+        def failed(failure: Failure) -> None:
+            self._starting = None
+            if failure.check(CancelledError) or not self.session.is_open:
+                return
+            _log.warn("{session}: STREAM FORWARD failed ({error}); retrying in 1 s",
+                      session=self.session.nickname, error=failure.getErrorMessage())
+            self._retry = self.session.bridge.reactor.callLater(1.0, self.fill)
+
+        d.addCallbacks(started, failed)
+
+    def stop(self) -> None:
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+        if self._starting is not None:
+            self._starting.cancel()
+        port, self._port = self._port, None
+        if port is not None:
+            port.stopListening()
 
 
 class SAMSession:
@@ -604,7 +666,8 @@ class SAMSession:
 
     def accept(self, factory: IProtocolFactory, *,
                route: Callable[[int | None], IProtocolFactory | None] | None = None,
-               on_lost: Callable[[Failure], None] | None = None) -> Deferred[IProtocol]:
+               on_lost: Callable[[Failure], None] | None = None,
+               on_acknowledged: Callable[[], None] | None = None) -> Deferred[IProtocol]:
         """Wait for one incoming stream (``STREAM ACCEPT``).
 
         Fires with the protocol *factory* built for it (or the factory
@@ -617,13 +680,16 @@ class SAMSession:
             await self._settle_accepts()
             proto = self._stream(codec.stream_accept(self.nickname), factory, None,
                                  self.bridge.timeouts.command, route, on_lost)
+            proto.on_acknowledged = on_acknowledged
             await self.bridge._connect(proto)
             return await proto.established
 
         return Deferred.fromCoroutine(run())
 
     async def forward(self, factory: IProtocolFactory, *, host: str = "127.0.0.1",
-                      port: int = 0) -> ForwardingPort:
+                      port: int = 0,
+                      route: Callable[[int | None], IProtocolFactory | None] | None = None
+                      ) -> ForwardingPort:
         """Have the router connect to a local port for each incoming stream.
 
         Listens on *host*:*port* (0 picks a free port) and sends ``STREAM
@@ -636,9 +702,10 @@ class SAMSession:
 
         def build(addr: object) -> SAMStreamProtocol:
             return SAMStreamProtocol(reactor, None, None, factory, self.address,
-                                     address=self.bridge.address)
+                                     address=self.bridge.address, route=route)
 
         forward_factory = Factory.forProtocol(Protocol)
+        forward_factory.noisy = False
         forward_factory.buildProtocol = build  # type: ignore[method-assign]
         listening = await TCP4ServerEndpoint(reactor, port, interface=host).listen(forward_factory)
         local_port = listening.getHost().port
@@ -683,7 +750,13 @@ class SAMSession:
                 raise ValueError(f"port must be an integer from 1 to 65535, not {port!r}")
         acceptor = self._acceptor
         if acceptor is None:
-            acceptor = self._acceptor = _Acceptor(self, pending)
+            dialect = self.control.dialect
+            local = is_loopback(parse_sam_address(self.bridge.address)[0]) \
+                if ":" in self.bridge.address else False
+            if dialect is not None and not dialect.concurrent_accepts and local:
+                acceptor = self._acceptor = _Forwarder(self, pending)
+            else:
+                acceptor = self._acceptor = _Acceptor(self, pending)
         if port in acceptor.listeners:
             raise CannotListenError(self.b32, port or 0, OSError(
                 f"session {self.nickname!r} already listens on I2P port {port if port is not None else '*'}"))

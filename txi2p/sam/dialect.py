@@ -46,11 +46,12 @@ class SAMDialect:
     :ivar udp_packet_max: largest packet the SAM UDP port takes, header
         included (i2pd: 32768, so raw payloads top out about 530 bytes
         below MAX_RAW there).
-    :ivar concurrent_accepts: several STREAM ACCEPTs may be pending on one
-        session.  i2pd before its SAM 3.3 support registers two acceptors
-        that arrive together twice and hands one socket two streams, so
-        there one ACCEPT is kept pending (the router queues up to 128
-        incoming streams meanwhile).
+    :ivar concurrent_accepts: several STREAM ACCEPTs may arrive at once on
+        one session.  i2pd before its SAM 3.3 support registers two that
+        arrive together twice and then hands one socket two streams; txi2p
+        therefore always sends ACCEPTs one after another.  It also does
+        not register an ACCEPT that arrives while a cancelled one is still
+        registered (see SAMSession._settle_accepts).
     """
 
     version: str = MIN_VERSION

@@ -93,6 +93,9 @@ nat = false
 netid = {netid}
 reservedrange = false
 floodfill = {str(self.floodfill).lower()}
+# no bandwidth cap: the default class L (32 KB/s) throttles the test traffic
+bandwidth = X
+share = 100
 daemon = false
 service = false
 tunconf = {self.datadir / "tunnels.conf"}

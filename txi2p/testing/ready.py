@@ -25,12 +25,13 @@ from txi2p.testing.network import PrivateI2PNetwork
 
 __all__ = ["TEST_SESSION_OPTIONS", "NetworkNotReady", "create_sessions", "wait_until_ready"]
 
-#: Session options for a small private network: 0-hop tunnels, one each.
+#: Session options for a small private network: 0-hop tunnels, four each
+#: way (with one, a hundred concurrent 1 MiB streams stall in i2pd).
 TEST_SESSION_OPTIONS: Mapping[str, str] = {
     "inbound.length": "0",
     "outbound.length": "0",
-    "inbound.quantity": "1",
-    "outbound.quantity": "1",
+    "inbound.quantity": "4",
+    "outbound.quantity": "4",
     "i2cp.leaseSetEncType": "4,0",
 }
 
