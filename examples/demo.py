@@ -14,10 +14,10 @@ import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from twisted.internet import defer, task
+from twisted.internet import defer, task, threads
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
-from twisted.web.client import readBody
+from twisted.web.client import Agent, readBody
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import Data
@@ -25,6 +25,7 @@ from twisted.web.static import Data
 from txi2p.datagram import I2PDatagramEndpoint
 from txi2p.registry import SessionRegistry
 from txi2p.testing import TEST_SESSION_OPTIONS, PrivateI2PNetwork, wait_until_reachable, wait_until_ready
+from txi2p.tunnel import TunnelClient, TunnelServer
 from txi2p.web import agent
 
 T = TypeVar("T")
@@ -179,6 +180,69 @@ async def datagram_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork) ->
     await bob.stopListening()
 
 
+async def shim_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, sessions: list[Any]) -> None:
+    alice_sam, bob_sam = network.sam_addresses[:2]
+    opts = {"in_depth": 0, "out_depth": 0, "inbound_quantity": TEST_SESSION_OPTIONS["inbound.quantity"],
+            "outbound_quantity": TEST_SESSION_OPTIONS["outbound.quantity"], "i2cp_leaseSetEncType": "4,0"}
+
+    def blocking_code() -> str:
+        from txi2p import socket
+
+        bob = socket.socket(sessions[1].nickname, socket.SOCK_STREAM, bob_sam, **opts)
+        bob.listen(5)
+        alice = socket.socket(sessions[0].nickname, socket.SOCK_STREAM, alice_sam, **opts)
+        alice.settimeout(60)
+        alice.connect(bob.dest)
+        conn, _ = bob.accept()
+        with conn.makefile("rw") as f:
+            alice.sendall(b"a line from blocking code\n")
+            line = f.readline()
+            f.write(line.upper())
+            f.flush()
+        reply = alice.makefile("rb").readline().decode().strip()
+        for s in (alice, conn, bob):
+            s.close()
+        return reply
+
+    async def run() -> str:
+        demo.say("   (plain blocking calls in a worker thread; the reactor serves them)")
+        return str(await threads.deferToThread(blocking_code))
+
+    reply = await demo.step("Blocking code uses txi2p.socket, the classic i2p.socket API", run)
+    demo.say(f"   Alice read back: {reply!r}")
+
+
+async def tunnel_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, sessions: list[Any]) -> None:
+    alice_sam, bob_sam = network.sam_addresses[:2]
+    root = Resource()
+    root.putChild(b"", Data(b"an ordinary local web server, reached through I2P tunnels", "text/plain"))
+    backend = reactor.listenTCP(0, Site(root), interface="127.0.0.1")
+
+    async def start() -> tuple[Any, Any]:
+        server = TunnelServer(reactor, sessions[1].nickname, backend.getHost().port, sam_address=bob_sam,
+                              options=TEST_SESSION_OPTIONS)
+        client = TunnelClient(reactor, sessions[0].nickname, 0, sessions[1].b32, sam_address=alice_sam,
+                              options=TEST_SESSION_OPTIONS)
+        for service in (server, client):
+            service.startService()
+            await service.when_listening()
+        return server, client
+
+    server, client = await demo.step("TunnelServer exposes a local web server; TunnelClient maps it to a "
+                                     "local port on the other router", start)
+    demo.say(f"   127.0.0.1:{backend.getHost().port} -> {server.b32} -> 127.0.0.1:{client.local_port}")
+
+    async def fetch() -> bytes:
+        response = await Agent(reactor).request(b"GET", f"http://127.0.0.1:{client.local_port}/".encode())
+        return bytes(await readBody(response))
+
+    body = await demo.step("An ordinary HTTP client fetches http://127.0.0.1:<client port>/", fetch)
+    demo.say(f"   got: {body.decode()!r}")
+    await client.stopService()
+    await server.stopService()
+    await backend.stopListening()
+
+
 async def main(reactor: Any) -> None:
     demo = Demo()
     workdir = tempfile.mkdtemp(prefix="txi2p-demo-")
@@ -197,6 +261,8 @@ async def main(reactor: Any) -> None:
         )
         await stream_demo(demo, reactor, sessions)
         await endpoint_demo(demo, reactor, network, sessions)
+        await shim_demo(demo, reactor, network, sessions)
+        await tunnel_demo(demo, reactor, network, sessions)
         await datagram_demo(demo, reactor, network)
         for session in sessions:
             session.close()
