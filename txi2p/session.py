@@ -68,7 +68,7 @@ DEFAULT_SIGNATURE_TYPE = 7
 
 #: Seconds to wait after cancelling an ACCEPT before the next one, on
 #: routers that do not support concurrent accepts (see SAMSession._settle_accepts).
-ACCEPT_SETTLE_TIME = 0.5
+ACCEPT_SETTLE_TIME = 1.0
 
 #: Session options sent unless the caller overrides them.
 DEFAULT_OPTIONS: Mapping[str, str] = {
@@ -529,6 +529,9 @@ class _Forwarder(_Acceptor):
         port, self._port = self._port, None
         if port is not None:
             port.stopListening()
+            # i2pd resets a new FORWARD's acceptor when it processes this
+            # one's end late: the next FORWARD waits a moment.
+            self.session._accept_cancelled_at = self.session.bridge.reactor.seconds()
 
 
 class SAMSession:
@@ -620,11 +623,12 @@ class SAMSession:
         return result
 
     async def _settle_accepts(self) -> None:
-        """On routers without concurrent accepts, let a cancelled ACCEPT close first.
+        """On routers without concurrent accepts, let a cancelled ACCEPT/FORWARD end first.
 
         i2pd 2.45.1 does not register an ACCEPT that arrives while a
-        cancelled one is still registered, then unregisters the cancelled
-        one: the new ACCEPT would never see a stream.
+        cancelled one is still registered, and it resets a new FORWARD's
+        acceptor when it processes the old one's end late: the new one
+        would never (or no longer) see a stream.
         """
         dialect = self.control.dialect
         if dialect is None or dialect.concurrent_accepts or self._accept_cancelled_at is None:
@@ -698,6 +702,7 @@ class SAMSession:
         protocol from *factory*.  Stop it with ``stopListening()``.
         """
         self._check_open()
+        await self._settle_accepts()
         reactor = self.bridge.reactor
 
         def build(addr: object) -> SAMStreamProtocol:

@@ -1,4 +1,7 @@
-"""Load and soak on the private network: nothing lost, nothing leaks."""
+"""Load and soak on the private network: nothing lost, nothing leaks.
+
+Runs last (file name): heavy load is where a router is likeliest to fail.
+"""
 
 from __future__ import annotations
 
