@@ -249,3 +249,61 @@ samaddr = {sam2}
     # twistd exits by re-raising the signal that stopped it
     assert code in (0, -signal.SIGTERM), log.read_text()
     assert "Server Shut Down" in log.read_text()
+
+
+# ------------------------------------------------------------- the classic blocking API
+
+
+@pytest_twisted.ensureDeferred
+async def test_classic_blocking_tunnels(i2p_network, i2p_sessions, registry, tunnels):
+    """txi2p.sam.TunnelServer/TunnelClient block until ready; sam.Tunnel relays sockets."""
+    import socket as std_socket
+
+    from twisted.internet import threads
+
+    from txi2p import sam
+
+    sam1, sam2 = i2p_network.sam_addresses[:2]
+    alice, bob = i2p_sessions[:2]
+    opts = dict(in_depth=0, out_depth=0, inbound_quantity=TEST_SESSION_OPTIONS["inbound.quantity"],
+                outbound_quantity=TEST_SESSION_OPTIONS["outbound.quantity"], i2cp_leaseSetEncType="4,0")
+    backend_port = tunnels["backend_port"]
+    await tunnels["server"].stopService()  # bob's listener is taken by the blocking server below
+
+    def body():
+        server = sam.TunnelServer(bob.nickname, backend_port, sam2, **opts)
+        client = sam.TunnelClient(alice.nickname, 0, bob.b32, sam1, **opts)
+        try:
+            assert server.dest == bob.destination.base64 and server.session == bob.nickname
+            assert client.remotedest == bob.b32 and client.dest == alice.destination.base64
+            with std_socket.create_connection(("127.0.0.1", client.service.local_port), timeout=60) as s:
+                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                data = b""
+                while chunk := s.recv(65536):
+                    data += chunk
+            assert data.endswith(b"hello through the tunnel")
+            # sam.Tunnel: a listening ordinary socket relayed to the tunnel client's port
+            listener = std_socket.socket()
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(5)
+            relay = sam.Tunnel(listener, lambda: std_socket.create_connection(
+                ("127.0.0.1", client.service.local_port)), nconnect=2, timeout=60)
+            try:
+                with std_socket.create_connection(listener.getsockname(), timeout=60) as s:
+                    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                    data = b""
+                    while chunk := s.recv(65536):
+                        data += chunk
+                assert data.endswith(b"hello through the tunnel")
+            finally:
+                relay.close()
+                listener.close()
+        finally:
+            client.close()
+            server.close()
+
+    try:
+        await threads.deferToThread(body)
+    finally:
+        tunnels["server"].startService()
+        await tunnels["server"].when_listening()

@@ -283,6 +283,10 @@ class PrivateI2PNetwork:
                 shutil.rmtree(router.datadir)
             router.datadir.mkdir(parents=True)
             (router.datadir / "tunnels.conf").write_text("")
+            # With a hosts.txt the address book counts as loaded and i2pd
+            # 2.45.1 skips its first download (3 minutes after start), which
+            # crashes it when the default subscription URL is empty.
+            (router.datadir / "hosts.txt").write_text("# private test network: no hosts\n")
             (router.datadir / "tunnels.d").mkdir()
             (router.datadir / "certificates").mkdir()
         floodfills = [r for r in self.routers if r.floodfill]
