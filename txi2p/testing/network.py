@@ -283,10 +283,13 @@ class PrivateI2PNetwork:
                 shutil.rmtree(router.datadir)
             router.datadir.mkdir(parents=True)
             (router.datadir / "tunnels.conf").write_text("")
-            # With a hosts.txt the address book counts as loaded and i2pd
-            # 2.45.1 skips its first download (3 minutes after start), which
-            # crashes it when the default subscription URL is empty.
+            # i2pd 2.45.1 crashes when its address book downloads from an
+            # empty URL (3 minutes after start, then every few minutes): a
+            # hosts.txt makes it skip the default subscription, and a
+            # subscriptions.txt of comments leaves no subscription at all
+            # (an empty "subscriptions =" still yields one empty URL).
             (router.datadir / "hosts.txt").write_text("# private test network: no hosts\n")
+            (router.datadir / "subscriptions.txt").write_text("# private test network: none\n")
             (router.datadir / "tunnels.d").mkdir()
             (router.datadir / "certificates").mkdir()
         floodfills = [r for r in self.routers if r.floodfill]
