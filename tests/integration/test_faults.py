@@ -20,7 +20,8 @@ from txi2p.testing import TEST_SESSION_OPTIONS, wait_until_reachable
 
 pytestmark = pytest.mark.integration
 
-OPTS = dict(in_depth=0, out_depth=0, inbound_quantity=1, outbound_quantity=1, i2cp_leaseSetEncType="4,0")
+OPTS = dict(in_depth=0, out_depth=0, inbound_quantity=TEST_SESSION_OPTIONS["inbound.quantity"],
+            outbound_quantity=TEST_SESSION_OPTIONS["outbound.quantity"], i2cp_leaseSetEncType="4,0")
 
 
 class Echo(Protocol):
