@@ -25,7 +25,7 @@ from twisted.internet.interfaces import (
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
-from txi2p.address import SIGNATURE_TYPES
+from txi2p.address import signature_type_code
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 
 __all__ = ["CLIENT_KEYWORDS", "SERVER_KEYWORDS", "I2PClientParser", "I2PServerParser"]
@@ -62,9 +62,6 @@ SERVER_KEYWORDS = {
     **_COMMON,
 }
 
-_SIG_NAMES = {name.lower(): code for code, (name, *_rest) in SIGNATURE_TYPES.items()}
-
-
 def _fail(keyword: str, value: str, wanted: str) -> ValueError:
     return ValueError(f"i2p endpoint: {keyword}={value!r} is not {wanted}")
 
@@ -85,12 +82,10 @@ def _bool(keyword: str, value: str) -> bool:
 
 
 def _sig_type(value: str) -> int:
-    if re.fullmatch(r"[0-9]+", value) and int(value) in SIGNATURE_TYPES:
-        return int(value)
-    code = _SIG_NAMES.get(value.lower())
-    if code is None:
-        raise _fail("sigType", value, f"a signature type ({', '.join(map(str, SIGNATURE_TYPES))} or a name)")
-    return code
+    try:
+        return signature_type_code(value)
+    except ValueError as e:
+        raise _fail("sigType", value, f"a signature type ({e})") from None
 
 
 def _options(value: str) -> dict[str, str]:

@@ -46,6 +46,7 @@ __all__ = [
     "b64encode",
     "is_b32_name",
     "read_key_file",
+    "signature_type_code",
     "write_key_file",
 ]
 
@@ -79,6 +80,23 @@ CRYPTO_TYPES: dict[int, tuple[str, int, int]] = {
 
 _CERT_NULL = 0
 _CERT_KEY = 5
+
+
+def signature_type_code(value: int | str) -> int:
+    """A signature type's number, from its number or its name (any case).
+
+    Raises ValueError naming the known types for anything else.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value in SIGNATURE_TYPES:
+        return value
+    if isinstance(value, str):
+        if value.isascii() and value.isdigit() and int(value) in SIGNATURE_TYPES:
+            return int(value)
+        for code, (name, *_rest) in SIGNATURE_TYPES.items():
+            if name.lower() == value.lower():
+                return code
+    raise ValueError(f"unknown signature type {value!r}; use one of "
+                     f"{', '.join(f'{code} ({name})' for code, (name, *_r) in SIGNATURE_TYPES.items())}")
 
 
 def _invalid(text: str) -> InvalidKey:

@@ -18,7 +18,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, clientFromString
 from twisted.internet.interfaces import IStreamClientEndpoint
 
-from txi2p.address import SIGNATURE_TYPES, I2PAddress, write_key_file
+from txi2p.address import I2PAddress, signature_type_code, write_key_file
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.errors import SAMConnectionFailed
 from txi2p.session import DEFAULT_SIGNATURE_TYPE, SAMBridge
@@ -34,9 +34,6 @@ __all__ = [
 
 DEFAULT_ENDPOINT = {"SAM": "tcp:127.0.0.1:7656"}
 DEFAULT_API = "SAM"
-
-_SIG_NAMES = {name.lower(): code for code, (name, *_rest) in SIGNATURE_TYPES.items()}
-
 
 def _reactor_of(endpoint: Any) -> Any:
     reactor = getattr(endpoint, "_reactor", None)
@@ -60,18 +57,10 @@ def _sam_address_of(endpoint: Any) -> str | None:
 def _signature_type(sig_type: int | str | None) -> int | str:
     if sig_type is None:
         return DEFAULT_SIGNATURE_TYPE
-    if isinstance(sig_type, int) and not isinstance(sig_type, bool):
-        if sig_type not in SIGNATURE_TYPES:
-            raise ValueError(f"unknown sigType {sig_type!r}")
-        return sig_type
-    if isinstance(sig_type, str):
-        if sig_type.isdigit() and int(sig_type) in SIGNATURE_TYPES:
-            return int(sig_type)
-        code = _SIG_NAMES.get(sig_type.lower())
-        if code is not None:
-            return code
-    raise ValueError(f"unknown sigType {sig_type!r}; use one of "
-                     f"{', '.join(name for name, *_ in SIGNATURE_TYPES.values())}")
+    try:
+        return signature_type_code(sig_type)
+    except ValueError as e:
+        raise ValueError(f"sigType: {e}") from None
 
 
 def _bridge_settings(samEndpoint: Any) -> dict[str, Any]:
