@@ -135,6 +135,7 @@ class Source(Protocol):
 async def ours_transfer(reactor: Any, client: Any, server: Any, size: int, n: int = 1) -> None:
     sink = type("S", (Sink,), {"size": size})
     port = server.listen(Factory.forProtocol(sink))
+    await server.when_accepting()
     try:
         protos = await defer.gatherResults([
             defer.Deferred.fromCoroutine(client.connect(server.destination,
@@ -262,6 +263,7 @@ async def bench(reactor: Any, args: argparse.Namespace) -> dict[str, Any]:
         # RSS of idle open streams
         n_idle = 100 if quick else 1000
         idle_port = bob.listen(Factory.forProtocol(Protocol))
+        await bob.when_accepting()
         before = rss_kib()
         protos = await defer.gatherResults([
             defer.Deferred.fromCoroutine(alice.connect(bob.destination, Factory.forProtocol(Protocol)))
@@ -293,6 +295,7 @@ async def bench(reactor: Any, args: argparse.Namespace) -> dict[str, Any]:
                     first.callback(None)
 
         port = bob.listen(Factory.forProtocol(First))
+        await bob.when_accepting()
         await alice.connect(bob.destination, Factory.forProtocol(Protocol))
         await first
         results["control"]["listen_to_first_accept_s"] = time.monotonic() - listen_started

@@ -281,6 +281,12 @@ class I2PServerEndpoint(_EndpointBase):
         except BaseException:
             registry.release(session)
             raise
+        try:  # fire once the router really takes streams, not before
+            await session.when_accepting().addTimeout(session.bridge.timeouts.command,
+                                                      session.bridge.reactor)
+        except BaseException:
+            port.stopListening()
+            raise
         _log.info("txi2p: listening on {b32} (I2P port {port})", b32=session.b32,
                   port=self.port if self.port is not None else "any")
         if self._progress is not None:

@@ -428,6 +428,24 @@ class _Acceptor:
         self._pending: set[Deferred[IProtocol]] = set()
         self._handshaking: Deferred[IProtocol] | None = None
         self._retry: Any = None
+        self._ready = False
+        self._ready_waiters: list[Deferred[None]] = []
+
+    def when_ready(self) -> Deferred[None]:
+        """Fires once the router has taken our first ACCEPT (or FORWARD)."""
+        d: Deferred[None] = Deferred()
+        if self._ready:
+            d.callback(None)
+        else:
+            self._ready_waiters.append(d)
+        return d
+
+    def _set_ready(self) -> None:
+        if not self._ready:
+            self._ready = True
+            waiters, self._ready_waiters = self._ready_waiters, []
+            for d in waiters:
+                d.callback(None)
 
     def route(self, to_port: int | None) -> IProtocolFactory | None:
         listener = self.listeners.get(to_port) if to_port is not None else None
@@ -452,6 +470,7 @@ class _Acceptor:
 
     def _acknowledged(self) -> None:
         self._handshaking = None
+        self._set_ready()
         self.fill()
 
     def _done(self, result: object, d: Deferred[IProtocol]) -> None:
@@ -510,6 +529,7 @@ class _Forwarder(_Acceptor):
                 port.stopListening()
                 return
             self._port = port
+            self._set_ready()
 
         def failed(failure: Failure) -> None:
             self._starting = None
@@ -771,6 +791,16 @@ class SAMSession:
         acceptor.fill()
         return listener
 
+
+    def when_accepting(self) -> Deferred[None]:
+        """Fires once the router takes incoming streams for :meth:`listen`'s ports.
+
+        ``listen()`` returns at once; streams that arrive before this fires
+        wait in the router's backlog (128 on i2pd), and more are dropped.
+        """
+        if self._acceptor is None:
+            raise ValueError("nothing is listening on this session")
+        return self._acceptor.when_ready()
 
     def _listeners_changed(self, listener: I2PListeningPort, removed: bool) -> None:
         acceptor = self._acceptor

@@ -661,7 +661,13 @@ class socket:
         if self._listening_port is not None:
             return
         session = self._session
-        self._listening_port = self._ctx.call(lambda: session.listen(_AcceptFeed(self)), what="listen")
+
+        async def listen() -> Any:
+            port = session.listen(_AcceptFeed(self))
+            await session.when_accepting()  # the router takes streams from now on
+            return port
+
+        self._listening_port = self._ctx.call(listen, what="listen")
         self._state = "listening"
 
     def accept(self) -> tuple[socket, str | None]:
