@@ -494,6 +494,7 @@ class _Acceptor:
             self._retry = self.session.bridge.reactor.callLater(1.0, self.fill)
 
     def stop(self) -> None:
+        self._ready = False  # a later listen() waits for the router again
         if self._retry is not None and self._retry.active():
             self._retry.cancel()
         for d in list(self._pending):
@@ -542,6 +543,7 @@ class _Forwarder(_Acceptor):
         d.addCallbacks(started, failed)
 
     def stop(self) -> None:
+        self._ready = False  # a later listen() waits for the router again
         if self._retry is not None and self._retry.active():
             self._retry.cancel()
         if self._starting is not None:
