@@ -354,6 +354,24 @@ class PrivateI2PNetwork:
                 timeout,
             )
 
+    def add_tunnels(self, router: I2PRouter, name: str, config: str) -> Path:
+        """Give *router* i2pd's own client/server tunnels, at once.
+
+        *config* is ``tunnels.conf`` text (one ``[section]`` per tunnel); it
+        goes to ``tunnels.d/<name>.conf`` and a running router reloads its
+        tunnel configuration (SIGHUP).  A server tunnel whose ``keys`` file
+        does not exist yet gets new keys, written there by i2pd.  Returns
+        the file written.
+        """
+        if not name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"tunnel file name {name!r}: letters, digits, '-' and '_' only")
+        path = router.datadir / "tunnels.d" / f"{name}.conf"
+        path.write_text(config)
+        if router.running():
+            assert router.process is not None
+            router.process.send_signal(signal.SIGHUP)
+        return path
+
     def logs(self, lines: int = 60) -> str:
         """The tail of every router's log, for a failure report."""
         parts = []
