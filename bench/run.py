@@ -43,10 +43,11 @@ from txi2p.sam import codec
 from txi2p.testing import TEST_SESSION_OPTIONS, PrivateI2PNetwork, wait_until_ready
 from txi2p.tunnel import TunnelClient, TunnelServer
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 PEERS_PYTHON = HERE / ".peers" / "bin" / "python"
 PEERS = ("txi2p-tahoe", "i2plib")
+SECTIONS = ("bulk", "tunnels", "shim", "concurrency", "control")
 MIB = 1024 * 1024
 CHUNK = 64 * 1024
 
@@ -140,28 +141,163 @@ def send_blocks(sendall: Callable[[bytes], Any], size: int) -> None:
         sendall(block)
 
 
+class RawSessions:
+    """The raw client's own two sessions (one per router), held by plain control sockets.
+
+    Separate from txi2p's sessions, so neither contender's acceptors meet
+    the other's inside the router.
+    """
+
+    def __init__(self, sam_client: str, sam_server: str) -> None:
+        self.sam_client, self.sam_server = sam_client, sam_server
+        self.client_id, self.server_id = "bench-raw-cli", "bench-raw-srv"
+        self.controls: list[std_socket.socket] = []
+        self.dest = ""
+
+    def create(self) -> None:
+        """Create both sessions (in parallel), then wait until a stream goes through."""
+        options = " ".join(f"{k}={v}" for k, v in TEST_SESSION_OPTIONS.items())
+        made: dict[str, std_socket.socket] = {}
+
+        def one(sam: str, nickname: str) -> None:
+            control = raw_hello(sam)
+            raw_command(control, f"SESSION CREATE STYLE=STREAM ID={nickname} DESTINATION=TRANSIENT "
+                                 f"SIGNATURE_TYPE=7 {options}")
+            made[nickname] = control
+
+        workers = [threading.Thread(target=one, args=(self.sam_client, self.client_id)),
+                   threading.Thread(target=one, args=(self.sam_server, self.server_id))]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        if len(made) != 2:
+            raise ConnectionError("the raw client's sessions could not be created")
+        self.controls = list(made.values())
+        reply = raw_command(made[self.server_id], "NAMING LOOKUP NAME=ME")
+        self.dest = reply.split(b"VALUE=")[1].split()[0].decode()
+        deadline = time.monotonic() + 180
+        while True:  # until the server's lease set is published
+            try:
+                self.transfer(CHUNK, timeout=20)
+                return
+            except (OSError, ConnectionError, AssertionError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+
+    def transfer(self, size: int, timeout: float = 300) -> None:
+        raw_transfer(self.sam_client, self.sam_server, self.client_id, self.server_id, self.dest, size,
+                     timeout)
+
+    def close(self) -> None:
+        for control in self.controls:
+            control.close()
+
+
 def raw_transfer(sam_client: str, sam_server: str, client_id: str, server_id: str, dest: str,
-                 size: int) -> None:
+                 size: int, timeout: float = 300) -> None:
     """The physical ceiling: plain sockets, HELLO, STREAM ACCEPT/CONNECT, sendall/recv."""
-    server = raw_hello(sam_server)
+    server = raw_hello(sam_server, timeout)
     raw_command(server, f"STREAM ACCEPT ID={server_id} SILENT=false")
     received = {"n": 0}
 
     def receive() -> None:
-        raw_line(server)  # the peer's destination
-        received["n"] = receive_exactly(server, size)
-        server.sendall(b"k")
+        try:
+            raw_line(server)  # the peer's destination
+            received["n"] = receive_exactly(server, size)
+            server.sendall(b"k")
+        except OSError:
+            pass
 
     t = threading.Thread(target=receive)
     t.start()
-    client = raw_hello(sam_client)
-    raw_command(client, f"STREAM CONNECT ID={client_id} DESTINATION={dest} SILENT=false")
-    send_blocks(client.sendall, size)
-    assert client.recv(1) == b"k"
-    t.join()
+    ok = False
+    try:
+        client = raw_hello(sam_client, timeout)
+        raw_command(client, f"STREAM CONNECT ID={client_id} DESTINATION={dest} SILENT=false")
+        send_blocks(client.sendall, size)
+        assert client.recv(1) == b"k"
+        ok = True
+    finally:
+        if not ok:  # wake the receiving thread
+            try:
+                server.shutdown(std_socket.SHUT_RDWR)
+            except OSError:
+                pass
+        t.join()
     client.close()
     server.close()
     assert received["n"] == size, received
+
+
+# ------------------------------------------------------------------ Twisted without txi2p
+
+
+class TwistedRawSAM(Protocol):
+    """A minimal Twisted SAM client written here: HELLO, one STREAM command, then data.
+
+    Measures what the reactor itself costs, so that txi2p's own share of
+    the CPU per MiB can be told apart from Twisted's.
+    """
+
+    def __init__(self, command: str, size: int, sink: bool) -> None:
+        self.command, self.size, self.sink = command, size, sink
+        self.buffer = b""
+        self.lines_wanted = 3 if sink else 2  # HELLO reply, STREAM reply (+ the peer line)
+        self.count = 0
+        self.reads = 0
+        self.done: defer.Deferred[None] = defer.Deferred()
+
+    def connectionMade(self) -> None:
+        self.transport.write(b"HELLO VERSION MIN=3.0 MAX=3.1\n")
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.lines_wanted:
+            self.buffer += data
+            while self.lines_wanted and b"\n" in self.buffer:
+                line, self.buffer = self.buffer.split(b"\n", 1)
+                self.lines_wanted -= 1
+                if self.lines_wanted >= (1 if self.sink else 0) and b"RESULT=OK" not in line:
+                    self.done.errback(ConnectionError(line.decode(errors="replace")))
+                    return
+                if line.startswith(b"HELLO"):
+                    self.transport.write(self.command.encode() + b"\n")
+                elif not self.sink and not self.lines_wanted:
+                    block = b"x" * CHUNK
+                    self.transport.writeSequence([block] * (self.size // CHUNK))
+            if self.lines_wanted:
+                return
+            data, self.buffer = self.buffer, b""
+            if not data:
+                return
+        self.reads += 1
+        if self.sink:
+            self.count += len(data)
+            if self.count >= self.size:
+                self.transport.write(b"k")
+                self.transport.loseConnection()
+                self.done.callback(None)
+        elif not self.done.called:
+            self.done.callback(None)
+            self.transport.loseConnection()
+
+
+async def twisted_raw_transfer(reactor: Any, raw: Any, size: int) -> None:
+    from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+
+    def endpoint(address: str) -> TCP4ClientEndpoint:
+        host, port = address.rsplit(":", 1)
+        return TCP4ClientEndpoint(reactor, host, int(port))
+
+    sink = TwistedRawSAM(f"STREAM ACCEPT ID={raw.server_id} SILENT=false", size, sink=True)
+    await connectProtocol(endpoint(raw.sam_server), sink)
+    await task.deferLater(reactor, 0.05, lambda: None)  # the ACCEPT is registered first
+    source = TwistedRawSAM(f"STREAM CONNECT ID={raw.client_id} DESTINATION={raw.dest} SILENT=false",
+                           size, sink=False)
+    await connectProtocol(endpoint(raw.sam_client), source)
+    await defer.gatherResults([sink.done, source.done]).addTimeout(600, reactor)
+    TwistedRawSAM.last_reads = sink.reads  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------ txi2p streams
@@ -169,11 +305,14 @@ def raw_transfer(sam_client: str, sam_server: str, client_id: str, server_id: st
 
 class Sink(Protocol):
     size = 0
+    reads = 0  # dataReceived calls of the latest sink, for the results
 
     def connectionMade(self) -> None:
         self.count = 0
+        Sink.reads = 0
 
     def dataReceived(self, data: bytes) -> None:
+        Sink.reads += 1
         self.count += len(data)
         if self.count >= self.size:
             self.transport.write(b"k")
@@ -443,6 +582,9 @@ class Bench:
         self.reps = 1 if args.quick else args.reps
         self.size = (4 if args.quick else args.mib) * MIB
         self.profiler = Profiler(args.profile)
+        self.only = set(args.only.split(",")) if args.only else set(SECTIONS)
+        if self.only - set(SECTIONS):
+            raise SystemExit(f"--only: unknown section(s) {', '.join(sorted(self.only - set(SECTIONS)))}")
         self.failures: list[str] = []
         self.results: dict[str, Any] = {
             "quick": self.quick, "repetitions": self.reps, "transfer_mib": self.size // MIB,
@@ -467,28 +609,31 @@ class Bench:
                 "while ours do")
             self.peers = [PeerWorker(name, self.sam1, self.sam2) for name in PEERS]
             peers_ready = defer.DeferredList([threads.deferToThread(p.wait_ready) for p in self.peers])
+            self.raw = RawSessions(self.sam1, self.sam2)
+            raw_ready = threads.deferToThread(self.raw.create)
             sessions = await wait_until_ready(reactor, network, prefix="bench", progress=say)
             self.results["router_session_start_s"] = round(time.monotonic() - started, 1)
             self.alice, self.bob = sessions[:2]
             self.registry = SessionRegistry.for_reactor(reactor)
             for s in sessions:
                 self.registry.adopt(s)
-            say("waiting for the peers' sessions")
+            say("waiting for the raw client's and the peers' sessions")
+            await raw_ready
             await peers_ready
             self.results["peers"] = {p.name: ("ready" if p.error is None else f"does not run here: {p.error}")
                                      for p in self.peers}
             for p in self.peers:
                 say(f"  {p.name}: {self.results['peers'][p.name]}")
-            await self.bulk()
-            await self.tunnels()
-            await self.shim()
-            await self.concurrency()
-            await self.control()
+            for section in SECTIONS:
+                if section in self.only:
+                    await getattr(self, section)()
             for s in sessions:
                 s.close()
         finally:
             for p in self.peers:
                 p.close()
+            if hasattr(self, "raw"):
+                self.raw.close()
             network.stop()
         self.profiler.write()
         self.results["failures"] = self.failures
@@ -498,21 +643,27 @@ class Bench:
     async def bulk(self) -> None:
         size, alice, bob = self.size, self.alice, self.bob
         live = [p for p in self.peers if p.error is None]
-        names = ["raw", "txi2p"] + [p.name for p in live]
+        names = ["raw", "twisted, no txi2p", "txi2p"] + [p.name for p in live]
         say(f"bulk: {size // MIB} MiB one way, {' / '.join(names)}, {self.reps} repetitions interleaved")
-        samples: dict[str, dict[str, list[float]]] = {k: {"mbps": [], "cpu_ms_per_mib": []} for k in names}
+        samples: dict[str, dict[str, list[float]]] = {
+            k: {"mbps": [], "cpu_ms_per_mib": [], "receive_events_per_mib": []} for k in names}
         for rep in range(self.reps):
             for name in names:
                 if name == "raw":
                     wall, cpu, _ = await timed(lambda: threads.deferToThread(
-                        raw_transfer, self.sam1, self.sam2, alice.nickname, bob.nickname,
-                        bob.destination.base64, size))
+                        self.raw.transfer, size))
+                elif name == "twisted, no txi2p":
+                    wall, cpu, _ = await timed(lambda: defer.Deferred.fromCoroutine(
+                        twisted_raw_transfer(self.reactor, self.raw, size)))
+                    samples[name]["receive_events_per_mib"].append(
+                        TwistedRawSAM.last_reads / (size / MIB))  # type: ignore[attr-defined]
                 elif name == "txi2p":
                     wall, cpu, failed = await timed(lambda: self.profiler.run("bulk", lambda: defer.Deferred
                                                     .fromCoroutine(ours_transfer(self.reactor, alice, bob, size))))
                     if failed:
                         self.failed("bulk transfer (txi2p)")
                         continue
+                    samples[name]["receive_events_per_mib"].append(Sink.reads / (size / MIB))
                 else:
                     peer = next(p for p in live if p.name == name)
                     reply = await threads.deferToThread(peer.transfer, size)
@@ -527,6 +678,8 @@ class Bench:
                     f"{cpu / (size / MIB) * 1000:.2f} ms CPU/MiB")
         bulk: dict[str, Any] = {k: {m: summary(v) for m, v in d.items()} for k, d in samples.items()}
         raw = bulk["raw"]
+        bulk["txi2p"]["ratio_cpu_to_twisted"] = (bulk["txi2p"]["cpu_ms_per_mib"]["median"]
+                                                 / bulk["twisted, no txi2p"]["cpu_ms_per_mib"]["median"])
         for name in names[1:]:
             bulk[name]["ratio_throughput"] = bulk[name]["mbps"]["median"] / raw["mbps"]["median"]
             bulk[name]["ratio_cpu"] = bulk[name]["cpu_ms_per_mib"]["median"] / raw["cpu_ms_per_mib"]["median"]
@@ -628,7 +781,7 @@ class Bench:
             for name in ("raw", "shim"):
                 if name == "raw":
                     wall, _, _ = await timed(lambda: threads.deferToThread(
-                        raw_transfer, sam1, sam2, alice.nickname, bob.nickname, bob.destination.base64, size))
+                        self.raw.transfer, size))
                 else:
                     wall, _, _ = await timed(lambda: self.profiler.run(
                         "shim", lambda: threads.deferToThread(shim_transfer)))
@@ -706,7 +859,7 @@ class Bench:
         ready: dict[str, list[float]] = {"raw": [], "txi2p": []}
         for _ in range(self.reps):
             wall, _, _ = await timed(lambda: threads.deferToThread(
-                raw_transfer, sam1, sam2, alice.nickname, bob.nickname, bob.destination.base64, CHUNK))
+                self.raw.transfer, CHUNK))
             ready["raw"].append(wall)
             wall, _, _ = await timed(lambda: defer.Deferred.fromCoroutine(
                 ours_transfer(self.reactor, alice, bob, CHUNK)))
@@ -719,9 +872,10 @@ class Bench:
             f"({fresh_reps} time(s), ~30 s each: the router builds tunnels and publishes the lease set)")
         fresh: dict[str, list[float]] = {"raw": [], "txi2p": []}
         for rep in range(fresh_reps):
-            raw_d = threads.deferToThread(raw_fresh_listen, sam2, sam1, alice.nickname, f"bench-raw-fresh{rep}")
+            raw_d = threads.deferToThread(raw_fresh_listen, sam2, sam1, self.raw.client_id,
+                                          f"bench-raw-fresh{rep}")
             ours_d = defer.Deferred.fromCoroutine(ours_fresh_listen(
-                self.reactor, sam2, sam1, alice.nickname, f"bench-fresh{rep}", self.registry))
+                self.reactor, sam2, sam1, self.raw.client_id, f"bench-fresh{rep}", self.registry))
             for name, d in (("raw", raw_d), ("txi2p", ours_d)):
                 try:
                     fresh[name].append(await d)
@@ -767,6 +921,12 @@ def markdown(results: dict[str, Any]) -> str:
                          f"{_ratio(v.get('ratio_throughput'), '>= 0.97') if name != 'raw' else 'baseline'} | "
                          f"{_fmt(v['cpu_ms_per_mib'])} | "
                          f"{_ratio(v.get('ratio_cpu'), '<= 1.1') if name != 'raw' else 'baseline'} |")
+        events = {k: v["receive_events_per_mib"]["median"] for k, v in b.items()
+                  if v.get("receive_events_per_mib", {}).get("n")}
+        lines += ["", f"txi2p's CPU per MiB is {b['txi2p']['ratio_cpu_to_twisted']:.2f} x that of a minimal "
+                      "Twisted SAM client written in the bench (\"twisted, no txi2p\"): the rest of the gap to "
+                      "raw is the reactor's cost per read. Receive events per MiB (median): "
+                      + ", ".join(f"{k} {v:.0f}" for k, v in events.items()) + "."]
         lines.append("")
     for name, status in results.get("peers", {}).items():
         if status != "ready":
@@ -829,6 +989,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     points = [v for v in results.get("concurrency", {}).values() if isinstance(v, dict)]
+    if not points:
+        return
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([p["streams"] for p in points], [p["mbps"] for p in points], marker="o", label="txi2p, total")
     bulk = results.get("bulk", {})
@@ -858,6 +1020,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, once each (for CI)")
     parser.add_argument("--mib", type=int, default=64, help="size of a bulk transfer in MiB")
     parser.add_argument("--reps", type=int, default=5, help="repetitions of each measurement")
+    parser.add_argument("--only", help=f"comma-separated sections to run (of {','.join(SECTIONS)})")
     parser.add_argument("--profile", action="store_true", help="profile the txi2p contenders (pyinstrument)")
     args = parser.parse_args()
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)

@@ -70,6 +70,11 @@ DEFAULT_SIGNATURE_TYPE = 7
 #: routers that do not support concurrent accepts (see SAMSession._settle_accepts).
 ACCEPT_SETTLE_TIME = 1.0
 
+#: Seconds a session keeps its pending ACCEPTs (refusing the streams they
+#: get) after its last listener stopped, so that a listen() soon after
+#: reuses them at once.  A STREAM FORWARD is kept until the session ends.
+LISTEN_LINGER_TIME = 5.0
+
 #: Session options sent unless the caller overrides them.
 DEFAULT_OPTIONS: Mapping[str, str] = {
     "i2cp.leaseSetEncType": "4,0",
@@ -430,6 +435,26 @@ class _Acceptor:
         self._retry: Any = None
         self._ready = False
         self._ready_waiters: list[Deferred[None]] = []
+        self.lingering = False
+        self._linger: Any = None
+
+    #: Seconds to linger (None: until the session ends or a direct accept()).
+    linger_time: float | None = LISTEN_LINGER_TIME
+
+    def linger(self) -> None:
+        """No listener is left: keep the router's acceptor a while, then stop."""
+        if self.lingering:
+            return
+        self.lingering = True
+        if self.linger_time is not None:
+            self._linger = self.session.bridge.reactor.callLater(self.linger_time, self.stop)
+
+    def resume(self) -> None:
+        """A listener came back while lingering: go on with the same acceptor."""
+        self.lingering = False
+        if self._linger is not None and self._linger.active():
+            self._linger.cancel()
+        self._linger = None
 
     def when_ready(self) -> Deferred[None]:
         """Fires once the router has taken our first ACCEPT (or FORWARD)."""
@@ -494,6 +519,7 @@ class _Acceptor:
             self._retry = self.session.bridge.reactor.callLater(1.0, self.fill)
 
     def stop(self) -> None:
+        self.resume()
         self._ready = False  # a later listen() waits for the router again
         if self._retry is not None and self._retry.active():
             self._retry.cancel()
@@ -509,7 +535,14 @@ class _Forwarder(_Acceptor):
     while a single ACCEPT is renewed) and the bridge is on this host, so
     the router can connect to our local port for each stream: it keeps a
     permanent acceptor, with no backlog and no race.
+
+    Once set up it stays until the session ends (or a direct ``accept()``
+    or ``forward()`` takes over), refusing streams while nothing listens:
+    closing it and opening a new one makes i2pd reset the new one late, so
+    a new FORWARD must wait ACCEPT_SETTLE_TIME, and a listen() would too.
     """
+
+    linger_time = None
 
     def __init__(self, session: SAMSession, pending: int) -> None:
         super().__init__(session, pending)
@@ -543,6 +576,7 @@ class _Forwarder(_Acceptor):
         d.addCallbacks(started, failed)
 
     def stop(self) -> None:
+        self.resume()
         self._ready = False  # a later listen() waits for the router again
         if self._retry is not None and self._retry.active():
             self._retry.cancel()
@@ -644,6 +678,15 @@ class SAMSession:
             self._accept_cancelled_at = self.bridge.reactor.seconds()
         return result
 
+    def _end_lingering_acceptor(self) -> None:
+        """A direct accept()/forward() takes over from listen()'s lingering acceptor.
+
+        (Its own accepts, made while it has listeners, are not affected.)
+        """
+        acceptor = self._acceptor
+        if acceptor is not None and not acceptor.listeners and acceptor.lingering:
+            acceptor.stop()
+
     async def _settle_accepts(self) -> None:
         """On routers without concurrent accepts, let a cancelled ACCEPT/FORWARD end first.
 
@@ -703,6 +746,7 @@ class SAMSession:
         """
         async def run() -> IProtocol:
             self._check_open()
+            self._end_lingering_acceptor()
             await self._settle_accepts()
             proto = self._stream(codec.stream_accept(self.nickname), factory, None,
                                  self.bridge.timeouts.command, route, on_lost)
@@ -724,6 +768,7 @@ class SAMSession:
         protocol from *factory*.  Stop it with ``stopListening()``.
         """
         self._check_open()
+        self._end_lingering_acceptor()
         await self._settle_accepts()
         reactor = self.bridge.reactor
 
@@ -790,6 +835,7 @@ class SAMSession:
         listener = I2PListeningPort(self, port, factory, on_stop)
         factory.doStart()
         acceptor.listeners[port] = listener
+        acceptor.resume()
         acceptor.fill()
         return listener
 
@@ -811,7 +857,9 @@ class SAMSession:
         if removed and acceptor.listeners.get(listener.port) is listener:
             del acceptor.listeners[listener.port]
         if not acceptor.listeners:
-            acceptor.stop()
+            # Streams arriving now are refused (no listener routes them);
+            # a listen() within LISTEN_LINGER_TIME takes the acceptor over.
+            acceptor.linger()
 
     def when_closed(self) -> Deferred[None]:
         """A new Deferred that fires once the session has ended."""

@@ -99,6 +99,10 @@ _log = Logger()
 #: Incoming stream bytes buffered before the shim pauses the stream.
 RECV_BUFFER_HIGH = 1024 * 1024
 
+#: Bytes a stream socket's sends may queue before send() waits (on top of
+#: the reactor transport's own 64 KiB buffer).
+SEND_BUFFER_HIGH = 256 * 1024
+
 
 class Error(_errors.TxI2PError, OSError):
     """Base class for all errors of this module."""
@@ -308,6 +312,29 @@ class _StreamFeed(Protocol):
         self.early: list[bytes] = []
         self.lost: Failure | None = None
         self.paused = False
+        self.write_paused = False
+
+    def connectionMade(self) -> None:
+        # Our sends are a streaming producer for the transport: it says when
+        # its buffer is full (pauseProducing) and when drained (resume).
+        assert self.transport is not None
+        self.transport.registerProducer(self, True)
+
+    def pauseProducing(self) -> None:
+        self._write_room(False)
+
+    def resumeProducing(self) -> None:
+        self._write_room(True)
+
+    def stopProducing(self) -> None:
+        self._write_room(True)
+
+    def _write_room(self, room: bool) -> None:
+        self.write_paused = not room
+        sock = self.sock
+        if sock is not None and room:
+            with sock._cond:
+                sock._cond.notify_all()
 
     def call(self, method: str, *args: Any) -> None:
         """Call a transport method, if still connected (in the reactor thread)."""
@@ -400,6 +427,9 @@ class socket:
         self._closed = False
         self._state = "new"
         self._buffer = bytearray()
+        self._outgoing: list[bytes] = []
+        self._outgoing_bytes = 0
+        self._flush_scheduled = False
         self._eof: Failure | None = None
         self._read_shut = False
         self._feed_proto: _StreamFeed | None = None
@@ -689,21 +719,48 @@ class socket:
     # ---------------------------------------------------------- sending
 
     def send(self, data: bytes, flags: int = 0) -> int:
-        """Send all of *data*; never blocks."""
+        """Send all of *data*.
+
+        Sends are queued and written by the reactor in batches.  While the
+        queue is full (:data:`SEND_BUFFER_HIGH`, the peer reading slower
+        than we write), a blocking socket waits for room (up to its
+        timeout); a non-blocking one raises :class:`BlockError`.
+        """
         data = bytes(memoryview(data))
         if self.type == SOCK_STREAM:
             self._check_open()
             with self._cond:
                 if self._state != "connected" or self._feed_proto is None:
                     raise Error("the socket is not connected")
-                if self._eof is not None and self._feed_proto.transport is None:
-                    raise ClosedError("the stream is closed")
                 feed = self._feed_proto
-            self._ctx.reactor.callFromThread(feed.call, "write", data)
+                gone = lambda: self._closed or (self._eof is not None and feed.transport is None)  # noqa: E731
+                self._wait(lambda: gone() or self._session_error is not None or (
+                    not feed.write_paused and self._outgoing_bytes < SEND_BUFFER_HIGH), flags, "send")
+                self._check_open()
+                if gone():
+                    raise ClosedError("the stream is closed")
+                if self._session_error is not None:
+                    raise self._session_error
+                self._outgoing.append(data)
+                self._outgoing_bytes += len(data)
+                schedule, self._flush_scheduled = not self._flush_scheduled, True
+            if schedule:
+                self._ctx.reactor.callFromThread(self._flush)
             return len(data)
         if self._default_dest is None:
             raise Error("connect() first, or use sendto()")
         return self.sendto(data, 0, self._default_dest)
+
+    def _flush(self) -> None:
+        """Reactor thread: hand every queued send to the transport at once."""
+        with self._cond:
+            chunks, self._outgoing = self._outgoing, []
+            self._outgoing_bytes = 0
+            self._flush_scheduled = False
+            feed = self._feed_proto
+            self._cond.notify_all()
+        if chunks and feed is not None:
+            feed.call("writeSequence", chunks)
 
     def sendall(self, data: bytes, flags: int = 0) -> None:
         """Identical to :meth:`send` (which sends everything)."""

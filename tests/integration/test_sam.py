@@ -248,3 +248,42 @@ async def test_unanswered_command_times_out(slow_sessions):
     assert not primary.is_open
     with pytest.raises(errors.SessionClosed):
         await primary.lookup("ME")
+
+
+@pytest_twisted.ensureDeferred
+async def test_listen_again_soon_reuses_the_routers_acceptor(i2p_sessions):
+    """A listener stopped and another started soon after: no new FORWARD/ACCEPT, no wait."""
+    alice, bob = i2p_sessions[:2]
+    first = bob.listen(Factory.forProtocol(Echo))
+    await bob.when_accepting()
+    acceptor = bob._acceptor
+    router_side = getattr(acceptor, "_port", None) or set(acceptor._pending)
+    await first.stopListening()
+    assert acceptor.lingering
+    second = bob.listen(Factory.forProtocol(Echo))
+    try:
+        assert bob.when_accepting().called  # taken over at once
+        assert bob._acceptor is acceptor and not acceptor.lingering
+        assert (getattr(acceptor, "_port", None) or set(acceptor._pending)) == router_side
+        client = await alice.connect(bob.destination, Factory.forProtocol(Collector))
+        client.transport.write(b"second listener")
+        assert await client.wait_for(15) == b"second listener"
+        client.transport.loseConnection()
+    finally:
+        await second.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_accept_after_a_listener_stopped(i2p_sessions):
+    """A direct accept() ends listen()'s lingering acceptor and gets the next stream."""
+    alice, bob = i2p_sessions[:2]
+    listener = bob.listen(Factory.forProtocol(Echo))
+    await bob.when_accepting()
+    await listener.stopListening()
+    accepted = accept_in_background(bob, Collector)
+    client = await alice.connect(bob.destination, Factory.forProtocol(Collector))
+    server = await accepted.addTimeout(60, reactor)
+    assert not bob._acceptor.lingering
+    client.transport.write(b"direct accept")
+    assert await server.wait_for(13) == b"direct accept"
+    client.transport.loseConnection()

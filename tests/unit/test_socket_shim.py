@@ -65,3 +65,86 @@ def test_resolve_returns_a_destination_unchanged():
 
     dest = fake_private_key().destination.base64
     assert i2p.resolve(dest) == dest
+
+
+class _QueuedCalls:
+    """A reactor stand-in that keeps callFromThread calls for the test to run."""
+
+    def __init__(self):
+        self.calls = []
+
+    def callFromThread(self, f, *args):
+        self.calls.append((f, args))
+
+    def run(self):
+        calls, self.calls = self.calls, []
+        for f, args in calls:
+            f(*args)
+
+
+def _connected_stream_socket():
+    from types import SimpleNamespace
+
+    from twisted.internet.testing import StringTransport
+
+    sock = i2p.socket.__new__(i2p.socket)
+    sock._init_state(i2p.SOCK_STREAM)
+    reactor = _QueuedCalls()
+    sock._ctx = SimpleNamespace(reactor=reactor)
+    sock._state = "connected"
+    feed = i2p._StreamFeed(sock)
+    transport = StringTransport()
+    feed.makeConnection(transport)
+    sock._feed_proto = feed
+    return sock, reactor, transport, feed
+
+
+def test_sends_are_batched_into_one_reactor_call():
+    sock, reactor, transport, _ = _connected_stream_socket()
+    try:
+        for part in (b"one ", b"two ", b"three"):
+            assert sock.send(part) == len(part)
+        assert len(reactor.calls) == 1  # one wake-up of the reactor for the three
+        reactor.run()
+        assert transport.value() == b"one two three"
+        sock.sendall(b"!")
+        reactor.run()
+        assert transport.value() == b"one two three!"
+    finally:
+        sock._signal.close()
+
+
+def test_send_waits_while_the_transport_is_full():
+    sock, reactor, transport, feed = _connected_stream_socket()
+    try:
+        feed.pauseProducing()  # the transport's buffer is full
+        sock.setblocking(False)
+        with pytest.raises(i2p.BlockError):
+            sock.send(b"x")
+        sock.settimeout(0.01)
+        with pytest.raises(i2p.Timeout):
+            sock.sendall(b"x")
+        feed.resumeProducing()
+        sock.send(b"y")
+        reactor.run()
+        assert transport.value() == b"y"
+    finally:
+        sock._signal.close()
+
+
+def test_send_waits_while_its_own_queue_is_full():
+    sock, reactor, transport, _ = _connected_stream_socket()
+    try:
+        sock.setblocking(False)
+        block = b"z" * (64 * 1024)
+        sent = 0
+        with pytest.raises(i2p.BlockError):
+            while True:
+                sent += sock.send(block)
+        assert sent == i2p.SEND_BUFFER_HIGH  # nothing beyond the limit was taken
+        reactor.run()  # the reactor writes the queue out: room again
+        sock.send(b"more")
+        reactor.run()
+        assert transport.value() == block * (sent // len(block)) + b"more"
+    finally:
+        sock._signal.close()
