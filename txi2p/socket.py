@@ -317,8 +317,8 @@ class _StreamFeed(Protocol):
     def connectionMade(self) -> None:
         # Our sends are a streaming producer for the transport: it says when
         # its buffer is full (pauseProducing) and when drained (resume).
-        assert self.transport is not None
-        self.transport.registerProducer(self, True)
+        transport: Any = self.transport  # an IConsumer too
+        transport.registerProducer(self, True)
 
     def pauseProducing(self) -> None:
         self._write_room(False)
@@ -334,7 +334,7 @@ class _StreamFeed(Protocol):
         sock = self.sock
         if sock is not None and room:
             with sock._cond:
-                sock._cond.notify_all()
+                sock._room_for_sends()
 
     def call(self, method: str, *args: Any) -> None:
         """Call a transport method, if still connected (in the reactor thread)."""
@@ -734,8 +734,13 @@ class socket:
                     raise Error("the socket is not connected")
                 feed = self._feed_proto
                 gone = lambda: self._closed or (self._eof is not None and feed.transport is None)  # noqa: E731
-                self._wait(lambda: gone() or self._session_error is not None or (
-                    not feed.write_paused and self._outgoing_bytes < SEND_BUFFER_HIGH), flags, "send")
+                try:
+                    self._wait(lambda: gone() or self._session_error is not None or (
+                        not feed.write_paused and self._outgoing_bytes < SEND_BUFFER_HIGH), flags, "send")
+                except BlockError:
+                    # select()/poll() report the socket unwritable until there is room
+                    self._signal.set_writable(False)
+                    raise
                 self._check_open()
                 if gone():
                     raise ClosedError("the stream is closed")
@@ -751,6 +756,14 @@ class socket:
             raise Error("connect() first, or use sendto()")
         return self.sendto(data, 0, self._default_dest)
 
+    def _room_for_sends(self) -> None:
+        """Called holding ``self._cond`` when sends may go on: wake and mark writable."""
+        feed = self._feed_proto
+        if not self._signal.writable and self._state == "connected" and (
+                feed is None or not feed.write_paused):
+            self._signal.set_writable(True)
+        self._cond.notify_all()
+
     def _flush(self) -> None:
         """Reactor thread: hand every queued send to the transport at once."""
         with self._cond:
@@ -758,7 +771,7 @@ class socket:
             self._outgoing_bytes = 0
             self._flush_scheduled = False
             feed = self._feed_proto
-            self._cond.notify_all()
+            self._room_for_sends()
         if chunks and feed is not None:
             feed.call("writeSequence", chunks)
 

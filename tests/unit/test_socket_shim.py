@@ -142,7 +142,9 @@ def test_send_waits_while_its_own_queue_is_full():
             while True:
                 sent += sock.send(block)
         assert sent == i2p.SEND_BUFFER_HIGH  # nothing beyond the limit was taken
+        assert select.select([], [sock], [], 0)[1] == []  # not writable while full
         reactor.run()  # the reactor writes the queue out: room again
+        assert select.select([], [sock], [], 0)[1] == [sock]
         sock.send(b"more")
         reactor.run()
         assert transport.value() == block * (sent // len(block)) + b"more"
