@@ -41,6 +41,7 @@ from txi2p.endpoints import I2PServerEndpoint
 from txi2p.registry import SessionRegistry
 from txi2p.sam import codec
 from txi2p.testing import TEST_SESSION_OPTIONS, PrivateI2PNetwork, wait_until_ready
+from txi2p.testing.ready import create_sessions
 from txi2p.tunnel import TunnelClient, TunnelServer
 
 HERE = Path(__file__).resolve().parent
@@ -366,7 +367,7 @@ class GatedSource(Source):
 
 
 async def concurrent_transfer(reactor: Any, client: Any, server: Any, size: int, n: int,
-                              wave: int = 100) -> tuple[float, int]:
+                              wave: int = 50) -> tuple[float, int]:
     """*n* streams open at once, then *size* bytes on each at the same moment.
 
     The streams are opened in waves of *wave*, each wave accepted before the
@@ -405,7 +406,12 @@ async def concurrent_transfer(reactor: Any, client: Any, server: Any, size: int,
             count = min(wave, n - start)
             sources += [defer.Deferred.fromCoroutine(client.connect(
                 server.destination, Factory.forProtocol(lambda: GatedSource(size, go)))) for _ in range(count)]
-            await until_accepted(start + count).addTimeout(300, reactor)
+            try:
+                await until_accepted(start + count).addTimeout(120, reactor)
+            except defer.TimeoutError:
+                say(f"    only {accepted['n']} of {start + count} streams accepted after 120 s")
+        for d in sources:
+            d.addTimeout(120, reactor)
         protos = await defer.DeferredList(sources, consumeErrors=True)
         started = time.monotonic()
         go.callback(None)
@@ -677,6 +683,10 @@ class Bench:
             peers_ready = defer.DeferredList([threads.deferToThread(p.wait_ready) for p in self.peers])
             self.raw = RawSessions(self.sam1, self.sam2)
             raw_ready = threads.deferToThread(self.raw.create)
+            # the concurrency section gets sessions of its own: i2pd's ratchet
+            # state after the other sections' traffic fails bursts of new streams
+            conc_sessions = defer.Deferred.fromCoroutine(create_sessions(
+                reactor, [self.sam1, self.sam2], prefix="bench-conc"))
             sessions = await wait_until_ready(reactor, network, prefix="bench", progress=say)
             self.results["router_session_start_s"] = round(time.monotonic() - started, 1)
             self.alice, self.bob = sessions[:2]
@@ -686,6 +696,8 @@ class Bench:
             say("waiting for the raw client's and the peers' sessions")
             await raw_ready
             await peers_ready
+            self.conc_sessions = await conc_sessions
+            sessions += self.conc_sessions
             self.results["peers"] = {p.name: ("ready" if p.error is None else f"does not run here: {p.error}")
                                      for p in self.peers}
             for p in self.peers:
@@ -865,22 +877,11 @@ class Bench:
 
     # 5: concurrency and RSS per stream
     async def concurrency(self) -> None:
-        alice, bob = self.alice, self.bob
+        alice, bob = self.conc_sessions[:2]
         counts = [1, 10, 100] if self.quick else [1, 10, 100, 1000]
         conc: dict[str, Any] = {}
         say(f"concurrency: {', '.join(map(str, counts))} streams at once on one session")
-        for n in counts:
-            per = max(64 * 1024, (self.size // 4) // n // CHUNK * CHUNK)
-            try:
-                wall, failed = await concurrent_transfer(self.reactor, alice, bob, per, n)
-            except Exception as e:
-                self.failed(f"{n} concurrent streams: {e!r}")
-                continue
-            conc[str(n)] = {"streams": n, "bytes_each": per, "mbps": n * per / wall / 1e6, "failed": failed}
-            if failed:
-                self.failed(f"{failed} of {n} concurrent streams")
-            say(f"  {n} concurrent streams of {per // 1024} KiB: {n * per / wall / 1e6:.1f} MB/s total, "
-                f"{failed} failed")
+        # memory first, before the transfers' buffers raise the process's high-water mark
         n_idle = 100 if self.quick else 1000
         say(f"  opening {n_idle} idle streams to measure memory")
         opened = {"n": 0}
@@ -896,10 +897,10 @@ class Bench:
         before = rss_kib()
         protos: list[Any] = []
         deadline = time.monotonic() + 300
-        for start in range(0, n_idle, 100):  # in waves, as above
+        for start in range(0, n_idle, 50):  # in waves, as above
             protos += await defer.gatherResults([
                 defer.Deferred.fromCoroutine(alice.connect(bob.destination, Factory.forProtocol(Protocol)))
-                for _ in range(min(100, n_idle - start))])
+                .addTimeout(120, self.reactor) for _ in range(min(50, n_idle - start))])
             while opened["n"] < len(protos) and time.monotonic() < deadline:
                 await task.deferLater(self.reactor, 0.05, lambda: None)
         if opened["n"] < n_idle:
@@ -918,6 +919,18 @@ class Bench:
         conc["idle_streams"] = n_idle
         say(f"  per stream end: RSS {conc['rss_kib_per_stream']:.1f} KiB, Python heap "
             f"{conc['python_kib_per_stream']:.1f} KiB ({n_idle} streams, both ends here)")
+        for n in counts:
+            per = max(64 * 1024, (self.size // 4) // n // CHUNK * CHUNK)
+            try:
+                wall, failed = await concurrent_transfer(self.reactor, alice, bob, per, n)
+            except Exception as e:
+                self.failed(f"{n} concurrent streams: {e!r}")
+                continue
+            conc[str(n)] = {"streams": n, "bytes_each": per, "mbps": n * per / wall / 1e6, "failed": failed}
+            if failed:
+                self.failed(f"{failed} of {n} concurrent streams")
+            say(f"  {n} concurrent streams of {per // 1024} KiB: {n * per / wall / 1e6:.1f} MB/s total, "
+                f"{failed} failed")
         self.results["concurrency"] = conc
 
     # 6: control plane
@@ -1099,13 +1112,19 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
+def results_dir(quick: bool) -> Path:
+    """Full runs write bench/results/; quick runs bench/results/quick/ (the committed figures stay)."""
+    return RESULTS / "quick" if quick else RESULTS
+
+
 def write_outputs(results: dict[str, Any], notes: Path | None) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    if notes is not None and notes.exists():
+    out = results_dir(results["quick"])
+    out.mkdir(parents=True, exist_ok=True)
+    if notes is not None and notes.exists() and not results["quick"]:
         results["notes"] = [line[2:].strip() for line in notes.read_text().splitlines() if line.startswith("- ")]
-    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2, default=str))
-    (RESULTS / "latest.md").write_text(markdown(results))
-    plot(results, RESULTS / "throughput.png")
+    (out / "latest.json").write_text(json.dumps(results, indent=2, default=str))
+    (out / "latest.md").write_text(markdown(results))
+    plot(results, out / "throughput.png")
 
 
 def main() -> None:
@@ -1123,8 +1142,9 @@ def main() -> None:
         results = await Bench(reactor, args).run()
         results["duration_s"] = round(time.monotonic() - started)
         write_outputs(results, HERE / "NOTES.md")
-        say(f"wrote {RESULTS / 'latest.json'}, latest.md and throughput.png in {results['duration_s']} s")
-        print((RESULTS / "latest.md").read_text())
+        out = results_dir(args.quick)
+        say(f"wrote {out / 'latest.json'}, latest.md and throughput.png in {results['duration_s']} s")
+        print((out / "latest.md").read_text())
         if results["failures"]:
             raise SystemExit(f"{len(results['failures'])} measurement(s) failed: see above")
 
