@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import resource
 import socket as std_socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,6 +29,22 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from baselines import (
+    CHUNK,
+    MIB,
+    RawSessions,
+    TcpSink,
+    TwistedRawSAM,
+    connect_until_accepted,
+    raw_fresh_listen,
+    raw_lookups,
+    send_blocks,
+    tcp_transfer,
+    tcp_warm_up,
+    twisted_raw_transfer,
+)
+from peers import PEERS, PeerWorker
+from report import RESULTS, results_dir, say, summary, write_outputs
 from twisted.internet import defer, task, threads
 from twisted.internet.protocol import Factory, Protocol
 
@@ -45,16 +58,7 @@ from txi2p.testing.ready import create_sessions
 from txi2p.tunnel import TunnelClient, TunnelServer
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-PEERS_PYTHON = HERE / ".peers" / "bin" / "python"
-PEERS = ("txi2p-tahoe", "i2plib")
 SECTIONS = ("bulk", "tunnels", "shim", "concurrency", "control")
-MIB = 1024 * 1024
-CHUNK = 64 * 1024
-
-
-def say(text: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
 def rss_kib() -> int:
@@ -63,12 +67,6 @@ def rss_kib() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"median": float("nan"), "min": float("nan"), "max": float("nan"), "n": 0}
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
 class Profiler:
@@ -95,213 +93,6 @@ class Profiler:
             path = RESULTS / f"profile-{name}.txt"
             path.write_text(profiler.output_text(unicode=True, show_all=False))
             say(f"profile of {name}: {path}")
-
-
-# ------------------------------------------------------------------ raw SAM client
-
-
-def raw_line(sock: std_socket.socket) -> bytes:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = sock.recv(1)
-        if not chunk:
-            raise ConnectionError("SAM closed the connection")
-        data += chunk
-    return data
-
-
-def raw_hello(address: str, timeout: float | None = None) -> std_socket.socket:
-    host, port = address.rsplit(":", 1)
-    s = std_socket.create_connection((host, int(port)), timeout=timeout)
-    s.sendall(b"HELLO VERSION MIN=3.0 MAX=3.1\n")
-    assert b"RESULT=OK" in raw_line(s)
-    return s
-
-
-def raw_command(sock: std_socket.socket, line: str) -> bytes:
-    sock.sendall(line.encode() + b"\n")
-    reply = raw_line(sock)
-    if b"RESULT=OK" not in reply:
-        raise ConnectionError(f"{line.split(' DESTINATION=')[0]}: {reply.decode(errors='replace').strip()}")
-    return reply
-
-
-def receive_exactly(sock: std_socket.socket, size: int) -> int:
-    got = 0
-    while got < size:
-        chunk = sock.recv(256 * 1024)
-        if not chunk:
-            break
-        got += len(chunk)
-    return got
-
-
-def send_blocks(sendall: Callable[[bytes], Any], size: int) -> None:
-    block = b"x" * CHUNK
-    for _ in range(size // CHUNK):
-        sendall(block)
-
-
-class RawSessions:
-    """The raw client's own two sessions (one per router), held by plain control sockets.
-
-    Separate from txi2p's sessions, so neither contender's acceptors meet
-    the other's inside the router.
-    """
-
-    def __init__(self, sam_client: str, sam_server: str) -> None:
-        self.sam_client, self.sam_server = sam_client, sam_server
-        self.client_id, self.server_id = "bench-raw-cli", "bench-raw-srv"
-        self.controls: list[std_socket.socket] = []
-        self.dest = ""
-
-    def create(self) -> None:
-        """Create both sessions (in parallel), then wait until a stream goes through."""
-        options = " ".join(f"{k}={v}" for k, v in TEST_SESSION_OPTIONS.items())
-        made: dict[str, std_socket.socket] = {}
-
-        def one(sam: str, nickname: str) -> None:
-            control = raw_hello(sam)
-            raw_command(control, f"SESSION CREATE STYLE=STREAM ID={nickname} DESTINATION=TRANSIENT "
-                                 f"SIGNATURE_TYPE=7 {options}")
-            made[nickname] = control
-
-        workers = [threading.Thread(target=one, args=(self.sam_client, self.client_id)),
-                   threading.Thread(target=one, args=(self.sam_server, self.server_id))]
-        for t in workers:
-            t.start()
-        for t in workers:
-            t.join()
-        if len(made) != 2:
-            raise ConnectionError("the raw client's sessions could not be created")
-        self.controls = list(made.values())
-        reply = raw_command(made[self.server_id], "NAMING LOOKUP NAME=ME")
-        self.dest = reply.split(b"VALUE=")[1].split()[0].decode()
-        deadline = time.monotonic() + 180
-        while True:  # until the server's lease set is published
-            try:
-                self.transfer(CHUNK, timeout=20)
-                return
-            except (OSError, ConnectionError, AssertionError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
-
-    def transfer(self, size: int, timeout: float = 300) -> None:
-        raw_transfer(self.sam_client, self.sam_server, self.client_id, self.server_id, self.dest, size,
-                     timeout)
-
-    def close(self) -> None:
-        for control in self.controls:
-            control.close()
-
-
-def raw_transfer(sam_client: str, sam_server: str, client_id: str, server_id: str, dest: str,
-                 size: int, timeout: float = 300) -> None:
-    """The physical ceiling: plain sockets, HELLO, STREAM ACCEPT/CONNECT, sendall/recv."""
-    server = raw_hello(sam_server, timeout)
-    raw_command(server, f"STREAM ACCEPT ID={server_id} SILENT=false")
-    received = {"n": 0}
-
-    def receive() -> None:
-        try:
-            raw_line(server)  # the peer's destination
-            received["n"] = receive_exactly(server, size)
-            server.sendall(b"k")
-        except OSError:
-            pass
-
-    t = threading.Thread(target=receive)
-    t.start()
-    ok = False
-    try:
-        client = raw_hello(sam_client, timeout)
-        raw_command(client, f"STREAM CONNECT ID={client_id} DESTINATION={dest} SILENT=false")
-        send_blocks(client.sendall, size)
-        assert client.recv(1) == b"k"
-        ok = True
-    finally:
-        if not ok:  # wake the receiving thread
-            try:
-                server.shutdown(std_socket.SHUT_RDWR)
-            except OSError:
-                pass
-        t.join()
-    client.close()
-    server.close()
-    assert received["n"] == size, received
-
-
-# ------------------------------------------------------------------ Twisted without txi2p
-
-
-class TwistedRawSAM(Protocol):
-    """A minimal Twisted SAM client written here: HELLO, one STREAM command, then data.
-
-    Measures what the reactor itself costs, so that txi2p's own share of
-    the CPU per MiB can be told apart from Twisted's.
-    """
-
-    def __init__(self, command: str, size: int, sink: bool) -> None:
-        self.command, self.size, self.sink = command, size, sink
-        self.buffer = b""
-        self.lines_wanted = 3 if sink else 2  # HELLO reply, STREAM reply (+ the peer line)
-        self.count = 0
-        self.reads = 0
-        self.done: defer.Deferred[None] = defer.Deferred()
-
-    def connectionMade(self) -> None:
-        self.transport.write(b"HELLO VERSION MIN=3.0 MAX=3.1\n")
-
-    def dataReceived(self, data: bytes) -> None:
-        if self.lines_wanted:
-            self.buffer += data
-            while self.lines_wanted and b"\n" in self.buffer:
-                line, self.buffer = self.buffer.split(b"\n", 1)
-                self.lines_wanted -= 1
-                if self.lines_wanted >= (1 if self.sink else 0) and b"RESULT=OK" not in line:
-                    self.done.errback(ConnectionError(line.decode(errors="replace")))
-                    return
-                if line.startswith(b"HELLO"):
-                    self.transport.write(self.command.encode() + b"\n")
-                elif not self.sink and not self.lines_wanted:
-                    block = b"x" * CHUNK
-                    self.transport.writeSequence([block] * (self.size // CHUNK))
-            if self.lines_wanted:
-                return
-            data, self.buffer = self.buffer, b""
-            if not data:
-                return
-        self.reads += 1
-        if self.sink:
-            self.count += len(data)
-            if self.count >= self.size:
-                self.transport.write(b"k")
-                self.transport.loseConnection()
-                self.done.callback(None)
-        elif not self.done.called:
-            self.done.callback(None)
-            self.transport.loseConnection()
-
-
-async def twisted_raw_transfer(reactor: Any, raw: Any, size: int) -> None:
-    from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-
-    def endpoint(address: str) -> TCP4ClientEndpoint:
-        host, port = address.rsplit(":", 1)
-        return TCP4ClientEndpoint(reactor, host, int(port))
-
-    sink = TwistedRawSAM(f"STREAM ACCEPT ID={raw.server_id} SILENT=false", size, sink=True)
-    await connectProtocol(endpoint(raw.sam_server), sink)
-    await task.deferLater(reactor, 0.05, lambda: None)  # the ACCEPT is registered first
-    source = TwistedRawSAM(f"STREAM CONNECT ID={raw.client_id} DESTINATION={raw.dest} SILENT=false",
-                           size, sink=False)
-    await connectProtocol(endpoint(raw.sam_client), source)
-    await defer.gatherResults([sink.done, source.done]).addTimeout(600, reactor)
-    TwistedRawSAM.last_reads = sink.reads  # type: ignore[attr-defined]
-
-
-# ------------------------------------------------------------------ txi2p streams
 
 
 class Sink(Protocol):
@@ -367,13 +158,16 @@ class GatedSource(Source):
 
 
 async def concurrent_transfer(reactor: Any, client: Any, server: Any, size: int, n: int,
-                              wave: int = 50) -> tuple[float, int]:
-    """*n* streams open at once, then *size* bytes on each at the same moment.
+                              wave: int = 50, sending: int = 100,
+                              when_open: Callable[[], Awaitable[None]] | None = None) -> tuple[float, int]:
+    """*n* streams open at once, *size* bytes on each, at most *sending* sending at a time.
 
-    The streams are opened in waves of *wave*, each wave accepted before the
-    next starts: i2pd 2.45.1 cannot decrypt a burst of about a thousand new
-    streams' first messages at once (its ECIES ratchet tags run out: "Can't
-    handle ECIES-X25519-AEAD-Ratchet message"), and those streams stall.
+    i2pd 2.45.1 cannot decrypt bursts of garlic messages for hundreds of
+    streams at once ("Can't handle ECIES-X25519-AEAD-Ratchet message") and
+    those streams stall: so the streams are opened in waves of *wave*, each
+    accepted before the next, and once all are open the data flows through
+    a window of *sending* streams (a stream starts when another finishes).
+    *when_open* is awaited once all are open, before any byte is sent.
     Returns (seconds from the first byte to the last acknowledgement, failures).
     """
     accepted = {"n": 0}
@@ -399,187 +193,58 @@ async def concurrent_transfer(reactor: Any, client: Any, server: Any, size: int,
     CountingSink.size = size
     port = server.listen(Factory.forProtocol(CountingSink))
     await server.when_accepting()
-    go: defer.Deferred[None] = defer.Deferred()
+    gates: list[defer.Deferred[None]] = []
     sources: list[defer.Deferred[Any]] = []
+
+    def gated() -> GatedSource:
+        gate: defer.Deferred[None] = defer.Deferred()
+        gates.append(gate)
+        return GatedSource(size, gate)
+
     try:
         for start in range(0, n, wave):
             count = min(wave, n - start)
-            sources += [defer.Deferred.fromCoroutine(client.connect(
-                server.destination, Factory.forProtocol(lambda: GatedSource(size, go)))) for _ in range(count)]
+            sources += [defer.Deferred.fromCoroutine(client.connect(server.destination, Factory.forProtocol(gated)))
+                        for _ in range(count)]
             try:
-                await until_accepted(start + count).addTimeout(120, reactor)
+                await until_accepted(start + count).addTimeout(60, reactor)
             except defer.TimeoutError:
-                say(f"    only {accepted['n']} of {start + count} streams accepted after 120 s")
+                say(f"    only {accepted['n']} of {start + count} streams accepted after 60 s: "
+                    f"opening no more ({n - start - count} not tried, counted as failed)")
+                break
         for d in sources:
-            d.addTimeout(120, reactor)
+            d.addTimeout(60, reactor)
         protos = await defer.DeferredList(sources, consumeErrors=True)
+        if when_open is not None:
+            await when_open()
+        opened = [p for ok, p in protos if ok]
+        queue = list(opened)
+
+        def start_next(_: object = None) -> object:
+            if queue:
+                proto = queue.pop(0)
+                proto.done.addBoth(start_next)
+                proto.go.callback(None)
+            return _
+
         started = time.monotonic()
-        go.callback(None)
-        done = await defer.DeferredList(
-            [p.done.addTimeout(600, reactor) for ok, p in protos if ok], consumeErrors=True)
+        for _ in range(min(sending, len(queue))):
+            start_next()
+        done = await defer.DeferredList([p.done.addTimeout(180, reactor) for p in opened], consumeErrors=True)
         elapsed = time.monotonic() - started
-        failures = sum(1 for ok, _ in protos if not ok) + sum(1 for ok, _ in done if not ok)
+        failures = (n - len(protos)) + sum(1 for ok, _ in protos if not ok) + sum(1 for ok, _ in done if not ok)
         return elapsed, failures
     finally:
-        if not go.called:
-            go.callback(None)
+        for gate in gates:
+            if not gate.called:
+                gate.callback(None)
         await port.stopListening()
-
-
-# ------------------------------------------------------------------ peers
-
-
-class PeerWorker:
-    """One peer library, driven through bench/peer_worker.py in its own virtualenv."""
-
-    def __init__(self, name: str, sam_client: str, sam_server: str) -> None:
-        self.name = name
-        self.error: str | None = None
-        self.process: subprocess.Popen[str] | None = None
-        if not PEERS_PYTHON.exists():
-            self.error = f"not installed ({PEERS_PYTHON} missing: scripts/bench.sh makes it)"
-            return
-        self.process = subprocess.Popen(
-            [str(PEERS_PYTHON), str(HERE / "peer_worker.py"), name, sam_client, sam_server,
-             json.dumps(dict(TEST_SESSION_OPTIONS))],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            cwd=tempfile.gettempdir())
-
-    def _reply(self) -> dict[str, Any]:
-        assert self.process is not None and self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            return {"error": f"worker exited with code {self.process.wait()}"}
-        reply: dict[str, Any] = json.loads(line)
-        return reply
-
-    def wait_ready(self) -> bool:
-        if self.process is None:
-            return False
-        reply = self._reply()
-        if "error" in reply:
-            self.error = reply["error"]
-            self.close()
-            return False
-        return True
-
-    def transfer(self, size: int) -> dict[str, Any]:
-        assert self.process is not None and self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"size": size}) + "\n")
-        self.process.stdin.flush()
-        return self._reply()
-
-    def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            assert self.process.stdin is not None
-            self.process.stdin.close()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.process = None
-
-
-# ------------------------------------------------------------------ tunnels
-
-
-class TcpSink:
-    """A local TCP server that reads the expected bytes and answers b"k" (threads)."""
-
-    def __init__(self) -> None:
-        self.listener = std_socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.expected = 0
-        self.received: list[int] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: std_socket.socket) -> None:
-        with conn:
-            got = receive_exactly(conn, self.expected)
-            self.received.append(got)
-            if got == self.expected:
-                conn.sendall(b"k")
-
-    def close(self) -> None:
-        self.listener.close()
-
-
-def tcp_transfer(port: int, size: int, timeout: float = 300) -> None:
-    with std_socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        send_blocks(s.sendall, size)
-        if s.recv(1) != b"k":
-            raise ConnectionError("the tunnel closed before the sink acknowledged")
-
-
-def tcp_warm_up(port: int, deadline: float) -> int:
-    """Small transfers until one goes through (lease sets being published); returns tries."""
-    tries = 0
-    while True:
-        tries += 1
-        try:
-            tcp_transfer(port, CHUNK, timeout=30)
-            return tries
-        except (OSError, ConnectionError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
 
 
 def native_tunnel_config(section: str, body: dict[str, object]) -> str:
     options = {f"{k}": v for k, v in TEST_SESSION_OPTIONS.items()}
     lines = [f"[{section}]"] + [f"{k} = {v}" for k, v in {**body, **options}.items()]
     return "\n".join(lines) + "\n"
-
-
-# ------------------------------------------------------------------ control plane
-
-
-def raw_fresh_listen(sam_server: str, sam_client: str, client_id: str, nickname: str) -> float:
-    """SESSION CREATE + STREAM ACCEPT with plain sockets until a first stream arrives."""
-    started = time.monotonic()
-    control = raw_hello(sam_server)
-    options = " ".join(f"{k}={v}" for k, v in TEST_SESSION_OPTIONS.items())
-    raw_command(control, f"SESSION CREATE STYLE=STREAM ID={nickname} DESTINATION=TRANSIENT "
-                         f"SIGNATURE_TYPE=7 {options}")
-    reply = raw_command(control, "NAMING LOOKUP NAME=ME")
-    dest = reply.split(b"VALUE=")[1].split()[0].decode()
-    acceptor = raw_hello(sam_server)
-    raw_command(acceptor, f"STREAM ACCEPT ID={nickname} SILENT=false")
-    stop = threading.Event()
-    t = threading.Thread(target=connect_until_accepted, args=(sam_client, client_id, dest, stop))
-    t.start()
-    raw_line(acceptor)  # the first stream's peer line
-    elapsed = time.monotonic() - started
-    stop.set()
-    t.join()
-    acceptor.close()
-    control.close()
-    return elapsed
-
-
-def connect_until_accepted(sam_client: str, client_id: str, dest: str, stop: threading.Event) -> None:
-    """The same connecting side for both contenders: STREAM CONNECT until one succeeds."""
-    while not stop.is_set():
-        try:
-            s = raw_hello(sam_client, timeout=30)
-            s.sendall(f"STREAM CONNECT ID={client_id} DESTINATION={dest} SILENT=false\n".encode())
-            ok = b"RESULT=OK" in raw_line(s)
-            if ok:
-                stop.wait(60)
-                s.close()
-                return
-            s.close()
-        except OSError:
-            pass
-        stop.wait(0.5)
 
 
 async def ours_fresh_listen(reactor: Any, sam_server: str, sam_client: str, client_id: str,
@@ -607,38 +272,9 @@ async def ours_fresh_listen(reactor: Any, sam_server: str, sam_client: str, clie
     return elapsed
 
 
-def raw_lookups(sam: str, name: str, n: int, pipelined: bool) -> tuple[float, int]:
-    """*n* NAMING LOOKUPs on one plain socket; returns (seconds, replies received)."""
-    s = raw_hello(sam, timeout=5)
-    reader = s.makefile("rb")
-    line = f"NAMING LOOKUP NAME={name}\n".encode()
-    started = time.monotonic()
-    replies = 0
-    try:
-        if pipelined:
-            s.sendall(line * n)
-            while replies < n and reader.readline().endswith(b"\n"):
-                replies += 1
-        else:
-            for _ in range(n):
-                s.sendall(line)
-                if not reader.readline().endswith(b"\n"):
-                    break
-                replies += 1
-    except OSError:
-        pass  # a router that drops pipelined commands: count what came back
-    elapsed = time.monotonic() - started
-    reader.close()
-    s.close()
-    return elapsed, replies
-
-
 async def ours_lookups(control: Any, name: str, n: int) -> None:
     for _ in range(n):
         await control.command(codec.naming_lookup(name))
-
-
-# ------------------------------------------------------------------ the run
 
 
 async def timed(fn: Callable[[], Awaitable[Any]]) -> tuple[float, float, Any]:
@@ -880,57 +516,46 @@ class Bench:
         alice, bob = self.conc_sessions[:2]
         counts = [1, 10, 100] if self.quick else [1, 10, 100, 1000]
         conc: dict[str, Any] = {}
-        say(f"concurrency: {', '.join(map(str, counts))} streams at once on one session")
-        # memory first, before the transfers' buffers raise the process's high-water mark
-        n_idle = 100 if self.quick else 1000
-        say(f"  opening {n_idle} idle streams to measure memory")
-        opened = {"n": 0}
+        say(f"concurrency: {', '.join(map(str, counts))} streams at once on one session (sessions of its own)")
+        # The largest count first, on fresh sessions, with the memory of its
+        # open streams measured before any byte moves.
+        memory: dict[str, float] = {}
 
-        class Idle(Protocol):
-            def connectionMade(self) -> None:
-                opened["n"] += 1
+        async def measure_memory() -> None:
+            await task.deferLater(self.reactor, 2, lambda: None)
+            gc.collect()
+            memory["rss"] = rss_kib() - memory["rss_before"]
+            memory["traced"], _ = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
 
-        idle_port = bob.listen(Factory.forProtocol(Idle))
-        await bob.when_accepting()
-        gc.collect()
-        tracemalloc.start()
-        before = rss_kib()
-        protos: list[Any] = []
-        deadline = time.monotonic() + 300
-        for start in range(0, n_idle, 50):  # in waves, as above
-            protos += await defer.gatherResults([
-                defer.Deferred.fromCoroutine(alice.connect(bob.destination, Factory.forProtocol(Protocol)))
-                .addTimeout(120, self.reactor) for _ in range(min(50, n_idle - start))])
-            while opened["n"] < len(protos) and time.monotonic() < deadline:
-                await task.deferLater(self.reactor, 0.05, lambda: None)
-        if opened["n"] < n_idle:
-            self.failed(f"only {opened['n']} of {n_idle} idle streams were accepted")
-        await task.deferLater(self.reactor, 2, lambda: None)
-        gc.collect()
-        after = rss_kib()
-        traced, _ = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        for p in protos:
-            p.transport.loseConnection()
-        await idle_port.stopListening()
-        # both ends of every stream are in this process
-        conc["rss_kib_per_stream"] = (after - before) / (2 * n_idle)
-        conc["python_kib_per_stream"] = traced / 1024 / (2 * n_idle)
-        conc["idle_streams"] = n_idle
-        say(f"  per stream end: RSS {conc['rss_kib_per_stream']:.1f} KiB, Python heap "
-            f"{conc['python_kib_per_stream']:.1f} KiB ({n_idle} streams, both ends here)")
-        for n in counts:
+        for n in sorted(counts, key=lambda c: (c != max(counts), c)):
             per = max(64 * 1024, (self.size // 4) // n // CHUNK * CHUNK)
+            when_open = None
+            if n == max(counts):
+                gc.collect()
+                tracemalloc.start()
+                memory["rss_before"] = rss_kib()
+                when_open = measure_memory
             try:
-                wall, failed = await concurrent_transfer(self.reactor, alice, bob, per, n)
+                wall, failed = await concurrent_transfer(self.reactor, alice, bob, per, n, when_open=when_open)
             except Exception as e:
                 self.failed(f"{n} concurrent streams: {e!r}")
                 continue
+            finally:
+                if tracemalloc.is_tracing():
+                    tracemalloc.stop()
             conc[str(n)] = {"streams": n, "bytes_each": per, "mbps": n * per / wall / 1e6, "failed": failed}
             if failed:
                 self.failed(f"{failed} of {n} concurrent streams")
             say(f"  {n} concurrent streams of {per // 1024} KiB: {n * per / wall / 1e6:.1f} MB/s total, "
                 f"{failed} failed")
+            if "traced" in memory and "rss_kib_per_stream" not in conc:
+                # both ends of every stream are in this process
+                conc["rss_kib_per_stream"] = memory["rss"] / (2 * n)
+                conc["python_kib_per_stream"] = memory["traced"] / 1024 / (2 * n)
+                conc["idle_streams"] = n
+                say(f"  with the {n} open before sending, per stream end: RSS {conc['rss_kib_per_stream']:.1f} "
+                    f"KiB, Python heap {conc['python_kib_per_stream']:.1f} KiB")
         self.results["concurrency"] = conc
 
     # 6: control plane
@@ -985,146 +610,6 @@ class Bench:
                 f"txi2p {fresh['txi2p'][-1] if fresh['txi2p'] else float('nan'):.1f} s")
         ctl["new_session_listen_to_first_stream_s"] = {k: summary(v) for k, v in fresh.items()}
         self.results["control"] = ctl
-
-
-# ------------------------------------------------------------------ outputs
-
-
-def _fmt(s: dict[str, float], unit: str = "") -> str:
-    if not s.get("n"):
-        return "-"
-    return f"{s['median']:.2f}{unit} [{s['min']:.2f}-{s['max']:.2f}]"
-
-
-def _ratio(value: float | None, goal: str) -> str:
-    if value is None:
-        return "-"
-    bound = float(goal.split()[-1])
-    met = value >= bound if goal.startswith(">=") else value <= bound
-    return f"{value:.2f} ({'met' if met else 'missed'})"
-
-
-def _best(v: dict[str, Any]) -> str:
-    best = v.get("ratio_throughput_best")
-    return f"; best runs {best:.2f}" if best is not None else ""
-
-
-def markdown(results: dict[str, Any]) -> str:
-    lines = [
-        f"# txi2p benchmarks ({results['started']}, {'quick' if results['quick'] else 'full'} run)",
-        "",
-        f"Bulk transfers of {results['transfer_mib']} MiB, {results['repetitions']} repetitions interleaved, "
-        f"{results['cpus']} CPUs; median [min-max]; ratios to the baseline measured in the same run.",
-        "",
-    ]
-    b = results.get("bulk")
-    if b:
-        lines += ["| bulk, one stream | MB/s | ratio to raw (goal >= 0.97) | CPU ms per MiB | "
-                  "ratio to raw (goal <= 1.1) |", "|---|---|---|---|---|"]
-        for name, v in b.items():
-            lines.append(f"| {name} | {_fmt(v['mbps'])} | "
-                         f"{_ratio(v.get('ratio_throughput'), '>= 0.97') if name != 'raw' else 'baseline'}"
-                         f"{_best(v)} | "
-                         f"{_fmt(v['cpu_ms_per_mib'])} | "
-                         f"{_ratio(v.get('ratio_cpu'), '<= 1.1') if name != 'raw' else 'baseline'} |")
-        events = {k: v["receive_events_per_mib"]["median"] for k, v in b.items()
-                  if v.get("receive_events_per_mib", {}).get("n")}
-        lines += ["", f"txi2p's CPU per MiB is {b['txi2p']['ratio_cpu_to_twisted']:.2f} x that of a minimal "
-                      "Twisted SAM client written in the bench (\"twisted, no txi2p\"): the rest of the gap to "
-                      "raw is the reactor's cost per read. Receive events per MiB (median): "
-                      + ", ".join(f"{k} {v:.0f}" for k, v in events.items()) + "."]
-        lines.append("")
-    for name, status in results.get("peers", {}).items():
-        if status != "ready":
-            lines.append(f"- peer **{name}**: {status}")
-    lines.append("")
-    t = results.get("tunnels")
-    if t:
-        lines += ["| tunnel relay | MB/s | ratio |", "|---|---|---|",
-                  f"| i2pd native tunnels | {_fmt(t['i2pd native'])} | baseline |",
-                  f"| txi2p TunnelServer + TunnelClient | {_fmt(t['txi2p'])} | "
-                  f"{_ratio(t['ratio_throughput'], '>= 0.9')}{_best(t)} (goal >= 0.9) |", ""]
-    s = results.get("shim")
-    if s:
-        lines += [f"| shim sendall/recv, {s['transfer_mib']:.0f} MiB | MB/s | ratio |", "|---|---|---|",
-                  f"| raw | {_fmt(s['raw'])} | baseline |",
-                  f"| txi2p.socket | {_fmt(s['shim'])} | {_ratio(s['ratio_throughput'], '>= 0.8')}{_best(s)} "
-                  "(goal >= 0.8) |", ""]
-    c = results.get("concurrency")
-    if c:
-        lines += ["| concurrent streams | bytes each | total MB/s | failed |", "|---|---|---|---|"]
-        for value in c.values():
-            if isinstance(value, dict):
-                lines.append(f"| {value['streams']} | {value['bytes_each'] // 1024} KiB | {value['mbps']:.1f} | "
-                             f"{value['failed']} |")
-        lines += ["", f"Memory per open stream end ({c['idle_streams']} idle streams, both ends in the bench "
-                      f"process): RSS {c['rss_kib_per_stream']:.1f} KiB, Python heap (tracemalloc) "
-                      f"{c.get('python_kib_per_stream', float('nan')):.1f} KiB (goal < 30 KiB).", ""]
-    ctl = results.get("control")
-    if ctl:
-        lines += [
-            f"NAMING LOOKUP, {ctl['lookups']} on one connection: one at a time raw "
-            f"{ctl['raw_sequential_per_s']:.0f}/s, txi2p {ctl['txi2p_sequential_per_s']:.0f}/s; "
-            f"pipelined (all sent at once, raw): {ctl['raw_pipelined_replies']} of {ctl['lookups']} answered "
-            f"(txi2p pipelines on this router: {ctl['txi2p_pipelines']}).",
-            "",
-            "| listen() to a first accepted stream (s) | raw | txi2p |", "|---|---|---|",
-            f"| ready session (listen, connect, 64 KiB) | "
-            f"{_fmt(ctl['ready_session_listen_to_first_stream_s']['raw'])} | "
-            f"{_fmt(ctl['ready_session_listen_to_first_stream_s']['txi2p'])} |",
-            f"| new session (router's session start included) | "
-            f"{_fmt(ctl['new_session_listen_to_first_stream_s']['raw'])} | "
-            f"{_fmt(ctl['new_session_listen_to_first_stream_s']['txi2p'])} |",
-            "",
-            f"Private network start to first ready sessions: {results.get('router_session_start_s')} s.",
-            ""]
-    if results.get("failures"):
-        lines += ["**Failures:** " + "; ".join(results["failures"]), ""]
-    if results.get("notes"):
-        lines += ["## Notes", ""] + [f"- {n}" for n in results["notes"]] + [""]
-    return "\n".join(lines)
-
-
-def plot(results: dict[str, Any], path: Path) -> None:
-    try:
-        import matplotlib
-    except ImportError:
-        say("matplotlib is not installed: no plot")
-        return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    points = [v for v in results.get("concurrency", {}).values() if isinstance(v, dict)]
-    if not points:
-        return
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot([p["streams"] for p in points], [p["mbps"] for p in points], marker="o", label="txi2p, total")
-    bulk = results.get("bulk", {})
-    for name, style in (("raw", "--"), ("txi2p-tahoe", ":")):
-        if name in bulk and bulk[name]["mbps"]["n"]:
-            ax.axhline(bulk[name]["mbps"]["median"], color="grey", linestyle=style, label=f"{name}, 1 stream")
-    ax.set_xscale("log")
-    ax.set_xlabel("concurrent streams on one session")
-    ax.set_ylabel("total throughput (MB/s)")
-    ax.set_title("txi2p throughput on the private I2P network")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-
-
-def results_dir(quick: bool) -> Path:
-    """Full runs write bench/results/; quick runs bench/results/quick/ (the committed figures stay)."""
-    return RESULTS / "quick" if quick else RESULTS
-
-
-def write_outputs(results: dict[str, Any], notes: Path | None) -> None:
-    out = results_dir(results["quick"])
-    out.mkdir(parents=True, exist_ok=True)
-    if notes is not None and notes.exists() and not results["quick"]:
-        results["notes"] = [line[2:].strip() for line in notes.read_text().splitlines() if line.startswith("- ")]
-    (out / "latest.json").write_text(json.dumps(results, indent=2, default=str))
-    (out / "latest.md").write_text(markdown(results))
-    plot(results, out / "throughput.png")
 
 
 def main() -> None:
