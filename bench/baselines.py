@@ -326,8 +326,10 @@ def raw_lookups(sam: str, name: str, n: int, pipelined: bool) -> tuple[float, in
                 if not reader.readline().endswith(b"\n"):
                     break
                 replies += 1
-    except OSError:
-        pass  # a router that drops pipelined commands: count what came back
+    except OSError as e:
+        if not pipelined:
+            print(f"[bench] raw NAMING LOOKUP {replies + 1} of {n}: {e!r}", flush=True)
+        # a router that drops pipelined commands: count what came back
     elapsed = time.monotonic() - started
     reader.close()
     s.close()

@@ -319,10 +319,11 @@ class Bench:
             peers_ready = defer.DeferredList([threads.deferToThread(p.wait_ready) for p in self.peers])
             self.raw = RawSessions(self.sam1, self.sam2)
             raw_ready = threads.deferToThread(self.raw.create)
-            # the concurrency section gets sessions of its own: i2pd's ratchet
-            # state after the other sections' traffic fails bursts of new streams
-            conc_sessions = defer.Deferred.fromCoroutine(create_sessions(
-                reactor, [self.sam1, self.sam2], prefix="bench-conc"))
+            # each stream count gets a pair of sessions of its own: i2pd's
+            # ratchet state after earlier bursts fails the next burst
+            self.counts = [1, 10, 100] if self.quick else [1, 10, 100, 1000]
+            conc_sessions = defer.gatherResults([defer.Deferred.fromCoroutine(create_sessions(
+                reactor, [self.sam1, self.sam2], prefix=f"bench-c{n}-")) for n in self.counts])
             sessions = await wait_until_ready(reactor, network, prefix="bench", progress=say)
             self.results["router_session_start_s"] = round(time.monotonic() - started, 1)
             self.alice, self.bob = sessions[:2]
@@ -332,8 +333,9 @@ class Bench:
             say("waiting for the raw client's and the peers' sessions")
             await raw_ready
             await peers_ready
-            self.conc_sessions = await conc_sessions
-            sessions += self.conc_sessions
+            pairs = await conc_sessions
+            self.conc_sessions = dict(zip(self.counts, pairs, strict=True))
+            sessions += [s for pair in pairs for s in pair]
             self.results["peers"] = {p.name: ("ready" if p.error is None else f"does not run here: {p.error}")
                                      for p in self.peers}
             for p in self.peers:
@@ -513,10 +515,10 @@ class Bench:
 
     # 5: concurrency and RSS per stream
     async def concurrency(self) -> None:
-        alice, bob = self.conc_sessions[:2]
-        counts = [1, 10, 100] if self.quick else [1, 10, 100, 1000]
+        counts = self.counts
         conc: dict[str, Any] = {}
-        say(f"concurrency: {', '.join(map(str, counts))} streams at once on one session (sessions of its own)")
+        say(f"concurrency: {', '.join(map(str, counts))} streams at once on one session (a pair of sessions "
+            "of its own for each)")
         # The largest count first, on fresh sessions, with the memory of its
         # open streams measured before any byte moves.
         memory: dict[str, float] = {}
@@ -529,6 +531,7 @@ class Bench:
             tracemalloc.stop()
 
         for n in sorted(counts, key=lambda c: (c != max(counts), c)):
+            alice, bob = self.conc_sessions[n][:2]
             per = max(64 * 1024, (self.size // 4) // n // CHUNK * CHUNK)
             when_open = None
             if n == max(counts):
@@ -563,14 +566,17 @@ class Bench:
         alice, bob, sam1, sam2 = self.alice, self.bob, self.sam1, self.sam2
         lookups = 50 if self.quick else 1000
         say(f"control plane: {lookups} NAMING LOOKUPs on one connection, one at a time and pipelined")
-        raw_wall, _ = await threads.deferToThread(raw_lookups, sam1, bob.b32, lookups, False)
+        raw_wall, raw_replies = await threads.deferToThread(raw_lookups, sam1, bob.b32, lookups, False)
+        if raw_replies < lookups:
+            self.failed(f"the raw client got {raw_replies} of {lookups} NAMING LOOKUP replies one at a time")
         control = await alice.bridge.control()
         ours_wall, _, _ = await timed(lambda: defer.Deferred.fromCoroutine(ours_lookups(control, bob.b32, lookups)))
         control.close()
         pipe_wall, pipe_replies = await threads.deferToThread(raw_lookups, sam1, bob.b32, lookups, True)
         ctl: dict[str, Any] = {
             "lookups": lookups,
-            "raw_sequential_per_s": lookups / raw_wall,
+            "raw_sequential_per_s": raw_replies / raw_wall,
+            "raw_sequential_replies": raw_replies,
             "txi2p_sequential_per_s": lookups / ours_wall,
             "raw_pipelined_replies": pipe_replies,
             "raw_pipelined_per_s": pipe_replies / pipe_wall if pipe_replies else 0.0,
