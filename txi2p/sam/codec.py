@@ -451,6 +451,8 @@ Event = Reply | Ping | Pong | PeerLine | Packet
 
 def _tokenize(text: str) -> list[str]:
     """Split a line on spaces, honouring ``"quoted values"`` with escapes."""
+    if '"' not in text:  # most replies: no quotes, split at C speed
+        return [token for token in text.split(" ") if token]
     tokens: list[str] = []
     i, n = 0, len(text)
     while i < n:
