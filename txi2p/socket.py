@@ -320,6 +320,20 @@ class _StreamFeed(Protocol):
         transport: Any = self.transport  # an IConsumer too
         transport.registerProducer(self, True)
 
+    def close_transport(self, method: str = "loseConnection") -> None:
+        """Close (or half-close) the stream once everything sent is written.
+
+        Unregisters the send side's producer first: a TCP transport whose
+        streaming producer is paused resumes it when its buffer drains,
+        instead of closing, and the connection would stay open forever.
+        """
+        transport: Any = self.transport
+        if transport is None or getattr(transport, "disconnected", False):
+            return
+        if getattr(transport, "producer", None) is self:
+            transport.unregisterProducer()
+        getattr(transport, method)()
+
     def pauseProducing(self) -> None:
         self._write_room(False)
 
@@ -579,7 +593,7 @@ class socket:
     def _incoming(self, feed: _StreamFeed, addr: Any) -> None:
         with self._cond:
             if len(self._accept_queue) >= max(1, self._backlog) or self._closed:
-                self._ctx.reactor.callLater(0, feed.call, "loseConnection")
+                self._ctx.reactor.callLater(0, feed.close_transport)
                 return
             self._accept_queue.append((feed, addr))
             self._update_signal()
@@ -882,7 +896,7 @@ class socket:
         if how in (SHUT_WR, SHUT_RDWR) and self._feed_proto is not None:
             feed = self._feed_proto
             self._ctx.reactor.callFromThread(
-                feed.call, "loseWriteConnection" if how == SHUT_WR else "loseConnection")
+                feed.close_transport, "loseWriteConnection" if how == SHUT_WR else "loseConnection")
 
     def close(self) -> None:
         """Close the socket; bytes already sent are still delivered."""
@@ -894,12 +908,12 @@ class socket:
             self._cond.notify_all()
         reactor = self._ctx.reactor
         if self._feed_proto is not None:
-            reactor.callFromThread(self._feed_proto.call, "loseConnection")
+            reactor.callFromThread(self._feed_proto.close_transport)
         if self._listening_port is not None:
             port = self._listening_port
             reactor.callFromThread(port.stopListening)
             for feed, _ in list(self._accept_queue):
-                reactor.callFromThread(feed.call, "loseConnection")
+                reactor.callFromThread(feed.close_transport)
         if self._share is not None:
             share = self._share
             share.sockets.remove(self)

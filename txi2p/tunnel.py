@@ -60,6 +60,21 @@ def _pending_write_bytes(transport: Any) -> int:
 
 
 @implementer(IHalfCloseableProtocol)
+def _close_after_flush(transport: Any, half: bool = False) -> None:
+    """Close (or half-close) *transport* once what it buffers is written.
+
+    Its producer (the other side) is unregistered first: a TCP transport
+    whose streaming producer is paused resumes it when its buffer drains,
+    instead of closing, and the connection would stay open forever.
+    """
+    if getattr(transport, "producer", None) is not None:
+        transport.unregisterProducer()
+    if half:
+        transport.loseWriteConnection()
+    else:
+        transport.loseConnection()
+
+
 class _Side(Protocol):
     """One side of a relayed connection."""
 
@@ -89,8 +104,7 @@ class _Side(Protocol):
         self.read_closed = True
         peer = self.peer
         if peer is not None and peer.transport is not None:
-            transport: Any = peer.transport
-            transport.loseWriteConnection()
+            _close_after_flush(peer.transport, half=True)
         if peer is None or peer.read_closed:
             self.relay.close()
 
@@ -156,12 +170,12 @@ class Relay:
             self._timer.cancel()
         for side in (self.incoming, self.outgoing):
             if side.transport is not None:
-                side.transport.loseConnection()
+                _close_after_flush(side.transport)
 
     def _side_lost(self, side: _Side) -> None:
         other = self.outgoing if side is self.incoming else self.incoming
         if other.transport is not None and not other.lost:
-            other.transport.loseConnection()  # after flushing what it has
+            _close_after_flush(other.transport)
         if other.lost or other.transport is None:
             self.finished()
 

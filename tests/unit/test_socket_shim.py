@@ -150,3 +150,14 @@ def test_send_waits_while_its_own_queue_is_full():
         assert transport.value() == block * (sent // len(block)) + b"more"
     finally:
         sock._signal.close()
+
+
+def test_close_unregisters_the_send_producer_first():
+    """A paused streaming producer would keep a TCP transport from ever closing."""
+    sock, reactor, transport, feed = _connected_stream_socket()
+    sock.sendall(b"last words")
+    feed.pauseProducing()  # as a transport does when its buffer is over its size
+    sock.close()
+    reactor.run()
+    assert transport.value() == b"last words"
+    assert transport.producer is None and transport.disconnecting
