@@ -847,7 +847,7 @@ class socket:
 
     def _recv_stream(self, bufsize: int, flags: int) -> bytes:
         with self._cond:
-            if self._state not in ("connected",) and not self._buffer:
+            if self._state != "connected" and not self._buffer:
                 if self._closed or self._eof is not None:
                     return b""
                 raise Error("the socket is not connected")

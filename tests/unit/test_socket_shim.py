@@ -82,7 +82,9 @@ class _QueuedCalls:
             f(*args)
 
 
-def _connected_stream_socket():
+@pytest.fixture
+def stream_socket():
+    """A connected shim stream socket over a StringTransport, and its queued reactor calls."""
     from types import SimpleNamespace
 
     from twisted.internet.testing import StringTransport
@@ -96,65 +98,57 @@ def _connected_stream_socket():
     transport = StringTransport()
     feed.makeConnection(transport)
     sock._feed_proto = feed
-    return sock, reactor, transport, feed
+    yield sock, reactor, transport, feed
+    sock._signal.close()
 
 
-def test_sends_are_batched_into_one_reactor_call():
-    sock, reactor, transport, _ = _connected_stream_socket()
-    try:
-        for part in (b"one ", b"two ", b"three"):
-            assert sock.send(part) == len(part)
-        assert len(reactor.calls) == 1  # one wake-up of the reactor for the three
-        reactor.run()
-        assert transport.value() == b"one two three"
-        sock.sendall(b"!")
-        reactor.run()
-        assert transport.value() == b"one two three!"
-    finally:
-        sock._signal.close()
+def test_sends_are_batched_into_one_reactor_call(stream_socket):
+    sock, reactor, transport, _ = stream_socket
+    for part in (b"one ", b"two ", b"three"):
+        assert sock.send(part) == len(part)
+    assert len(reactor.calls) == 1  # one wake-up of the reactor for the three
+    reactor.run()
+    assert transport.value() == b"one two three"
+    sock.sendall(b"!")
+    reactor.run()
+    assert transport.value() == b"one two three!"
 
 
-def test_send_waits_while_the_transport_is_full():
-    sock, reactor, transport, feed = _connected_stream_socket()
-    try:
-        feed.pauseProducing()  # the transport's buffer is full
-        sock.setblocking(False)
-        with pytest.raises(i2p.BlockError):
-            sock.send(b"x")
-        sock.settimeout(0.01)
-        with pytest.raises(i2p.Timeout):
-            sock.sendall(b"x")
-        feed.resumeProducing()
-        sock.send(b"y")
-        reactor.run()
-        assert transport.value() == b"y"
-    finally:
-        sock._signal.close()
+def test_send_waits_while_the_transport_is_full(stream_socket):
+    sock, reactor, transport, feed = stream_socket
+    feed.pauseProducing()  # the transport's buffer is full
+    sock.setblocking(False)
+    with pytest.raises(i2p.BlockError):
+        sock.send(b"x")
+    sock.settimeout(0.01)
+    with pytest.raises(i2p.Timeout):
+        sock.sendall(b"x")
+    feed.resumeProducing()
+    sock.send(b"y")
+    reactor.run()
+    assert transport.value() == b"y"
 
 
-def test_send_waits_while_its_own_queue_is_full():
-    sock, reactor, transport, _ = _connected_stream_socket()
-    try:
-        sock.setblocking(False)
-        block = b"z" * (64 * 1024)
-        sent = 0
-        with pytest.raises(i2p.BlockError):
-            while True:
-                sent += sock.send(block)
-        assert sent == i2p.SEND_BUFFER_HIGH  # nothing beyond the limit was taken
-        assert select.select([], [sock], [], 0)[1] == []  # not writable while full
-        reactor.run()  # the reactor writes the queue out: room again
-        assert select.select([], [sock], [], 0)[1] == [sock]
-        sock.send(b"more")
-        reactor.run()
-        assert transport.value() == block * (sent // len(block)) + b"more"
-    finally:
-        sock._signal.close()
+def test_send_waits_while_its_own_queue_is_full(stream_socket):
+    sock, reactor, transport, _ = stream_socket
+    sock.setblocking(False)
+    block = b"z" * (64 * 1024)
+    sent = 0
+    with pytest.raises(i2p.BlockError):
+        while True:
+            sent += sock.send(block)
+    assert sent == i2p.SEND_BUFFER_HIGH  # nothing beyond the limit was taken
+    assert select.select([], [sock], [], 0)[1] == []  # not writable while full
+    reactor.run()  # the reactor writes the queue out: room again
+    assert select.select([], [sock], [], 0)[1] == [sock]
+    sock.send(b"more")
+    reactor.run()
+    assert transport.value() == block * (sent // len(block)) + b"more"
 
 
-def test_close_unregisters_the_send_producer_first():
+def test_close_unregisters_the_send_producer_first(stream_socket):
     """A paused streaming producer would keep a TCP transport from ever closing."""
-    sock, reactor, transport, feed = _connected_stream_socket()
+    sock, reactor, transport, feed = stream_socket
     sock.sendall(b"last words")
     feed.pauseProducing()  # as a transport does when its buffer is over its size
     sock.close()
