@@ -59,7 +59,6 @@ def _pending_write_bytes(transport: Any) -> int:
     return len(buffered) - getattr(inner, "offset", 0) + getattr(inner, "_tempDataLen", 0)
 
 
-@implementer(IHalfCloseableProtocol)
 def _close_after_flush(transport: Any, half: bool = False) -> None:
     """Close (or half-close) *transport* once what it buffers is written.
 
@@ -75,6 +74,7 @@ def _close_after_flush(transport: Any, half: bool = False) -> None:
         transport.loseConnection()
 
 
+@implementer(IHalfCloseableProtocol)
 class _Side(Protocol):
     """One side of a relayed connection."""
 

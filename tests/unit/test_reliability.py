@@ -239,3 +239,12 @@ def test_tunnel_closes_a_side_after_unregistering_its_producer():
         _close_after_flush(transport, half=half)
         assert transport.producer is None
         assert transport.write_closed if half else transport.disconnecting
+
+
+def test_tunnel_sides_take_half_closes():
+    """Without IHalfCloseableProtocol, Twisted turns a peer's half-close into a full close."""
+    from twisted.internet.interfaces import IHalfCloseableProtocol
+
+    from txi2p.tunnel import _Side
+
+    assert IHalfCloseableProtocol.implementedBy(_Side)
