@@ -242,8 +242,7 @@ async def concurrent_transfer(reactor: Any, client: Any, server: Any, size: int,
 
 
 def native_tunnel_config(section: str, body: dict[str, object]) -> str:
-    options = {f"{k}": v for k, v in TEST_SESSION_OPTIONS.items()}
-    lines = [f"[{section}]"] + [f"{k} = {v}" for k, v in {**body, **options}.items()]
+    lines = [f"[{section}]"] + [f"{k} = {v}" for k, v in {**body, **TEST_SESSION_OPTIONS}.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -469,8 +468,7 @@ class Bench:
     async def shim(self) -> None:
         alice, bob, sam1, sam2 = self.alice, self.bob, self.sam1, self.sam2
         say("shim: txi2p.socket sendall/recv loop vs raw")
-        opts = {"in_depth": 0, "out_depth": 0, "inbound_quantity": 4, "outbound_quantity": 4,
-                "i2cp_leaseSetEncType": "4,0"}
+        opts = dict(TEST_SESSION_OPTIONS)  # the same settings as alice's and bob's sessions
         size = self.size // 2
 
         def shim_transfer() -> None:

@@ -359,6 +359,21 @@ class I2PStreamTransport:
         return f"<I2PStreamTransport {self._host!r} <-> {self._peer!r}>"
 
 
+def close_after_flush(transport: Any, half: bool = False) -> None:
+    """Close (or half-close) *transport* once what it buffers is written.
+
+    Its producer is unregistered first: a TCP transport whose streaming
+    producer is paused resumes it when its buffer drains, instead of
+    closing, and the connection would stay open forever.
+    """
+    if getattr(transport, "producer", None) is not None:
+        transport.unregisterProducer()
+    if half:
+        transport.loseWriteConnection()
+    else:
+        transport.loseConnection()
+
+
 class _ProtocolTap:
     """Takes the user protocol's place on the TCP transport to see the close.
 

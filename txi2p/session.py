@@ -206,6 +206,11 @@ class SAMBridge:
         self.dialect: SAMDialect | None = None
         self._names: dict[str, Destination] = {}
 
+    @property
+    def is_local(self) -> bool:
+        """The bridge is on this host (so the router can connect back to us)."""
+        return is_loopback(parse_sam_address(self.address)[0]) if ":" in self.address else False
+
     def __repr__(self) -> str:
         return f"<SAMBridge {self.address}>"
 
@@ -576,10 +581,7 @@ class _Forwarder(_Acceptor):
         d.addCallbacks(started, failed)
 
     def stop(self) -> None:
-        self.resume()
-        self._ready = False  # a later listen() waits for the router again
-        if self._retry is not None and self._retry.active():
-            self._retry.cancel()
+        super().stop()  # (it has no pending ACCEPTs to cancel)
         if self._starting is not None:
             self._starting.cancel()
         port, self._port = self._port, None
@@ -823,9 +825,7 @@ class SAMSession:
         acceptor = self._acceptor
         if acceptor is None:
             dialect = self.control.dialect
-            local = is_loopback(parse_sam_address(self.bridge.address)[0]) \
-                if ":" in self.bridge.address else False
-            if dialect is not None and not dialect.concurrent_accepts and local:
+            if dialect is not None and not dialect.concurrent_accepts and self.bridge.is_local:
                 acceptor = self._acceptor = _Forwarder(self, pending)
             else:
                 acceptor = self._acceptor = _Acceptor(self, pending)
@@ -838,7 +838,6 @@ class SAMSession:
         acceptor.resume()
         acceptor.fill()
         return listener
-
 
     def when_accepting(self) -> Deferred[None]:
         """Fires once the router takes incoming streams for :meth:`listen`'s ports.

@@ -43,6 +43,7 @@ from twisted.python.failure import Failure
 from txi2p import errors as _errors
 from txi2p.address import Destination, I2PAddress
 from txi2p.datagram import MAX_DGRAM, MAX_RAW, I2PDatagramEndpoint, I2PDatagramPort
+from txi2p.protocol import close_after_flush
 from txi2p.registry import SessionRegistry, SessionSpec
 from txi2p.session import SAMSession, default_sam_address, session_options
 
@@ -320,19 +321,11 @@ class _StreamFeed(Protocol):
         transport: Any = self.transport  # an IConsumer too
         transport.registerProducer(self, True)
 
-    def close_transport(self, method: str = "loseConnection") -> None:
-        """Close (or half-close) the stream once everything sent is written.
-
-        Unregisters the send side's producer first: a TCP transport whose
-        streaming producer is paused resumes it when its buffer drains,
-        instead of closing, and the connection would stay open forever.
-        """
+    def close_transport(self, half: bool = False) -> None:
+        """Close (or half-close) the stream once everything sent is written."""
         transport: Any = self.transport
-        if transport is None or getattr(transport, "disconnected", False):
-            return
-        if getattr(transport, "producer", None) is self:
-            transport.unregisterProducer()
-        getattr(transport, method)()
+        if transport is not None and not getattr(transport, "disconnected", False):
+            close_after_flush(transport, half)
 
     def pauseProducing(self) -> None:
         self._write_room(False)
@@ -896,7 +889,7 @@ class socket:
         if how in (SHUT_WR, SHUT_RDWR) and self._feed_proto is not None:
             feed = self._feed_proto
             self._ctx.reactor.callFromThread(
-                feed.close_transport, "loseWriteConnection" if how == SHUT_WR else "loseConnection")
+                feed.close_transport, how == SHUT_WR)
 
     def close(self) -> None:
         """Close the socket; bytes already sent are still delivered."""

@@ -44,6 +44,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
+from txi2p.protocol import close_after_flush
 from txi2p.registry import SessionRegistry
 from txi2p.session import SAMSession
 
@@ -57,21 +58,6 @@ def _pending_write_bytes(transport: Any) -> int:
     inner = getattr(transport, "_transport", transport)  # I2PStreamTransport wraps TCP
     buffered = getattr(inner, "dataBuffer", b"")
     return len(buffered) - getattr(inner, "offset", 0) + getattr(inner, "_tempDataLen", 0)
-
-
-def _close_after_flush(transport: Any, half: bool = False) -> None:
-    """Close (or half-close) *transport* once what it buffers is written.
-
-    Its producer (the other side) is unregistered first: a TCP transport
-    whose streaming producer is paused resumes it when its buffer drains,
-    instead of closing, and the connection would stay open forever.
-    """
-    if getattr(transport, "producer", None) is not None:
-        transport.unregisterProducer()
-    if half:
-        transport.loseWriteConnection()
-    else:
-        transport.loseConnection()
 
 
 @implementer(IHalfCloseableProtocol)
@@ -104,7 +90,7 @@ class _Side(Protocol):
         self.read_closed = True
         peer = self.peer
         if peer is not None and peer.transport is not None:
-            _close_after_flush(peer.transport, half=True)
+            close_after_flush(peer.transport, half=True)
         if peer is None or peer.read_closed:
             self.relay.close()
 
@@ -170,12 +156,12 @@ class Relay:
             self._timer.cancel()
         for side in (self.incoming, self.outgoing):
             if side.transport is not None:
-                _close_after_flush(side.transport)
+                close_after_flush(side.transport)
 
     def _side_lost(self, side: _Side) -> None:
         other = self.outgoing if side is self.incoming else self.incoming
         if other.transport is not None and not other.lost:
-            _close_after_flush(other.transport)
+            close_after_flush(other.transport)
         if other.lost or other.transport is None:
             self.finished()
 

@@ -221,11 +221,11 @@ def test_write_key_file_mode(tmp_path):
     assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
-def test_tunnel_closes_a_side_after_unregistering_its_producer():
+def test_close_after_flush_unregisters_the_producer_first():
     """A paused producer on a TCP transport would turn the close into a resume."""
     from twisted.internet.testing import StringTransport
 
-    from txi2p.tunnel import _close_after_flush
+    from txi2p.protocol import close_after_flush
 
     class HalfCloseable(StringTransport):
         write_closed = False
@@ -236,7 +236,7 @@ def test_tunnel_closes_a_side_after_unregistering_its_producer():
     for half in (False, True):
         transport = HalfCloseable()
         transport.registerProducer(StringTransport(), True)
-        _close_after_flush(transport, half=half)
+        close_after_flush(transport, half=half)
         assert transport.producer is None
         assert transport.write_closed if half else transport.disconnecting
 
