@@ -23,6 +23,7 @@ __all__ = [
     "InvalidKey",
     "KeyNotFound",
     "LeaseSetNotFound",
+    "NameNotFound",
     "NoVersion",
     "PeerNotFound",
     "SAMConnectionFailed",
@@ -35,6 +36,7 @@ __all__ = [
     "StreamRejected",
     "TxI2PError",
     "UnknownResult",
+    "UnsupportedByRouter",
     "error_for_result",
     "redact_keys",
 ]
@@ -174,6 +176,39 @@ def error_for_result(result: str, message: str = "", command: str = "") -> SAMEr
     """The exception for a ``RESULT=`` code (:class:`UnknownResult` if new)."""
     cls = RESULT_ERRORS.get(result, UnknownResult)
     return cls(result, message, command)
+
+
+class NameNotFound(KeyNotFound, InvalidKey):
+    """A well-formed name or destination the router cannot find (yet).
+
+    Routers spell this differently (KEY_NOT_FOUND in the specification and
+    Java I2P, INVALID_KEY in i2pd); both become this class, which is also
+    a :class:`KeyNotFound` and an :class:`InvalidKey`.  A destination that
+    started moments ago has not published its lease set yet: wait and
+    retry.
+    """
+
+    description = ("the router cannot find this name or destination (yet): a destination that "
+                   "started moments ago has not published its lease set; wait a few seconds and "
+                   "retry. Check the name if this persists")
+
+    def __init__(self, result: str | None = None, message: str = "", command: str = "",
+                 name: str = "") -> None:
+        self.name = name
+        super().__init__(result, message, command)
+
+    def _text(self) -> str:
+        text = super()._text()
+        return f"{self.name}: {text}" if self.name else text
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.result, self.message, self.command, self.name))
+
+
+class UnsupportedByRouter(I2PError):
+    """The router does not do what was asked (it said so, or did once before)."""
+
+    description = "this router does not support it"
 
 
 class SAMProtocolError(TxI2PError, ValueError):

@@ -136,9 +136,14 @@ class SAMControlProtocol(Protocol):
         self.transport.write(command.encode())
 
     def ping(self, text: str = "txi2p") -> Deferred[Any]:
-        """Send PING and wait for PONG (only where the dialect allows it)."""
-        if self.dialect is not None and not self.dialect.ping:
-            raise SAMError("I2P_ERROR", "this router closes the session on PING", "PING")
+        """Send PING and wait for PONG.
+
+        Refused where the dialect says the router closes the socket on PING
+        (``dialect.ping`` False); allowed where it is not known yet (a
+        probe, see :meth:`~txi2p.session.SAMBridge.ping_allowed`).
+        """
+        if self.dialect is not None and self.dialect.ping is False:
+            raise SAMError("I2P_ERROR", "this router closes the connection on PING", "PING")
         return self._enqueue(codec.ping(text), self.timeouts.command, expects_pong=True)
 
     def _enqueue(self, command: codec.Command, timeout: float, expects_pong: bool = False) -> Deferred[Any]:
@@ -207,8 +212,6 @@ class SAMControlProtocol(Protocol):
         except ValueError:
             self._abort(SAMProtocolError(f"HELLO REPLY with a bad VERSION: {version[:20]!r}"))
             return
-        if self.timeouts.keepalive and self.dialect.ping:
-            self._schedule_keepalive()
         self.ready.callback(self.dialect)
         self._send_next()
 
@@ -294,6 +297,15 @@ class SAMControlProtocol(Protocol):
                 pending.deferred.errback(self._lost_error(reason))
 
     # ------------------------------------------------------------ keep-alive
+
+    def start_keepalive(self) -> None:
+        """PING every ``timeouts.keepalive`` seconds while idle.
+
+        Call it only where ``dialect.ping`` is True: some routers close the
+        connection after answering a PING.
+        """
+        if self.timeouts.keepalive and self._keepalive is None and self._closed is None:
+            self._schedule_keepalive()
 
     def _schedule_keepalive(self) -> None:
         self._keepalive = self._clock.callLater(self.timeouts.keepalive, self._send_keepalive)

@@ -37,12 +37,16 @@ from zope.interface import implementer
 
 from txi2p.address import Destination, HostsFile, I2PAddress, PrivateKey, is_b32_name
 from txi2p.errors import (
+    CommandTimeout,
     I2PError,
     InvalidKey,
+    NameNotFound,
     SAMConnectionFailed,
     SAMError,
     SessionClosed,
     StreamRejected,
+    TxI2PError,
+    UnsupportedByRouter,
 )
 from txi2p.protocol import SAMControlProtocol, SAMStreamProtocol, Timeouts
 from txi2p.sam import codec
@@ -65,10 +69,6 @@ DEFAULT_SAM_ADDRESS = "127.0.0.1:7656"
 
 #: Signature type sent when creating a new destination: Ed25519.
 DEFAULT_SIGNATURE_TYPE = 7
-
-#: Seconds to wait after cancelling an ACCEPT before the next one, on
-#: routers that do not support concurrent accepts (see SAMSession._settle_accepts).
-ACCEPT_SETTLE_TIME = 1.0
 
 #: Seconds a session keeps its pending ACCEPTs (refusing the streams they
 #: get) after its last listener stopped, so that a listen() soon after
@@ -205,6 +205,8 @@ class SAMBridge:
         #: What the bridge speaks, once a connection has negotiated it.
         self.dialect: SAMDialect | None = None
         self._names: dict[str, Destination] = {}
+        #: When the last session of each destination (by b32) ended here.
+        self._released: dict[str, float] = {}
 
     @property
     def is_local(self) -> bool:
@@ -235,14 +237,64 @@ class SAMBridge:
             ) from e
 
     async def control(self) -> SAMControlProtocol:
-        """A new control connection that has completed HELLO."""
+        """A new control connection that has completed HELLO.
+
+        Its ``dialect`` is the bridge's: what was learned on earlier
+        connections stays known (unless the router now negotiates another
+        version).
+        """
         proto = SAMControlProtocol(self.reactor, self.hello_command(), self.address, self.timeouts)
         await self._connect(proto)
-        dialect = await proto.ready
-        if self.dialect is None or self.dialect.version != dialect.version:
-            self.dialect = dialect if self.dialect is None else self.dialect.learned(
-                version=dialect.version)
+        negotiated = await proto.ready
+        self.dialect = negotiated if self.dialect is None else self.dialect.negotiated(
+            negotiated.version)
+        proto.dialect = self.dialect
         return proto
+
+    def learn(self, dialect: SAMDialect) -> None:
+        """Keep what a router's answer taught (see :mod:`txi2p.sam.dialect`)."""
+        _log.info("SAM bridge {address}: learned {dialect}", address=self.address, dialect=dialect)
+        self.dialect = dialect
+
+    def released(self, destination: Destination) -> None:
+        """A session of *destination* ended (see :meth:`_wait_for_release`)."""
+        self._released[destination.b32] = self.reactor.seconds()
+
+    async def _wait_for_release(self, destination: Destination, say: Callable[[str], None]) -> None:
+        """Let the router drop a destination whose session ended moments ago.
+
+        i2pd keeps an ended session's destination for 5 s and hands it to
+        a new session created with the same key meanwhile, then deletes it
+        under that session (i2pd 2.56 aborts with heap corruption).
+        """
+        ended = self._released.get(destination.b32)
+        linger = (self.dialect or SAMDialect()).destination_release
+        wait = 0.0 if ended is None else ended + linger - self.reactor.seconds()
+        if wait > 0:
+            say(f"waiting {wait:.1f} s for the router to let go of {destination.b32}, "
+                "whose previous session ended moments ago")
+            await deferLater(self.reactor, wait, lambda: None)
+
+    async def ping_allowed(self) -> bool:
+        """Whether PING may be sent on this bridge's control connections.
+
+        Where the dialect does not know yet, probes once on a connection of
+        its own (two PINGs; a router that closes the connection after a
+        PONG fails the second) and remembers the answer.
+        """
+        if self.dialect is None or self.dialect.ping is None:
+            control = await self.control()
+            try:
+                if self.dialect is not None and self.dialect.ping is None:
+                    await control.ping("txi2p-probe-1")
+                    await control.ping("txi2p-probe-2")
+                    self.learn(self.dialect.learned_ping(True))
+            except (TxI2PError, CancelledError):
+                assert self.dialect is not None
+                self.learn(self.dialect.learned_ping(False))
+            finally:
+                control.close()
+        return bool(self.dialect is not None and self.dialect.ping)
 
     async def _one_command(self, command: codec.Command, timeout: float | None = None) -> codec.Reply:
         control = await self.control()
@@ -283,11 +335,22 @@ class SAMBridge:
             if found is not None:
                 self._names[key] = found
                 return found
+        if name == "ME" and session is None:
+            # Java I2P closes a session-less connection on it; i2pd answers
+            # with its own shared destination: neither is a session's.
+            raise ValueError('"ME" names a session\'s own destination: look it up on the session')
         command = codec.naming_lookup(name)
-        if session is not None:
-            reply = await session.control.command(command)
-        else:
-            reply = await self._one_command(command)
+        try:
+            if session is not None:
+                reply = await session.control.command(command)
+            else:
+                reply = await self._one_command(command)
+        except SAMError as e:
+            dialect = self.dialect
+            if (dialect is not None and e.result in dialect.not_found_results
+                    and key.endswith(".i2p") and not isinstance(e, NameNotFound)):
+                raise NameNotFound(e.result, e.message, e.command, name=name) from e
+            raise
         value = reply.get("VALUE")
         if not value:
             raise InvalidKey(message=f"no VALUE for {name!r}", command="NAMING LOOKUP")
@@ -329,51 +392,77 @@ class SAMBridge:
         if style not in ("STREAM", "DATAGRAM", "RAW", "PRIMARY"):
             raise ValueError(f"style must be STREAM, DATAGRAM, RAW or PRIMARY, not {style!r}")
         opts = session_options(options)
+        if key is not None:
+            await self._wait_for_release(key.destination, say)
         say(f"connecting to the SAM bridge at {self.address}")
-        control = await self.control()
-        assert control.dialect is not None
-        wire_style = control.dialect.primary_style if style == "PRIMARY" else style
-        command = codec.session_create(
-            wire_style, nickname, key.base64 if key else "TRANSIENT",
-            signature_type=None if key else signature_type,
-            options=opts, extra=(extra or {}).items(),
-        )
-        say(f"waiting for the router to build tunnels for session {nickname!r} "
-            f"(i2pd answers after its 20 s readiness check)")
-        try:
-            reply = await control.command(command, self.timeouts.session_create)
-        except I2PError:
-            if style == "PRIMARY" and wire_style == "PRIMARY":
-                # A router that does not know PRIMARY: learn it, try MASTER.
+        while True:
+            control = await self.control()
+            assert self.dialect is not None
+            dialect = self.dialect
+            wire_style = dialect.primary_style if style == "PRIMARY" else style
+            keys = dict(extra or {})
+            unforwarded = style in ("DATAGRAM", "RAW") and "PORT" not in keys
+            if unforwarded and dialect.unforwarded_port is not None:
+                keys["PORT"] = dialect.unforwarded_port
+            command = codec.session_create(
+                wire_style, nickname, key.base64 if key else "TRANSIENT",
+                signature_type=None if key else signature_type,
+                options=opts, extra=keys.items(),
+            )
+            say(f"waiting for the router to build tunnels for session {nickname!r} "
+                f"(i2pd answers after its 20 s readiness check)")
+            try:
+                reply = await control.command(command, self.timeouts.session_create)
+            except I2PError as e:
                 control.close()
-                assert self.dialect is not None
-                self.dialect = self.dialect.learned(primary_style="MASTER")
-                return await self.create_session(
-                    style, nickname, key, options=options, signature_type=signature_type,
-                    extra=extra, progress=progress)
-            control.close()
-            raise
+                if wire_style != "PRIMARY":
+                    raise
+                # i2pd refuses PRIMARY (and closes the socket): it knows MASTER.
+                self.learn(dialect.learned_primary_refused())
+                say(f"the router refused STYLE=PRIMARY ({e.message or e.result}); "
+                    "trying its older spelling, MASTER")
+                continue
+            except CommandTimeout:
+                control.close()
+                if not unforwarded or "PORT" in keys:
+                    raise
+                # i2pd 2.56 never answers a DATAGRAM/RAW session without PORT,
+                # and keeps the half-made session (its ID stays taken).
+                self.learn(dialect.learned(unforwarded_port="0"))
+                abandoned, nickname = nickname, f"{nickname}-p0"
+                say(f"the router did not answer a {style} session without PORT; trying again "
+                    f"with PORT=0 as {nickname!r} (it keeps {abandoned!r} half-made)")
+                continue
+            except BaseException:
+                control.close()
+                raise
+            break
+        try:
+            private = _created_key(reply, key)
         except BaseException:
             control.close()
             raise
-        blob = reply.get("DESTINATION")
-        try:
-            private = PrivateKey.from_base64(blob) if blob else key
-        except InvalidKey:
-            control.close()
-            raise
-        if private is None:
-            control.close()
-            raise I2PError(message="SESSION STATUS without DESTINATION", command="SESSION CREATE")
-        if key is not None and private.destination != key.destination:
-            control.close()
-            raise I2PError(message="the router created a different destination than the key given",
-                           command="SESSION CREATE")
         session = SAMSession(self, control, nickname, style, private, opts)
         say(f"session {nickname!r} is up: {session.b32}")
         _log.info("SAM session {nickname} ({style}) up at {address}: {b32}",
                   nickname=nickname, style=style, address=self.address, b32=session.b32)
+        if self.timeouts.keepalive:
+            probe = Deferred.fromCoroutine(self.ping_allowed())
+            probe.addCallback(lambda allowed: control.start_keepalive() if allowed else None)
+            probe.addErrback(lambda f: f.trap(TxI2PError, CancelledError))
         return session
+
+
+def _created_key(reply: codec.Reply, key: PrivateKey | None) -> PrivateKey:
+    """The session's private key from a SESSION STATUS reply (checked against *key*)."""
+    blob = reply.get("DESTINATION")
+    private = PrivateKey.from_base64(blob) if blob else key
+    if private is None:
+        raise I2PError(message="SESSION STATUS without DESTINATION", command="SESSION CREATE")
+    if key is not None and private.destination != key.destination:
+        raise I2PError(message="the router created a different destination than the key given",
+                       command="SESSION CREATE")
+    return private
 
 
 class ForwardingPort:
@@ -535,16 +624,17 @@ class _Acceptor:
 class _Forwarder(_Acceptor):
     """Takes incoming streams with one STREAM FORWARD instead of ACCEPTs.
 
-    Used where several ACCEPTs are unsafe (i2pd before SAM 3.3 hands one
-    socket two streams when ACCEPTs race, and queues at most 128 streams
-    while a single ACCEPT is renewed) and the bridge is on this host, so
-    the router can connect to our local port for each stream: it keeps a
-    permanent acceptor, with no backlog and no race.
+    Used wherever the bridge is on this host (see
+    :meth:`~txi2p.sam.dialect.SAMDialect.listens_with_forward`), so the
+    router can connect to our local port for each stream: it keeps a
+    permanent acceptor, with no backlog and no race (pending ACCEPTs race
+    in i2pd up to 2.56, are closed young in 2.58, and one ACCEPT at a time
+    overflows i2pd's 128-stream backlog under load).
 
     Once set up it stays until the session ends (or a direct ``accept()``
     or ``forward()`` takes over), refusing streams while nothing listens:
     closing it and opening a new one makes i2pd reset the new one late, so
-    a new FORWARD must wait ACCEPT_SETTLE_TIME, and a listen() would too.
+    a new FORWARD must wait the dialect's accept_settle time, and a listen() would too.
     """
 
     linger_time = None
@@ -620,6 +710,7 @@ class SAMSession:
         self._streams: set[SAMStreamProtocol] = set()
         self._acceptor: _Acceptor | None = None
         self._accept_cancelled_at: float | None = None
+        self.parent_session = parent
         if parent is None:
             control.on_close = self._control_lost
         else:
@@ -643,6 +734,8 @@ class SAMSession:
 
     def _control_lost(self, reason: Failure) -> None:
         self.close_reason = reason
+        if self.parent_session is None:
+            self.bridge.released(self.destination)
         _log.info("SAM session {nickname} ended: {reason}", nickname=self.nickname,
                   reason=reason.getErrorMessage())
         if self._acceptor is not None:
@@ -697,11 +790,11 @@ class SAMSession:
         acceptor when it processes the old one's end late: the new one
         would never (or no longer) see a stream.
         """
-        dialect = self.control.dialect
-        if dialect is None or dialect.concurrent_accepts or self._accept_cancelled_at is None:
+        dialect = self.bridge.dialect
+        if dialect is None or not dialect.accept_settle or self._accept_cancelled_at is None:
             return
         reactor = self.bridge.reactor
-        wait = self._accept_cancelled_at + ACCEPT_SETTLE_TIME - reactor.seconds()
+        wait = self._accept_cancelled_at + dialect.accept_settle - reactor.seconds()
         if wait > 0:
             await deferLater(reactor, wait, lambda: None)
 
@@ -797,17 +890,40 @@ class SAMSession:
 
     async def add_subsession(self, style: str, nickname: str, *, from_port: int = 0,
                              to_port: int | None = None,
-                             options: Mapping[str, object] | None = None) -> SAMSubsession:
-        """Add a subsession to a PRIMARY session (``SESSION ADD``)."""
+                             options: Mapping[str, object] | None = None,
+                             udp: tuple[str, int] | None = None) -> SAMSubsession:
+        """Add a subsession to a PRIMARY session (``SESSION ADD``).
+
+        :param udp: for DATAGRAM and RAW, the ``(host, port)`` the router
+            forwards received packets to (``HOST``/``PORT``; Java I2P
+            requires them).
+        :raises UnsupportedByRouter: the router does not take *style*
+            subsessions (i2pd takes only STREAM, and ends the primary
+            session when asked for another: txi2p remembers the refusal
+            and refuses later requests itself).
+        """
         self._check_open()
         if self.style != "PRIMARY":
             raise ValueError("subsessions need a PRIMARY session")
-        dialect = self.control.dialect
+        if style != "STREAM" and udp is None:
+            raise ValueError(f"a {style} subsession needs udp=(host, port) to forward packets to")
+        dialect = self.bridge.dialect
         if dialect is not None and style not in dialect.subsession_styles:
-            raise I2PError(message=f"this router accepts only {sorted(dialect.subsession_styles)} "
-                                   "subsessions", command="SESSION ADD")
-        await self.control.command(
-            codec.session_add(style, nickname, from_port=from_port, to_port=to_port, options=options))
+            raise UnsupportedByRouter(
+                message=f"this router takes only {', '.join(sorted(dialect.subsession_styles))} "
+                        f"subsessions; use a {style} session of its own", command="SESSION ADD")
+        extra = [] if udp is None else [("HOST", udp[0]), ("PORT", str(udp[1]))]
+        try:
+            await self.control.command(codec.session_add(
+                style, nickname, from_port=from_port, to_port=to_port, options=options, extra=extra))
+        except I2PError as e:
+            if style != "STREAM" and dialect is not None and "STYLE" in e.message.upper():
+                self.bridge.learn(dialect.learned_subsession_refused(style))
+                raise UnsupportedByRouter(
+                    message=f"the router refused {style} subsessions ({e.message}); it may have "
+                            "ended the primary session too. Use a session of its own",
+                    command="SESSION ADD") from e
+            raise
         return SAMSubsession(self, nickname, style)
 
     def listen(self, factory: IProtocolFactory, port: int | None = None, *,
@@ -824,11 +940,11 @@ class SAMSession:
                 raise ValueError(f"port must be an integer from 1 to 65535, not {port!r}")
         acceptor = self._acceptor
         if acceptor is None:
-            dialect = self.control.dialect
-            if dialect is not None and not dialect.concurrent_accepts and self.bridge.is_local:
-                acceptor = self._acceptor = _Forwarder(self, pending)
+            dialect = self.bridge.dialect or SAMDialect()
+            if dialect.listens_with_forward(self.bridge.is_local):
+                acceptor = self._acceptor = _Forwarder(self, 1)
             else:
-                acceptor = self._acceptor = _Acceptor(self, pending)
+                acceptor = self._acceptor = _Acceptor(self, dialect.accepts_pending(pending))
         if port in acceptor.listeners:
             raise CannotListenError(self.b32, port or 0, OSError(
                 f"session {self.nickname!r} already listens on I2P port {port if port is not None else '*'}"))

@@ -66,6 +66,18 @@ async def ports(i2p_network):
         port.stopListening()
 
 
+async def arrives(sender, receiver, payload, tries=3, wait=10):
+    """Send *payload* until it arrives (at most *tries* times)."""
+    for _ in range(tries):
+        await sender.write(payload, receiver.session.destination)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if any(data == payload for data, _ in receiver.protocol.packets):
+                return True
+            await deferLater(reactor, 0.2, lambda: None)
+    return False
+
+
 @pytest_twisted.ensureDeferred
 async def test_first_datagram_arrives_and_reply_reaches_sender(ports):
     a, b = ports["dA"], ports["dB"]
@@ -130,21 +142,18 @@ async def test_control_socket_transport(ports):
 async def test_sizes_at_the_limit_pass_and_one_over_raises(ports):
     a, b = ports["dA"], ports["dB"]
     ra, rb = ports["rA"], ports["rB"]
-    before = len(b.protocol.packets)
     big = bytes(range(256)) * (MAX_DGRAM // 256)
     assert len(big) == MAX_DGRAM
-    await a.write(big, b.session.destination)
-    packets = await b.protocol.wait_for(before + 1)
-    assert packets[before][0] == big
+    # A 32 KB datagram is ~33 tunnel messages: one lost fragment loses it
+    # (a single try failed in runs on i2pd 2.56 and 2.58, where a probe
+    # sending each size up to three times got all through): three tries.
+    assert await arrives(a, b, big)
     with pytest.raises(DatagramTooLarge):
         a.write(big + b"!", b.session.destination)
-    raw_before = len(rb.protocol.packets)
     # i2pd's SAM UDP port takes 32768 bytes with the header: a bit under MAX_RAW.
     assert MAX_RAW - 600 < ra.max_size <= MAX_RAW
     biggest = b"r" * ra.max_size
-    await ra.write(biggest, rb.session.destination)
-    packets = await rb.protocol.wait_for(raw_before + 1)
-    assert packets[raw_before][0] == biggest
+    assert await arrives(ra, rb, biggest)
     with pytest.raises(DatagramTooLarge):
         ra.write(biggest + b"!", rb.session.destination)
     assert a.sent >= 1 and b.dropped == 0

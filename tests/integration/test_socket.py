@@ -6,6 +6,7 @@ runs its blocking socket code in a worker thread, as a shim user would.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import select as std_select
@@ -32,12 +33,27 @@ def in_thread(body):
     return threads.deferToThread(body)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stream_pair(i2p_network, i2p_sessions, registry):
-    """Alice and Bob stream sockets on the two routers (the probe sessions)."""
+    """Alice and Bob stream sockets on the two routers (the probe sessions).
+
+    Every socket made is closed after the test, so a failing test leaves
+    no listener behind on the shared sessions.
+    """
     sam1, sam2 = i2p_network.sam_addresses[:2]
-    return (lambda: i2p.socket(i2p_sessions[0].nickname, i2p.SOCK_STREAM, sam1, **OPTS),
-            lambda: i2p.socket(i2p_sessions[1].nickname, i2p.SOCK_STREAM, sam2, **OPTS))
+    opened = []
+
+    def maker(session, sam):
+        def make():
+            sock = i2p.socket(session.nickname, i2p.SOCK_STREAM, sam, **OPTS)
+            opened.append(sock)
+            return sock
+        return make
+
+    yield maker(i2p_sessions[0], sam1), maker(i2p_sessions[1], sam2)
+    for sock in opened:
+        with contextlib.suppress(i2p.Error):
+            sock.close()
 
 
 def connected(stream_pair):

@@ -56,11 +56,12 @@ def test_hello_first_then_one_command_at_a_time():
     assert result_of(d2).get("PRIV") == "b"
 
 
-def test_dialect_from_version():
+def test_dialect_from_version_says_what_the_spec_allows():
     proto, _transport, _ = make_control()
     proto.dataReceived(b"HELLO REPLY RESULT=OK VERSION=3.3\n")
     d = result_of(proto.ready)
-    assert d.primary_style == "PRIMARY" and d.ping and d.ports
+    # PING is not known to be safe until probed: i2pd 2.58 closes after PONG.
+    assert d.primary_style == "PRIMARY" and d.ping is None and d.ports
 
 
 def test_noversion():
@@ -152,9 +153,18 @@ def test_ping_refused_where_router_closes_on_it():
         proto.ping()
 
 
-def test_keepalive_pings_on_32():
+def test_no_keepalive_until_started():
+    proto, transport, clock = make_control(Timeouts(keepalive=10))
+    proto.dataReceived(b"HELLO REPLY RESULT=OK VERSION=3.3\n")
+    transport.clear()
+    clock.advance(30)
+    assert transport.value() == b""
+
+
+def test_keepalive_pings_once_started():
     proto, transport, clock = make_control(Timeouts(keepalive=10))
     proto.dataReceived(b"HELLO REPLY RESULT=OK VERSION=3.2\n")
+    proto.start_keepalive()
     transport.clear()
     clock.advance(10)
     assert transport.value() == b"PING txi2p\n"

@@ -421,8 +421,11 @@ class PeerLine:
     fields: Mapping[str, str] = field(default_factory=dict)
 
     def port(self, key: str) -> int | None:
+        """The I2P port in *key*, or None if absent or 0 ("no port": Java I2P
+        reports ``TO_PORT=0`` for streams from routers that send no ports)."""
         value = self.fields.get(key)
-        return int(value) if value and _DIGITS.issuperset(value) and len(value) < 6 else None
+        port = int(value) if value and _DIGITS.issuperset(value) and len(value) < 6 else None
+        return port or None
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,60 @@
-"""What one SAM bridge supports: the single place router quirks live.
+"""What one SAM bridge does: the single place router differences live.
 
-SAM bridges differ.  i2pd 2.45.1 answers ``HELLO ... MAX=3.3`` with 3.0,
-knows only ``STYLE=MASTER``, drops a second command sent in the same write
-and closes the control socket on ``PING``; Java I2P negotiates 3.3, knows
-``PRIMARY`` and PINGs idle sockets itself.  A :class:`SAMDialect` is made
-from the negotiated version (:meth:`SAMDialect.for_version`) and corrected
-by what the router answers (:meth:`SAMDialect.learned`); the protocols
-consult it instead of testing router names.
+Routers that negotiate the same SAM version behave differently (i2pd 2.45
+and 2.56 both answer 3.0; i2pd 2.58 and Java I2P both answer 3.3 but
+differ on PRIMARY, PING and SESSION ADD), so a version number only says
+what the router *may* do.  A :class:`SAMDialect` starts from what the SAM
+specification allows for the negotiated version
+(:meth:`SAMDialect.for_version`) and is corrected by what the router
+answers (the ``learned_*`` methods).  The bridge keeps one dialect for all
+its connections, so what was learned once is never asked again; the
+protocols and sessions consult it instead of testing router names.
+
+What each field means, how it is learned, and which routers differ:
+
+``primary_style``
+    The spelling of a session with subsessions.  The specification says
+    PRIMARY from 3.3; i2pd (every version) knows only MASTER and refuses
+    PRIMARY with an I2P_ERROR (closing the socket).  Learned from that
+    refusal: the session is created again as MASTER, once.
+``ping``
+    Whether PING may be sent on a control socket.  False below 3.2 (not in
+    the specification); None (not known) from 3.2 until a probe on a
+    connection of its own has shown that the socket survives a PING: i2pd
+    2.58 answers PONG and *then* closes the socket (which would end a
+    session), Java I2P keeps it.  Routers' own PINGs are always answered.
+``subsession_styles``
+    The styles ``SESSION ADD`` takes.  The specification says STREAM,
+    DATAGRAM and RAW from 3.3; i2pd takes only STREAM (and ends the
+    primary session on the refusal, like every I2P_ERROR it sends).
+    Learned from the first refusal; later requests fail at once, locally.
+``concurrent_accepts``
+    Whether several STREAM ACCEPTs may be pending at once.  Never assumed:
+    i2pd up to 2.56 registers ACCEPTs that arrive together twice and hands
+    one socket two streams; 2.58 closes a pending ACCEPT younger than 3 s
+    when the next arrives.  Listeners on a local bridge use one STREAM
+    FORWARD instead (every router has it; no race, no backlog limit).
+``accept_settle``
+    Seconds between a cancelled ACCEPT or FORWARD and the next: i2pd does
+    not register an ACCEPT that arrives while a cancelled one is still
+    registered, and resets a new FORWARD's acceptor when it processes the
+    old one's end late.  Harmless elsewhere.
+``unforwarded_port``
+    The PORT to send with a DATAGRAM or RAW session whose packets come on
+    the control connection (no HOST).  None: send no PORT (the
+    specification; Java I2P would forward to PORT).  i2pd 2.56 parses PORT
+    unconditionally and never answers without it; it ignores PORT=0
+    without HOST.  Learned from that silence (one command timeout).
+``destination_release``
+    Seconds a router keeps an ended session's destination: i2pd keeps it
+    5 s (more while streams close), gives it to a new session created with
+    the same key in that time, and then deletes it under the new session
+    (2.56 aborts with heap corruption).  A session re-created with a key
+    whose session ended on the same bridge waits this long first.
+``not_found_results``
+    The RESULT codes a NAMING LOOKUP or STREAM CONNECT uses for "no such
+    destination (yet)": KEY_NOT_FOUND (specification, Java I2P) and
+    INVALID_KEY (i2pd), for a well-formed name.
 """
 
 from __future__ import annotations
@@ -17,6 +65,9 @@ __all__ = ["MAX_VERSION", "MIN_VERSION", "SAMDialect", "version_tuple"]
 
 MIN_VERSION = "3.0"
 MAX_VERSION = "3.3"
+
+#: Every subsession style of SAM 3.3.
+_ALL_STYLES = frozenset({"STREAM", "DATAGRAM", "RAW"})
 
 
 def version_tuple(version: str) -> tuple[int, int]:
@@ -29,34 +80,35 @@ def version_tuple(version: str) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class SAMDialect:
-    """The capabilities of one SAM bridge.
+    """What one SAM bridge does (see the module documentation for each field).
 
     :ivar version: the negotiated SAM version.
-    :ivar primary_style: ``"PRIMARY"`` or ``"MASTER"`` for sessions with
-        subsessions.
-    :ivar ping: PING may be sent on a control socket (3.2+; i2pd 2.45.1
-        closes the session on it).
-    :ivar ports: FROM_PORT/TO_PORT are honoured (3.2+).
-    :ivar subsession_styles: styles ``SESSION ADD`` accepts.
+    :ivar primary_style: ``"PRIMARY"`` or ``"MASTER"``.
+    :ivar ping: PING may be sent (True), must not be (False), or is not
+        known yet (None: probe it on a connection of its own first).
+    :ivar ports: FROM_PORT/TO_PORT may be sent (3.2+; routers that ignore
+        them, like i2pd, accept them).
+    :ivar subsession_styles: styles ``SESSION ADD`` takes.
     :ivar pipelining: several commands may be written before the first
         reply (no router is known to guarantee it: always False so far).
     :ivar control_datagram_max: largest payload ``DATAGRAM SEND`` on the
         control socket carries (i2pd reads it into an 8 KiB buffer).
     :ivar udp_port_offset: the SAM UDP port relative to the TCP port.
     :ivar udp_packet_max: largest packet the SAM UDP port takes, header
-        included (i2pd: 32768, so raw payloads top out about 530 bytes
-        below MAX_RAW there).
-    :ivar concurrent_accepts: several STREAM ACCEPTs may arrive at once on
-        one session.  i2pd before its SAM 3.3 support registers two that
-        arrive together twice and then hands one socket two streams; txi2p
-        therefore always sends ACCEPTs one after another.  It also does
-        not register an ACCEPT that arrives while a cancelled one is still
-        registered (see SAMSession._settle_accepts).
+        included (i2pd: 32768).
+    :ivar concurrent_accepts: several STREAM ACCEPTs may be pending at once.
+    :ivar accept_settle: seconds to leave between a cancelled ACCEPT or
+        FORWARD and the next one.
+    :ivar unforwarded_port: PORT sent with a DATAGRAM/RAW session that
+        forwards nowhere, or None.
+    :ivar destination_release: seconds before a destination whose session
+        ended may be created again.
+    :ivar not_found_results: RESULT codes that mean "not found (yet)".
     """
 
     version: str = MIN_VERSION
     primary_style: str = "MASTER"
-    ping: bool = False
+    ping: bool | None = False
     ports: bool = False
     subsession_styles: frozenset[str] = frozenset({"STREAM"})
     pipelining: bool = False
@@ -64,22 +116,59 @@ class SAMDialect:
     udp_port_offset: int = -1
     concurrent_accepts: bool = False
     udp_packet_max: int = 32768
+    accept_settle: float = 1.0
+    unforwarded_port: str | None = None
+    destination_release: float = 6.0
+    not_found_results: frozenset[str] = frozenset({"KEY_NOT_FOUND", "INVALID_KEY"})
 
     @classmethod
     def for_version(cls, version: str) -> SAMDialect:
-        """The dialect a router that negotiated *version* is assumed to speak."""
+        """What the specification allows a router that negotiated *version*."""
         v = version_tuple(version)
         if v >= (3, 3):
-            return cls(version, "PRIMARY", True, True,
-                       frozenset({"STREAM", "DATAGRAM", "RAW"}), False, 31744, -1, True)
+            return cls(version, "PRIMARY", None, True, _ALL_STYLES, control_datagram_max=31744)
         if v >= (3, 2):
-            return cls(version, "MASTER", True, True, concurrent_accepts=True)
+            return cls(version, "MASTER", None, True)
         return cls(version)
 
     def learned(self, **changes: object) -> SAMDialect:
-        """A copy corrected by what the router answered (e.g. ``primary_style="MASTER"``)."""
+        """A copy corrected by what the router answered."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    def negotiated(self, version: str) -> SAMDialect:
+        """This dialect after a new HELLO answered *version*.
+
+        The same version keeps everything learned; another one (a router
+        replaced behind the same address) starts again from the
+        specification.
+        """
+        return self if version == self.version else SAMDialect.for_version(version)
+
+    def learned_primary_refused(self) -> SAMDialect:
+        """The router refused ``STYLE=PRIMARY``: it speaks MASTER."""
+        return self.learned(primary_style="MASTER")
+
+    def learned_ping(self, survives: bool) -> SAMDialect:
+        """A probe showed whether a control socket survives PING."""
+        return self.learned(ping=survives)
+
+    def learned_subsession_refused(self, style: str) -> SAMDialect:
+        """The router refused ``SESSION ADD STYLE=<style>``."""
+        return self.learned(subsession_styles=self.subsession_styles - {style})
 
     def hello_versions(self) -> tuple[str, str]:
         """MIN and MAX to send on further connections to the same bridge."""
         return MIN_VERSION, self.version
+
+    def listens_with_forward(self, bridge_is_local: bool) -> bool:
+        """Listen with one STREAM FORWARD (True) or with STREAM ACCEPTs.
+
+        FORWARD needs the router to reach our local port, so only where the
+        bridge is on this host; ACCEPTs are used one at a time unless
+        ``concurrent_accepts``.
+        """
+        return bridge_is_local
+
+    def accepts_pending(self, wanted: int) -> int:
+        """How many STREAM ACCEPTs to keep pending when *wanted* would help."""
+        return wanted if self.concurrent_accepts else 1

@@ -12,6 +12,7 @@ from txi2p.testing.network import I2PRouter, NetworkStartError, PrivateI2PNetwor
 from txi2p.testing.ready import (
     TEST_SESSION_OPTIONS,
     NetworkNotReady,
+    retry_unreachable,
     wait_until_reachable,
     wait_until_ready,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "PrivateI2PNetwork",
     "enter_private_namespace",
     "find_i2pd",
+    "retry_unreachable",
     "wait_until_reachable",
     "wait_until_ready",
 ]

@@ -1,9 +1,14 @@
-"""A private I2P network of real i2pd routers, for tests and demos.
+"""A private I2P network of real routers, for tests and demos.
 
-One floodfill router bootstraps the network; every other router is a
-client router with its own SAM bridge.  All of them run in a private
-network namespace (see :mod:`txi2p.testing.namespace`) on 198.18.0.x
-addresses, because i2pd refuses peers on loopback and private ranges.
+Floodfill routers bootstrap the network; every other router is a client
+router with its own SAM bridge.  All of them run in a private network
+namespace (see :mod:`txi2p.testing.namespace`) on 198.18.0.x addresses,
+because i2pd refuses peers on loopback and private ranges.
+
+Each router is any i2pd binary (any version) or a Java I2P router given
+the directory of its jars (:class:`RouterBuild`), so a network can mix
+them: a 2.45 floodfill with 2.56 client routers, a client on one version
+and a server on another, or a Java router among i2pd ones.
 
 Typical use::
 
@@ -11,6 +16,9 @@ Typical use::
     net.start()                   # seconds: processes and bootstrap
     ...                           # SAM bridges at net.sam_addresses
     net.stop()
+
+    mixed = PrivateI2PNetwork(tmpdir, floodfills=["i2pd:/usr/sbin/i2pd"] * 2,
+                              clients=["i2pd:/opt/i2pd-2.58/i2pd", "java:/opt/i2p/lib"])
 
 :mod:`txi2p.testing.ready` adds the round-trip readiness probe and
 :mod:`txi2p.testing.pytest_plugin` the pytest fixtures.
@@ -25,13 +33,14 @@ import socket
 import subprocess
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from txi2p.testing.java import java_router_command, seed_java_netdb
 from txi2p.testing.namespace import TESTNET_PREFIX, enter_private_namespace
 
-__all__ = ["I2PRouter", "NetworkStartError", "PrivateI2PNetwork", "find_i2pd"]
+__all__ = ["I2PRouter", "NetworkStartError", "PrivateI2PNetwork", "RouterBuild", "find_i2pd"]
 
 Progress = Callable[[str], None]
 
@@ -50,9 +59,71 @@ def find_i2pd() -> str | None:
     )
 
 
+#: The jars a headless Java I2P router with SAM needs.
+JAVA_JARS = ("i2p.jar", "router.jar", "mstreaming.jar", "streaming.jar", "sam.jar")
+
+
+@dataclass(frozen=True)
+class RouterBuild:
+    """What runs one router: an i2pd binary, or the jars of a Java I2P build.
+
+    :ivar kind: ``"i2pd"`` or ``"java"``.
+    :ivar path: the i2pd executable (a wrapper script is fine), or the
+        directory holding the Java jars (:data:`JAVA_JARS`).
+    """
+
+    kind: str
+    path: str
+
+    @classmethod
+    def parse(cls, spec: str | RouterBuild) -> RouterBuild:
+        """``"i2pd:PATH"``, ``"java:DIR"``, or a bare path (an i2pd binary)."""
+        if isinstance(spec, RouterBuild):
+            return spec
+        kind, sep, path = spec.partition(":")
+        if not sep or kind not in ("i2pd", "java"):
+            kind, path = "i2pd", spec
+        if not path:
+            raise ValueError(f"router build {spec!r}: give i2pd:PATH or java:DIR")
+        return cls(kind, os.path.abspath(os.path.expanduser(path)))
+
+    @classmethod
+    def parse_list(cls, text: str) -> list[RouterBuild]:
+        """Comma-separated specs (``$TXI2P_ROUTERS``), e.g. ``i2pd:/a,java:/b``."""
+        return [cls.parse(part.strip()) for part in text.split(",") if part.strip()]
+
+    def check(self) -> None:
+        """Raise :class:`NetworkStartError` if this build cannot run here."""
+        if self.kind == "java":
+            missing = [j for j in JAVA_JARS if not os.path.exists(os.path.join(self.path, j))]
+            if missing:
+                raise NetworkStartError(
+                    f"Java I2P build {self.path} lacks {', '.join(missing)} (build them with "
+                    "'ant buildCore buildRouter buildMinistreaming buildStreaming buildSAM')")
+            if shutil.which("java") is None:
+                raise NetworkStartError("Java I2P needs a Java runtime (apt-get install openjdk-17-jre-headless)")
+        elif not os.access(self.path, os.X_OK):
+            raise NetworkStartError(f"i2pd binary {self.path} is missing or not executable")
+
+    def version(self) -> str:
+        """What the build says of its version (runs it once)."""
+        if self.kind == "java":
+            jars = os.pathsep.join(os.path.join(self.path, j) for j in JAVA_JARS)
+            out = subprocess.run(["java", "-cp", jars, "net.i2p.router.RouterVersion"],
+                                 capture_output=True, text=True, timeout=60).stdout
+            line = out.splitlines()[0] if out else "?"
+            return "Java I2P " + line.rpartition(":")[2].strip()
+        out = subprocess.run([self.path, "--version"], capture_output=True, text=True,
+                             timeout=60).stdout
+        return out.splitlines()[0] if out else "?"
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.path}"
+
+
 @dataclass
 class I2PRouter:
-    """One i2pd process of the private network."""
+    """One router process of the private network."""
 
     index: int
     host: str
@@ -60,7 +131,12 @@ class I2PRouter:
     floodfill: bool
     datadir: Path
     sam_port: int | None = None
+    build: RouterBuild | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def is_java(self) -> bool:
+        return self.build is not None and self.build.kind == "java"
 
     @property
     def sam_address(self) -> str:
@@ -71,9 +147,11 @@ class I2PRouter:
 
     @property
     def logfile(self) -> Path:
+        if self.is_java:
+            return self.datadir / "logs" / "log-router-0.txt"
         return self.datadir / "i2pd.log"
 
-    def config_text(self, netid: int, exploratory_length: int | None) -> str:
+    def config_text(self, netid: int, exploratory_length: int | None, ssu2: bool = False) -> str:
         sam = (
             f"enabled = true\naddress = 127.0.0.1\nport = {self.sam_port}\n"
             if self.sam_port
@@ -109,7 +187,7 @@ published = true
 port = {self.port}
 
 [ssu2]
-enabled = false
+{self._ssu2(ssu2)}
 
 [http]
 enabled = false
@@ -150,6 +228,13 @@ subscriptions =
 
 {self._exploratory(exploratory_length)}"""
 
+    def _ssu2(self, enabled: bool) -> str:
+        # A Java router uses only routers with the R (reachable) cap as
+        # inbound gateways, which i2pd routers get only with SSU2.
+        if not enabled:
+            return "enabled = false"
+        return f"enabled = true\npublished = true\nport = {self.port}"
+
     @staticmethod
     def _exploratory(length: int | None) -> str:
         if length is None:
@@ -175,24 +260,28 @@ subscriptions =
 
 
 class PrivateI2PNetwork:
-    """A private network of i2pd routers on this machine.
+    """A private network of I2P routers on this machine.
 
     :param directory: where each router's data dir and log go (kept after
         :meth:`stop`, so logs can be read).
-    :param clients: number of client routers, each with a SAM bridge.
-    :param floodfills: number of floodfill routers (no SAM bridge).  Two make
-        the first lease set publication reliable: with one, a publication
-        that is not confirmed in time excludes it for tens of seconds.
+    :param clients: the client routers, each with a SAM bridge: a number
+        (that many of the default i2pd), or one :class:`RouterBuild` (or
+        spec string, see :meth:`RouterBuild.parse`) per router.
+    :param floodfills: the floodfill routers (no SAM bridge), likewise; i2pd
+        only.  Two make the first lease set publication reliable: with
+        one, a publication that is not confirmed in time excludes it for
+        tens of seconds.
     :param sam_base_port: SAM port of the first client router; the others
         follow 10 apart (i2pd's SAM UDP port is the TCP port minus 1).
+    :param i2pd: the default i2pd binary (default :func:`find_i2pd`).
     :param progress: called with a sentence whenever a step starts.
     """
 
     def __init__(
         self,
         directory: str | os.PathLike[str],
-        clients: int = 2,
-        floodfills: int = 2,
+        clients: int | Sequence[str | RouterBuild] = 2,
+        floodfills: int | Sequence[str | RouterBuild] = 2,
         *,
         sam_base_port: int = 7656,
         router_base_port: int = 24000,
@@ -201,18 +290,22 @@ class PrivateI2PNetwork:
         i2pd: str | None = None,
         progress: Progress | None = None,
     ) -> None:
-        if clients < 1 or floodfills < 1:
-            raise ValueError("a network needs at least one floodfill and one client")
-        if clients + floodfills > 250:
-            raise ValueError("at most 250 routers")
         self.directory = Path(directory)
         self.netid = netid
         self.exploratory_length = exploratory_length
         self.i2pd = i2pd or find_i2pd()
         self._progress = progress or (lambda message: None)
+        client_builds = self._builds(clients)
+        floodfill_builds = self._builds(floodfills)
+        if not client_builds or not floodfill_builds:
+            raise ValueError("a network needs at least one floodfill and one client")
+        if len(client_builds) + len(floodfill_builds) > 250:
+            raise ValueError("at most 250 routers")
+        if any(b is not None and b.kind == "java" for b in floodfill_builds):
+            raise ValueError("floodfill routers must be i2pd (Java routers can be clients)")
         self.routers: list[I2PRouter] = []
-        for i in range(floodfills + clients):
-            floodfill = i < floodfills
+        builds = [(True, b) for b in floodfill_builds] + [(False, b) for b in client_builds]
+        for i, (floodfill, build) in enumerate(builds):
             self.routers.append(
                 I2PRouter(
                     index=i + 1,
@@ -222,9 +315,35 @@ class PrivateI2PNetwork:
                     datadir=self.directory / f"router{i + 1}",
                     sam_port=None
                     if floodfill
-                    else sam_base_port + 10 * (i - floodfills),
+                    else sam_base_port + 10 * (i - len(floodfill_builds)),
+                    build=build,
                 )
             )
+
+    def _builds(self, spec: int | Sequence[str | RouterBuild]) -> list[RouterBuild | None]:
+        if isinstance(spec, int):
+            return [None] * spec  # the default i2pd, resolved at start()
+        return [RouterBuild.parse(item) for item in spec]
+
+    @property
+    def has_java(self) -> bool:
+        return any(r.is_java for r in self.routers)
+
+    def describe(self) -> str:
+        """One line per router: its role, address and build (runs each build once)."""
+        versions: dict[RouterBuild, str] = {}
+        lines = []
+        for router in self.routers:
+            build = router.build
+            if build is not None and build not in versions:
+                try:
+                    versions[build] = build.version()
+                except (OSError, subprocess.SubprocessError) as e:
+                    versions[build] = f"? ({e})"
+            role = "floodfill" if router.floodfill else f"SAM {router.sam_address}"
+            lines.append(f"router {router.index} ({router.host}, {role}): "
+                         f"{versions.get(build, '?') if build else '?'}")
+        return "\n".join(lines)
 
     @property
     def clients(self) -> list[I2PRouter]:
@@ -237,12 +356,16 @@ class PrivateI2PNetwork:
         return [r.sam_address for r in self.clients]
 
     def _start_router(self, router: I2PRouter) -> None:
-        assert self.i2pd is not None
-        conf = router.datadir / "i2pd.conf"
-        conf.write_text(router.config_text(self.netid, self.exploratory_length))
+        assert router.build is not None
+        if router.is_java:
+            command = java_router_command(router, self.netid)
+        else:
+            conf = router.datadir / "i2pd.conf"
+            conf.write_text(router.config_text(self.netid, self.exploratory_length, self.has_java))
+            command = [router.build.path, f"--datadir={router.datadir}", f"--conf={conf}"]
         out = open(router.datadir / "stdout.log", "wb")
         router.process = subprocess.Popen(
-            [self.i2pd, f"--datadir={router.datadir}", f"--conf={conf}"],
+            command,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -271,10 +394,14 @@ class PrivateI2PNetwork:
         Enters the private namespace first (see
         :func:`~txi2p.testing.namespace.enter_private_namespace`).
         """
-        if self.i2pd is None:
-            raise NetworkStartError(
-                "i2pd is not installed (apt-get install i2pd, or set $I2PD)"
-            )
+        for router in self.routers:
+            if router.build is None:
+                if self.i2pd is None:
+                    raise NetworkStartError(
+                        "i2pd is not installed (apt-get install i2pd, or set $I2PD)")
+                router.build = RouterBuild("i2pd", self.i2pd)
+        for build in {r.build for r in self.routers if r.build is not None}:
+            build.check()
         self._progress("entering a private network namespace")
         enter_private_namespace(r.host for r in self.routers)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -303,6 +430,9 @@ class PrivateI2PNetwork:
         )
         time.sleep(0.2)  # router.info is written in one go; be safe anyway
         for router in self.clients:
+            if router.is_java:
+                seed_java_netdb(router, [ff.datadir / "router.info" for ff in floodfills])
+                continue
             with zipfile.ZipFile(router.datadir / "reseed.zip", "w") as bundle:
                 for ff in floodfills:
                     bundle.write(ff.datadir / "router.info", f"routerInfo-ff{ff.index}.dat")

@@ -22,6 +22,19 @@ to its report.
 
 Options: ``--i2p-routers=N`` (client routers, default 3),
 ``--i2p-keep`` (leave the network's files in place for inspection).
+
+Which routers: by default every router is the i2pd on ``$PATH`` (or
+``$I2PD``).  To test against other builds, or a mix of them, name each
+router (see :class:`~txi2p.testing.network.RouterBuild`)::
+
+    pytest --i2p-client=i2pd:/opt/i2pd-2.58/i2pd --i2p-client=java:/opt/i2p/lib \
+           --i2p-client=/usr/sbin/i2pd --i2p-floodfill=/opt/i2pd-2.58/i2pd
+
+or, the same, ``TXI2P_CLIENTS=spec,spec,...`` and ``TXI2P_FLOODFILLS=...``
+in the environment.  The first two client routers carry most tests'
+session pairs.  A network with a Java router needs ``TXI2P_TEST_HOPS=1``
+(its 0-hop sessions cannot look up remote lease sets) and i2pd 2.5x
+floodfills (Java refuses older peers as floodfills and hops).
 """
 
 from __future__ import annotations
@@ -35,7 +48,7 @@ import pytest
 
 from txi2p.session import SAMSession
 from txi2p.testing.namespace import NamespaceUnavailable
-from txi2p.testing.network import NetworkStartError, PrivateI2PNetwork, find_i2pd
+from txi2p.testing.network import NetworkStartError, PrivateI2PNetwork, RouterBuild, find_i2pd
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +57,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="client routers (each with a SAM bridge) in the test network")
     group.addoption("--i2p-keep", action="store_true",
                     help="keep the test network's data dirs and logs")
+    group.addoption("--i2p-client", action="append", default=None, metavar="SPEC",
+                    help="a client router: i2pd:PATH, java:JAR_DIR or an i2pd path (repeat; "
+                         "overrides --i2p-routers; env TXI2P_CLIENTS)")
+    group.addoption("--i2p-floodfill", action="append", default=None, metavar="SPEC",
+                    help="a floodfill router (i2pd; repeat; env TXI2P_FLOODFILLS)")
+
+
+def network_builds(config: pytest.Config) -> tuple[Any, Any]:
+    """The client and floodfill routers the options and environment ask for."""
+    clients: Any = config.getoption("--i2p-client") or os.environ.get("TXI2P_CLIENTS")
+    floodfills: Any = config.getoption("--i2p-floodfill") or os.environ.get("TXI2P_FLOODFILLS")
+    clients = (RouterBuild.parse_list(clients) if isinstance(clients, str)
+               else [RouterBuild.parse(c) for c in clients] if clients
+               else config.getoption("--i2p-routers"))
+    floodfills = (RouterBuild.parse_list(floodfills) if isinstance(floodfills, str)
+                  else [RouterBuild.parse(f) for f in floodfills] if floodfills else 2)
+    return clients, floodfills
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -89,17 +119,24 @@ def i2p_network_and_sessions(
     import pytest_twisted
     from twisted.internet import defer, reactor
 
-    from txi2p.testing.ready import wait_until_ready
+    from txi2p.testing.ready import testnet_hops, wait_until_ready
 
     config = request.config
-    if find_i2pd() is None:
+    clients, floodfills = network_builds(config)
+    named = isinstance(clients, list) and isinstance(floodfills, list)
+    if find_i2pd() is None and not named:
         pytest.skip("i2pd is not installed (apt-get install i2pd, or set $I2PD)")
     directory = tmp_path_factory.mktemp("i2pnet")
     network = PrivateI2PNetwork(
-        directory, clients=config.getoption("--i2p-routers"),
+        directory, clients=clients, floodfills=floodfills,
         progress=lambda text: _say(config, text))
+    if network.has_java and testnet_hops() == 0:
+        raise NetworkStartError(
+            "the test network has a Java I2P router: set TXI2P_TEST_HOPS=1 (its 0-hop sessions "
+            "cannot look up remote lease sets)")
     try:
         network.start()
+        _say(config, "routers:\n" + network.describe())
     except NamespaceUnavailable as e:
         pytest.skip(f"cannot make a private network namespace here: {e}")
     except NetworkStartError:

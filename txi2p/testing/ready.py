@@ -9,8 +9,10 @@ until an echo comes back.  The sessions stay open for the caller to use.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, cast
 
 from twisted.internet.defer import Deferred, DeferredList, gatherResults
@@ -18,22 +20,37 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
-from txi2p.errors import CantReachPeer, InvalidKey
+from txi2p.errors import CantReachPeer, InvalidKey, KeyNotFound
 from txi2p.sam import codec
 from txi2p.session import SAMBridge, SAMSession
 from txi2p.testing.network import PrivateI2PNetwork
 
-__all__ = ["TEST_SESSION_OPTIONS", "NetworkNotReady", "create_sessions", "wait_until_ready"]
+__all__ = ["TEST_SESSION_OPTIONS", "NetworkNotReady", "create_sessions", "retry_unreachable",
+           "wait_until_reachable", "wait_until_ready"]
 
-#: Session options for a small private network: 0-hop tunnels, four each
-#: way (with one, a hundred concurrent 1 MiB streams stall in i2pd).
-TEST_SESSION_OPTIONS: Mapping[str, str] = {
-    "inbound.length": "0",
-    "outbound.length": "0",
+
+def testnet_hops() -> int:
+    """Tunnel length for test sessions: ``$TXI2P_TEST_HOPS``, default 0.
+
+    Set it to 1 for a network with a Java I2P router, whose 0-hop sessions
+    do not look up remote lease sets.
+    """
+    value = os.environ.get("TXI2P_TEST_HOPS", "0")
+    if not value.isdigit() or int(value) > 3:
+        raise ValueError(f"TXI2P_TEST_HOPS must be 0 to 3, not {value!r}")
+    return int(value)
+
+
+#: Session options for a small private network: 0-hop tunnels (see
+#: :func:`testnet_hops`), four each way (with one, a hundred concurrent 1 MiB
+#: streams stall in i2pd).
+TEST_SESSION_OPTIONS: Mapping[str, str] = MappingProxyType({
+    "inbound.length": str(testnet_hops()),
+    "outbound.length": str(testnet_hops()),
     "inbound.quantity": "4",
     "outbound.quantity": "4",
     "i2cp.leaseSetEncType": "4,0",
-}
+})
 
 Progress = Callable[[str], None]
 
@@ -146,9 +163,26 @@ async def wait_until_reachable(reactor: Any, session: SAMSession, name: str,
         try:
             await session.control.command(codec.naming_lookup(name))
             return
-        except (InvalidKey, CantReachPeer):
+        except (InvalidKey, KeyNotFound, CantReachPeer):
             if time.monotonic() > deadline:
                 raise NetworkNotReady(f"{name} was not reachable from {session.nickname} in {timeout:g} s") from None
+            await deferLater(reactor, 1.0, lambda: None)
+
+
+async def retry_unreachable(reactor: Any, make: Callable[[], Any], *, timeout: float = 90.0) -> Any:
+    """Await ``make()`` again, once a second, while the peer is not reachable yet.
+
+    Right after a session starts, its lease set is not published: connects
+    to it fail with ``CantReachPeer`` and lookups with ``KeyNotFound`` or
+    ``InvalidKey`` (as each router spells it) for a few seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await make()
+        except (CantReachPeer, KeyNotFound, InvalidKey):
+            if time.monotonic() > deadline:
+                raise
             await deferLater(reactor, 1.0, lambda: None)
 
 

@@ -1,0 +1,174 @@
+"""An in-process SAM bridge that plays one router's dialect, for tests.
+
+Real routers cannot be made to show every behaviour on demand (i2pd 2.58
+closing a socket after PONG, Java I2P requiring PORT on a DATAGRAM
+subsession), so :class:`FakeSAMBridge` answers the control commands the
+way a given :class:`RouterProfile` does, from the router facts this
+project verified (``shared/I2P-TESTNET.md``).  It covers the control
+channel only: HELLO, SESSION CREATE/ADD, NAMING LOOKUP, DEST GENERATE and
+PING; streams need a real router (:mod:`txi2p.testing.network`).
+
+Use it from your own tests like txtorcon's fake control protocol::
+
+    fake = FakeSAMBridge(I2PD_2_58)
+    port = reactor.listenTCP(0, fake, interface="127.0.0.1")
+    bridge = SAMBridge(reactor, f"127.0.0.1:{port.getHost().port}")
+    ...
+    assert fake.commands[-1].startswith("SESSION CREATE")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.internet.protocol import Factory, Protocol
+
+from txi2p.testing.fakes import fake_private_key
+
+__all__ = ["I2PD_2_45", "I2PD_2_56", "I2PD_2_58", "JAVA_2_7", "PROFILES", "FakeSAMBridge",
+           "RouterProfile"]
+
+
+@dataclass(frozen=True)
+class RouterProfile:
+    """How one router's SAM bridge answers control commands.
+
+    :ivar name: for messages.
+    :ivar versions: the version it answers for ``MAX=3.3`` (it falls back
+        to ``MIN`` for versions it does not know).
+    :ivar primary_styles: the styles it takes for a session with subsessions.
+    :ivar ping: ``"keep"`` (PONG, socket kept), ``"close-after-pong"`` or
+        ``"close"`` (closed without a reply).
+    :ivar subsession_styles: styles ``SESSION ADD`` takes.
+    :ivar subsession_needs_port: DATAGRAM/RAW ``SESSION ADD`` requires PORT.
+    :ivar error_closes: the socket is closed after every I2P_ERROR reply.
+    :ivar not_found: RESULT of a lookup of an unknown name.
+    :ivar silent_add_without_from_port: ``SESSION ADD`` without FROM_PORT
+        is never answered (i2pd 2.45).
+    :ivar silent_unforwarded_datagrams: a DATAGRAM/RAW ``SESSION CREATE``
+        without PORT is never answered (i2pd 2.56).
+    """
+
+    name: str
+    versions: frozenset[str]
+    primary_styles: frozenset[str]
+    ping: str
+    subsession_styles: frozenset[str] = frozenset({"STREAM"})
+    subsession_needs_port: bool = False
+    error_closes: bool = False
+    not_found: str = "INVALID_KEY"
+    silent_add_without_from_port: bool = False
+    silent_unforwarded_datagrams: bool = False
+
+
+I2PD_2_45 = RouterProfile("i2pd 2.45.1", frozenset({"3.0", "3.1"}), frozenset({"MASTER"}), "close",
+                          silent_add_without_from_port=True)
+I2PD_2_56 = RouterProfile("i2pd 2.56.0", frozenset({"3.0", "3.1"}), frozenset({"MASTER"}), "close",
+                          silent_unforwarded_datagrams=True)
+I2PD_2_58 = RouterProfile("i2pd 2.58.0", frozenset({"3.0", "3.1", "3.2", "3.3"}),
+                          frozenset({"MASTER"}), "close-after-pong", error_closes=True)
+JAVA_2_7 = RouterProfile("Java I2P 2.7.0", frozenset({"3.0", "3.1", "3.2", "3.3"}),
+                         frozenset({"PRIMARY", "MASTER"}), "keep",
+                         frozenset({"STREAM", "DATAGRAM", "RAW"}), subsession_needs_port=True,
+                         not_found="KEY_NOT_FOUND")
+#: Every profile, by name.
+PROFILES = {p.name: p for p in (I2PD_2_45, I2PD_2_56, I2PD_2_58, JAVA_2_7)}
+
+
+def _fields(words: list[str]) -> dict[str, str]:
+    return dict(w.partition("=")[::2] for w in words if "=" in w)
+
+
+class _FakeSAMProtocol(Protocol):
+    def __init__(self, bridge: FakeSAMBridge) -> None:
+        self.bridge = bridge
+        self.profile = bridge.profile
+        self._buffer = b""
+        self._master = False
+
+    def dataReceived(self, data: bytes) -> None:
+        self._buffer += data
+        while b"\n" in self._buffer and self.transport is not None:
+            line, _, self._buffer = self._buffer.partition(b"\n")
+            self.bridge.commands.append(line.decode())
+            self._answer(line.decode().split(" "))
+
+    def _say(self, text: str) -> None:
+        assert self.transport is not None
+        self.transport.write(text.encode() + b"\n")
+
+    def _error(self, head: str, message: str) -> None:
+        self._say(f'{head} RESULT=I2P_ERROR MESSAGE="{message}"')
+        if self.profile.error_closes:
+            assert self.transport is not None
+            self.transport.loseConnection()
+
+    def _answer(self, words: list[str]) -> None:
+        verb = " ".join(words[:2])
+        args = _fields(words[2:])
+        assert self.transport is not None
+        if words[0] == "PING":
+            if self.profile.ping != "close":
+                self._say(" ".join(["PONG", *words[1:]]))
+            if self.profile.ping != "keep":
+                self.transport.loseConnection()
+        elif verb == "HELLO VERSION":
+            high = args.get("MAX", "3.0")
+            version = high if high in self.profile.versions else args.get("MIN", "3.0")
+            self._say(f"HELLO REPLY RESULT=OK VERSION={version}")
+        elif verb == "SESSION CREATE":
+            style = args.get("STYLE", "")
+            if style in ("PRIMARY", "MASTER") and style not in self.profile.primary_styles:
+                self._error("SESSION STATUS", "Unknown STYLE")
+                return
+            if (style in ("DATAGRAM", "RAW") and "PORT" not in args
+                    and self.profile.silent_unforwarded_datagrams):
+                return
+            self._master = style in ("PRIMARY", "MASTER")
+            self.bridge.sessions.append(args.get("ID", ""))
+            self._say(f"SESSION STATUS RESULT=OK DESTINATION={self.bridge.key.base64}")
+        elif verb == "SESSION ADD":
+            style = args.get("STYLE", "")
+            if self.profile.silent_add_without_from_port and "FROM_PORT" not in args:
+                return
+            if not self._master:
+                self._error("SESSION STATUS", "Wrong session type")
+            elif style not in self.profile.subsession_styles:
+                self._error("SESSION STATUS", "Unsupported STYLE")
+            elif style != "STREAM" and self.profile.subsession_needs_port and "PORT" not in args:
+                self._error("SESSION STATUS", f"{style} subsession must specify PORT")
+            else:
+                self._say(f"SESSION STATUS RESULT=OK ID={args.get('ID', '')}")
+        elif verb == "NAMING LOOKUP":
+            name = args.get("NAME", "")
+            known = self.bridge.names.get(name)
+            if known is None:
+                self._say(f"NAMING REPLY RESULT={self.profile.not_found} NAME={name}")
+            else:
+                self._say(f"NAMING REPLY RESULT=OK NAME={name} VALUE={known}")
+        elif verb == "DEST GENERATE":
+            key = fake_private_key()
+            self._say(f"DEST REPLY PUB={key.destination.base64} PRIV={key.base64}")
+        else:
+            self._error("SESSION STATUS", f"{verb} is not played by this fake")
+
+
+@dataclass
+class FakeSAMBridge(Factory):
+    """A protocol factory: listen with it, point a SAMBridge at the port.
+
+    :ivar commands: every command line received, in order.
+    :ivar sessions: IDs of the sessions created.
+    :ivar names: name -> base64 destination for NAMING LOOKUP.
+    """
+
+    profile: RouterProfile
+    commands: list[str] = field(default_factory=list)
+    sessions: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+    key: Any = field(default_factory=fake_private_key)
+    noisy = False
+
+    def buildProtocol(self, addr: object) -> Protocol:
+        return _FakeSAMProtocol(self)
