@@ -1,8 +1,69 @@
 #!/usr/bin/env bash
-# Run the whole txi2p test suite: unit tests, and integration tests
-# against a private network of real i2pd routers.  Extra arguments go
-# to pytest.
+# Run the whole txi2p test suite: the unit tests once, then the integration
+# tests against private networks of real routers, once per router of the
+# matrix CI covers:
+#   system  - the i2pd Debian 12 installs (2.45.1), every router
+#   trixie  - Debian 13's i2pd (2.56.0), run from a private prefix made by
+#             scripts/i2pd-debian.sh (nothing is installed on the system)
+#   mixed   - a network of both: one floodfill of each, client routers
+#             2.56 / 2.45 / 2.56 (a client on one version, a server on the
+#             other), for the stream, datagram and endpoint tests
+# ROUTERS="system trixie mixed" (the default) picks the passes.  With
+# arguments, runs pytest once with them against the system i2pd instead.
+# The last line sums every pass: "matrix: N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest -ra "$@"
+if [ $# -gt 0 ]; then
+    exec .venv/bin/python -m pytest -ra "$@"
+fi
+
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+system_i2pd="$(command -v i2pd || echo /usr/sbin/i2pd)"
+status=0
+run_pass() {
+    local name="$1"; shift
+    echo "=============== txi2p tests: $name ===============" >&2
+    if ! .venv/bin/python -m pytest -ra --junitxml="$results/$name.xml" "$@"; then
+        status=1
+    fi
+}
+
+run_pass unit tests/unit
+for routers in ${ROUTERS:-system trixie mixed}; do
+    case "$routers" in
+        system)
+            I2PD="$system_i2pd" run_pass "integration-i2pd-system" tests/integration ;;
+        trixie)
+            trixie="$(bash scripts/i2pd-debian.sh trixie)"
+            I2PD="$trixie" run_pass "integration-i2pd-trixie" tests/integration ;;
+        mixed)
+            trixie="$(bash scripts/i2pd-debian.sh trixie)"
+            TXI2P_FLOODFILLS="i2pd:$system_i2pd,i2pd:$trixie" \
+            TXI2P_CLIENTS="i2pd:$trixie,i2pd:$system_i2pd,i2pd:$trixie" \
+                run_pass "integration-mixed" tests/integration/test_sam.py \
+                    tests/integration/test_datagram.py tests/integration/test_endpoints.py ;;
+        *)
+            echo "test.sh: unknown router set '$routers' (system, trixie, mixed)" >&2
+            exit 2 ;;
+    esac
+done
+
+.venv/bin/python - "$results" <<'EOF'
+import pathlib, sys, xml.etree.ElementTree as ET
+totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+for path in sorted(pathlib.Path(sys.argv[1]).glob("*.xml")):
+    suite = ET.parse(path).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    counts = {k: int(suite.get(k, 0)) for k in totals}
+    for k in totals:
+        totals[k] += counts[k]
+    passed = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
+    print(f"  {path.stem}: {passed} passed, {counts['failures'] + counts['errors']} failed, "
+          f"{counts['skipped']} skipped", file=sys.stderr)
+failed = totals["failures"] + totals["errors"]
+passed = totals["tests"] - failed - totals["skipped"]
+print(f"matrix: {passed} passed, {failed} failed, {totals['skipped']} skipped")
+EOF
+exit $status
