@@ -12,7 +12,7 @@ from txi2p.testing import TEST_SESSION_OPTIONS
 
 HERE = Path(__file__).resolve().parent
 PEERS_PYTHON = HERE / ".peers" / "bin" / "python"
-PEERS = ("txi2p-tahoe", "i2plib")
+PEERS = ("txi2p-tahoe", "i2plib", "i2psam")
 
 
 class PeerWorker:

@@ -1,16 +1,22 @@
 """txi2p benchmarks on the private I2P network, side by side with a raw SAM client.
 
-    bash scripts/bench.sh            # full run: 64 MiB transfers, 7 repetitions
+    bash scripts/bench.sh            # full run: 64 MiB transfers, 7 repetitions, per router
     bash scripts/bench.sh --quick    # CI: small sizes, once each; checks nothing fails
+    .venv/bin/python bench/run.py --i2pd PATH --router LABEL [--quick] ...   # one router
+
+scripts/bench.sh runs this once per router of the matrix (ROUTERS: the
+system i2pd and Debian 13's, as scripts/test.sh) and then writes the
+routers' key figures side by side (report.py).
 
 Every figure is measured in the same run on the same network, contenders
 interleaved (raw, ours, peer, raw, ours, ...) because throughput here swings
 by several times from one minute to the next; each is reported as the
 median of the repetitions with its spread, and as a ratio to the baseline
 measured in that run (the raw SAM client, or i2pd's own tunnels for the
-tunnel relay).  Writes bench/results/latest.json, latest.md and
-throughput.png.  With --profile, the txi2p contenders run under
-pyinstrument and its reports go to bench/results/profile-*.txt.
+tunnel relay).  Writes bench/results[/quick]/<router>/latest.json,
+latest.md and throughput.png, with the routers' versions.  With --profile,
+the txi2p contenders run under pyinstrument and its reports go to
+bench/results/profile-<router>-*.txt.
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import re
 import resource
 import socket as std_socket
 import sys
 import tempfile
 import threading
 import time
+import traceback
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -72,7 +80,8 @@ def rss_kib() -> int:
 class Profiler:
     """pyinstrument around the txi2p contenders when --profile is given."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, router: str) -> None:
+        self.router = router
         self.profilers: dict[str, Any] = {}
         if enabled:
             from pyinstrument import Profiler as Pyinstrument
@@ -90,7 +99,7 @@ class Profiler:
 
     def write(self) -> None:
         for name, profiler in self.profilers.items():
-            path = RESULTS / f"profile-{name}.txt"
+            path = RESULTS / f"profile-{self.router}-{name}.txt"
             path.write_text(profiler.output_text(unicode=True, show_all=False))
             say(f"profile of {name}: {path}")
 
@@ -282,21 +291,29 @@ async def timed(fn: Callable[[], Awaitable[Any]]) -> tuple[float, float, Any]:
     return time.monotonic() - wall, time.process_time() - cpu, result
 
 
+def router_versions(network: PrivateI2PNetwork) -> tuple[str, list[str]]:
+    """The network's router version line(s), and network.describe()'s lines."""
+    lines = network.describe().splitlines()
+    versions = sorted({line.split("): ", 1)[1] for line in lines if "): " in line})
+    return " / ".join(versions) or "?", lines
+
+
 class Bench:
     def __init__(self, reactor: Any, args: argparse.Namespace) -> None:
         self.reactor = reactor
         self.quick = args.quick
+        self.i2pd = args.i2pd
         self.reps = 1 if args.quick else args.reps
         self.size = (4 if args.quick else args.mib) * MIB
-        self.profiler = Profiler(args.profile)
+        self.profiler = Profiler(args.profile, args.router)
         self.only = set(args.only.split(",")) if args.only else set(SECTIONS)
-        if self.only - set(SECTIONS):
-            raise SystemExit(f"--only: unknown section(s) {', '.join(sorted(self.only - set(SECTIONS)))}")
         self.failures: list[str] = []
         self.results: dict[str, Any] = {
+            "router": args.router, "router_version": "?", "i2pd": args.i2pd,
+            "sections": [s for s in SECTIONS if s in self.only],
             "quick": self.quick, "repetitions": self.reps, "transfer_mib": self.size // MIB,
             "python": sys.version.split()[0], "cpus": os.cpu_count(),
-            "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"), "started_epoch": round(time.time())}
 
     def failed(self, what: str) -> None:
         say(f"  FAILED: {what}")
@@ -305,12 +322,16 @@ class Bench:
     async def run(self) -> dict[str, Any]:
         reactor = self.reactor
         workdir = tempfile.mkdtemp(prefix="txi2p-bench-")
-        self.network = network = PrivateI2PNetwork(workdir, clients=2, progress=lambda t: say(t))
-        say("starting the private network")
+        self.network = network = PrivateI2PNetwork(workdir, clients=2, i2pd=self.i2pd, progress=lambda t: say(t))
+        self.results["i2pd"] = network.i2pd
+        say(f"starting the private network ({network.i2pd})")
         started = time.monotonic()
-        network.start()
         self.peers: list[PeerWorker] = []
         try:
+            network.start()
+            version, described = router_versions(network)
+            self.results.update(router_version=version, network=described)
+            say(f"routers: {version}")
             self.sam1, self.sam2 = network.sam_addresses[:2]
             # Our first sessions and the round-trip probe come first: with a
             # dozen sessions starting at once on a fresh two-router network,
@@ -626,15 +647,37 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=7, help="repetitions of each measurement")
     parser.add_argument("--only", help=f"comma-separated sections to run (of {','.join(SECTIONS)})")
     parser.add_argument("--profile", action="store_true", help="profile the txi2p contenders (pyinstrument)")
+    parser.add_argument("--i2pd", help="the i2pd binary every router runs (default: $I2PD or the system i2pd)")
+    parser.add_argument("--router", help="a label for that router, used in output paths and headings "
+                                         "(default: system, when --i2pd is not given)")
     args = parser.parse_args()
+    if args.router is None:
+        if args.i2pd is not None or os.environ.get("I2PD"):
+            parser.error("--i2pd or $I2PD needs --router LABEL (the results go to bench/results[/quick]/LABEL/)")
+        args.router = "system"
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.router):
+        parser.error(f"--router {args.router!r}: letters, digits, '.', '_' and '-' only")
+    if args.i2pd is not None and not os.access(args.i2pd, os.X_OK):
+        parser.error(f"--i2pd {args.i2pd}: not an executable")
+    only = set(args.only.split(",")) if args.only else set(SECTIONS)
+    if only - set(SECTIONS):
+        parser.error(f"--only: unknown section(s) {', '.join(sorted(only - set(SECTIONS)))} "
+                     f"(of {', '.join(SECTIONS)})")
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 
     async def run(reactor: Any) -> None:
         started = time.monotonic()
-        results = await Bench(reactor, args).run()
+        bench = Bench(reactor, args)
+        try:
+            results = await bench.run()
+        except Exception as e:  # the results say so too, for the side-by-side table
+            traceback.print_exc()
+            bench.failed(f"the run stopped: {type(e).__name__}: {(str(e).splitlines() or [''])[0]}")
+            results = bench.results
+            results["failures"] = bench.failures
         results["duration_s"] = round(time.monotonic() - started)
         write_outputs(results, HERE / "NOTES.md")
-        out = results_dir(args.quick)
+        out = results_dir(args.quick, args.router)
         say(f"wrote {out / 'latest.json'}, latest.md and throughput.png in {results['duration_s']} s")
         print((out / "latest.md").read_text())
         if results["failures"]:
