@@ -7,6 +7,7 @@ network namespace.  Each step says what it waits for and how long it took.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -25,6 +26,8 @@ from twisted.web.static import Data
 from txi2p.datagram import I2PDatagramEndpoint
 from txi2p.registry import SessionRegistry
 from txi2p.testing import TEST_SESSION_OPTIONS, PrivateI2PNetwork, wait_until_reachable, wait_until_ready
+from txi2p.testing.network import RouterBuild
+from txi2p.testing.ready import testnet_hops
 from txi2p.tunnel import TunnelClient, TunnelServer
 from txi2p.web import agent
 
@@ -182,7 +185,8 @@ async def datagram_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork) ->
 
 async def shim_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, sessions: list[Any]) -> None:
     alice_sam, bob_sam = network.sam_addresses[:2]
-    opts = {"in_depth": 0, "out_depth": 0, "inbound_quantity": TEST_SESSION_OPTIONS["inbound.quantity"],
+    hops = testnet_hops()
+    opts = {"in_depth": hops, "out_depth": hops, "inbound_quantity": TEST_SESSION_OPTIONS["inbound.quantity"],
             "outbound_quantity": TEST_SESSION_OPTIONS["outbound.quantity"], "i2cp_leaseSetEncType": "4,0"}
 
     def blocking_code() -> str:
@@ -246,12 +250,19 @@ async def tunnel_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, sess
 async def main(reactor: Any) -> None:
     demo = Demo()
     workdir = tempfile.mkdtemp(prefix="txi2p-demo-")
-    network = PrivateI2PNetwork(workdir, clients=2, progress=lambda t: demo.say(f"   {t}"))
+    # TXI2P_CLIENTS / TXI2P_FLOODFILLS pick the routers (docs/routers.rst).
+    clients, floodfills = os.environ.get("TXI2P_CLIENTS"), os.environ.get("TXI2P_FLOODFILLS")
+    network = PrivateI2PNetwork(workdir, clients=RouterBuild.parse_list(clients) if clients else 2,
+                                floodfills=RouterBuild.parse_list(floodfills) if floodfills else 2,
+                                progress=lambda t: demo.say(f"   {t}"))
 
     async def start() -> None:
         network.start()
+        for line in network.describe().splitlines():
+            demo.say(f"   {line}")
 
-    await demo.step("Starting a private I2P network: 2 floodfills + 2 routers with SAM bridges", start)
+    await demo.step(f"Starting a private I2P network: {len(network.routers) - len(network.clients)} "
+                    f"floodfills + {len(network.clients)} routers with SAM bridges", start)
     try:
         sessions = await demo.step(
             "Creating a destination on each router (i2pd answers SESSION CREATE after ~20 s) "

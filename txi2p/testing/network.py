@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from txi2p.testing.java import java_router_command, seed_java_netdb
+from txi2p.testing.java import java_router_command, route_from, router_info_caps, seed_java_netdb
 from txi2p.testing.namespace import TESTNET_PREFIX, enter_private_namespace
 
 __all__ = ["I2PRouter", "NetworkStartError", "PrivateI2PNetwork", "RouterBuild", "find_i2pd"]
@@ -148,7 +148,7 @@ class I2PRouter:
     @property
     def logfile(self) -> Path:
         if self.is_java:
-            return self.datadir / "logs" / "log-router-0.txt"
+            return self.datadir / "logs" / "log-0.txt"
         return self.datadir / "i2pd.log"
 
     def config_text(self, netid: int, exploratory_length: int | None, ssu2: bool = False) -> str:
@@ -230,10 +230,12 @@ subscriptions =
 
     def _ssu2(self, enabled: bool) -> str:
         # A Java router uses only routers with the R (reachable) cap as
-        # inbound gateways, which i2pd routers get only with SSU2.
+        # inbound gateways, which i2pd routers get only from an SSU2 peer
+        # test; SIGTSTP then SIGCONT (offline, online) starts one.
         if not enabled:
             return "enabled = false"
-        return f"enabled = true\npublished = true\nport = {self.port}"
+        return (f"enabled = true\npublished = true\nport = {self.port}\n\n"
+                "[unix]\nhandle_sigtstp = true")
 
     @staticmethod
     def _exploratory(length: int | None) -> str:
@@ -303,6 +305,9 @@ class PrivateI2PNetwork:
             raise ValueError("at most 250 routers")
         if any(b is not None and b.kind == "java" for b in floodfill_builds):
             raise ValueError("floodfill routers must be i2pd (Java routers can be clients)")
+        if sum(b is not None and b.kind == "java" for b in client_builds) > 1:
+            raise ValueError("at most one Java router per network (its connections get their "
+                             "source address from the namespace's routes)")
         self.routers: list[I2PRouter] = []
         builds = [(True, b) for b in floodfill_builds] + [(False, b) for b in client_builds]
         for i, (floodfill, build) in enumerate(builds):
@@ -404,6 +409,8 @@ class PrivateI2PNetwork:
             build.check()
         self._progress("entering a private network namespace")
         enter_private_namespace(r.host for r in self.routers)
+        for java in (r for r in self.routers if r.is_java):
+            route_from(java.host, (r.host for r in self.routers if not r.is_java))
         self.directory.mkdir(parents=True, exist_ok=True)
         for router in self.routers:
             if router.datadir.exists():
@@ -429,21 +436,50 @@ class PrivateI2PNetwork:
             timeout,
         )
         time.sleep(0.2)  # router.info is written in one go; be safe anyway
-        for router in self.clients:
-            if router.is_java:
-                seed_java_netdb(router, [ff.datadir / "router.info" for ff in floodfills])
-                continue
+        i2pd_clients = [r for r in self.clients if not r.is_java]
+        java_clients = [r for r in self.clients if r.is_java]
+        for router in i2pd_clients:
             with zipfile.ZipFile(router.datadir / "reseed.zip", "w") as bundle:
                 for ff in floodfills:
                     bundle.write(ff.datadir / "router.info", f"routerInfo-ff{ff.index}.dat")
-        self._progress(f"starting {len(self.clients)} client router(s) with SAM bridges")
-        for router in self.clients:
+        self._progress(f"starting {len(i2pd_clients)} i2pd client router(s) with SAM bridges")
+        for router in i2pd_clients:
             self._start_router(router)
+        if java_clients:
+            # Java needs reachable (R) floodfills in its netDb from the start:
+            # it does not pick up their updated router.info later.
+            self._make_reachable(floodfills, timeout)
+            self._progress("starting the Java I2P router")
+            for router in java_clients:
+                seed_java_netdb(router, [ff.datadir / "router.info" for ff in floodfills])
+                self._start_router(router)
         self._wait_for(
             "the SAM bridges to accept connections",
             lambda: all(_accepts(r.sam_port) for r in self.clients),
             timeout,
         )
+
+    def _make_reachable(self, floodfills: list[I2PRouter], timeout: float) -> None:
+        """Nudge the floodfills until their router.info has the R cap (for Java)."""
+        self._progress("waiting for the floodfills to be reachable (R cap) for the Java router")
+        deadline = time.monotonic() + timeout
+        time.sleep(2.0)
+        while True:
+            pending = [r for r in floodfills
+                       if "R" not in router_info_caps((r.datadir / "router.info").read_bytes())]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise NetworkStartError("the floodfills did not get the R cap (an SSU2 peer test) "
+                                        "in time\n" + self.logs())
+            for router in pending:
+                if router.process is not None:
+                    router.process.send_signal(signal.SIGTSTP)
+            time.sleep(0.2)
+            for router in pending:
+                if router.process is not None:
+                    router.process.send_signal(signal.SIGCONT)
+            time.sleep(2.0)
 
     def stop(self, timeout: float = 3.0) -> None:
         """Stop every router (SIGTERM, then SIGKILL after *timeout*).
