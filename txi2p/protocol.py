@@ -62,8 +62,10 @@ class Timeouts:
     command: float = 30.0
     #: ``SESSION CREATE`` (i2pd answers only after a 20 s readiness check).
     session_create: float = 60.0
-    #: ``STREAM CONNECT`` (includes the router's lease set lookup).
-    stream_connect: float = 60.0
+    #: ``STREAM CONNECT`` (includes the router's lease set lookup).  Longer
+    #: than the routers' own connect timeout (Java I2P: 60 s), so that their
+    #: answer (``CANT_REACH_PEER``) comes first.
+    stream_connect: float = 90.0
     #: Interval between keep-alive PINGs (routers that support them), or 0.
     keepalive: float = 60.0
 

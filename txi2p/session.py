@@ -16,7 +16,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
@@ -81,6 +82,10 @@ DEFAULT_OPTIONS: Mapping[str, str] = {
     "inbound.length": "2",
     "outbound.length": "2",
 }
+
+
+_PRIMARY_STREAMS = ("this router takes streams only on a PRIMARY session's subsessions: "
+                    "add_subsession('STREAM', name, from_port=...) and use that")
 
 
 def pass_through_firing(waiter: Deferred[None]) -> Callable[[Any], Any]:
@@ -751,6 +756,25 @@ class SAMSession:
                 f"session {self.nickname!r} has ended: {self.close_reason.getErrorMessage()}"
             )
 
+    def _check_streams_allowed(self) -> None:
+        dialect = self.bridge.dialect
+        if self.style == "PRIMARY" and dialect is not None and not dialect.streams_on_primary:
+            raise UnsupportedByRouter(
+                message=_PRIMARY_STREAMS, command="STREAM")
+
+    @contextmanager
+    def _primary_refusal(self) -> Iterator[None]:
+        """Turn a router's "not on a primary session" into a clear, remembered error."""
+        try:
+            yield
+        except I2PError as e:
+            dialect = self.bridge.dialect
+            if self.style != "PRIMARY" or dialect is None or "primary session" not in e.message.lower():
+                raise
+            self.bridge.learn(dialect.learned(streams_on_primary=False))
+            raise UnsupportedByRouter(message=f"{_PRIMARY_STREAMS} (router said: {e.message})",
+                                      command=e.command) from e
+
     async def lookup(self, name: str | Destination) -> Destination:
         """Resolve *name* through this session (``NAMING LOOKUP``; ``"ME"`` is us)."""
         self._check_open()
@@ -822,11 +846,13 @@ class SAMSession:
         dest = await self.lookup(destination)
         peer = I2PAddress(dest, host, port)
         command = codec.stream_connect(self.nickname, dest.base64, from_port=from_port, to_port=port)
+        self._check_streams_allowed()
         proto = self._stream(command, factory, peer,
                              self.bridge.timeouts.stream_connect if timeout is None else timeout,
                              on_lost=on_lost)
         await self.bridge._connect(proto)
-        return await proto.established
+        with self._primary_refusal():
+            return await proto.established
 
     def accept(self, factory: IProtocolFactory, *,
                route: Callable[[int | None], IProtocolFactory | None] | None = None,
@@ -841,13 +867,15 @@ class SAMSession:
         """
         async def run() -> IProtocol:
             self._check_open()
+            self._check_streams_allowed()
             self._end_lingering_acceptor()
             await self._settle_accepts()
             proto = self._stream(codec.stream_accept(self.nickname), factory, None,
                                  self.bridge.timeouts.command, route, on_lost)
             proto.on_acknowledged = on_acknowledged
             await self.bridge._connect(proto)
-            return await proto.established
+            with self._primary_refusal():
+                return await proto.established
 
         return Deferred.fromCoroutine(run())
 
@@ -863,6 +891,7 @@ class SAMSession:
         protocol from *factory*.  Stop it with ``stopListening()``.
         """
         self._check_open()
+        self._check_streams_allowed()
         self._end_lingering_acceptor()
         await self._settle_accepts()
         reactor = self.bridge.reactor
@@ -882,7 +911,8 @@ class SAMSession:
         # "establishes" right after STREAM STATUS OK and then idles.
         try:
             await self.bridge._connect(keeper)
-            await keeper.established
+            with self._primary_refusal():
+                await keeper.established
         except BaseException:
             await listening.stopListening()
             raise

@@ -180,7 +180,7 @@ async def test_twistd_web_over_i2p_and_stable_address(i2p_network, i2p_sessions,
             url = f"http://{key.b32}/file.bin".encode()
             response = await retry_unreachable(lambda url=url, web=web: web.request(b"GET", url))
             assert response.code == 200
-            got = await readBody(response)
+            got = await readBody(response).addTimeout(120, reactor)
             assert hashlib.sha256(got).digest() == hashlib.sha256(body).digest()
         finally:
             stop(proc)

@@ -82,9 +82,9 @@ async def test_http_through_the_tunnels(tunnels):
     assert plain.local_port and plain.port.getHost().host == "127.0.0.1"
     url = f"http://127.0.0.1:{plain.local_port}/".encode()
     response = await local_agent().request(b"GET", url)
-    assert await readBody(response) == b"hello through the tunnel"
+    assert await readBody(response).addTimeout(120, reactor) == b"hello through the tunnel"
     response = await local_agent().request(b"GET", url + b"big")
-    body = await readBody(response)
+    body = await readBody(response).addTimeout(120, reactor)
     assert hashlib.sha256(body).digest() == hashlib.sha256(BODY).digest()
 
 
@@ -95,7 +95,7 @@ async def test_twenty_concurrent_requests(tunnels):
 
     async def one():
         response = await local_agent().request(b"GET", url)
-        return await readBody(response)
+        return await readBody(response).addTimeout(120, reactor)
 
     bodies = await defer.gatherResults([defer.Deferred.fromCoroutine(one()) for _ in range(20)])
     assert bodies == [b"hello through the tunnel"] * 20
@@ -148,7 +148,7 @@ async def test_refusing_backend_does_not_stop_the_tunnel(tunnels):
     assert server.failed > failed_before
     tunnels["backend"] = reactor.listenTCP(tunnels["backend_port"], backend_site(), interface="127.0.0.1")
     response = await local_agent().request(b"GET", url)
-    assert await readBody(response) == b"hello through the tunnel"
+    assert await readBody(response).addTimeout(120, reactor) == b"hello through the tunnel"
 
 
 class SlowReader(Protocol):
@@ -235,7 +235,7 @@ samaddr = {sam2}
                     if attempt == 59:
                         raise
                     await deferLater(reactor, 2, lambda: None)
-            assert await readBody(response) == b"hello through the tunnel"
+            assert await readBody(response).addTimeout(120, reactor) == b"hello through the tunnel"
         finally:
             await client.stopService()
     finally:

@@ -111,6 +111,8 @@ async def test_500_concurrent_streams_of_1_mib(i2p_network, i2p_sessions, regist
             deadline = time.monotonic() + 120
             while factory.accepted < len(opened) and time.monotonic() < deadline:
                 await deferLater(reactor, 0.05, lambda: None)
+            assert factory.accepted >= len(opened), (
+                f"{len(opened) - factory.accepted} of the streams opened were not accepted in 120 s")
         open_failures = [p for ok, p in opened if not ok]
         assert not open_failures, open_failures[:3]
         protos = [p for _, p in opened]

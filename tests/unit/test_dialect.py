@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
+from twisted.internet.protocol import Factory, Protocol
 
 from txi2p import errors
 from txi2p.protocol import Timeouts
@@ -191,3 +192,18 @@ async def test_datagram_session_without_port_learned_from_silence(fake_router):
     assert "PORT=0" in [c for c in fake.commands if c.startswith("SESSION CREATE")][-1]
     session.close()
 
+
+
+@pytest_twisted.ensureDeferred
+async def test_streams_on_a_primary_refused_once_then_locally(fake_router):
+    """Java takes streams only on a PRIMARY's subsessions: said clearly, remembered."""
+    fake, bridge = fake_router(JAVA_2_7)
+    primary = await bridge.create_session("PRIMARY", "p")
+    with pytest.raises(errors.UnsupportedByRouter, match="subsessions: add_subsession"):
+        await primary.forward(Factory.forProtocol(Protocol))
+    assert bridge.dialect is not None and not bridge.dialect.streams_on_primary
+    sent = len(fake.commands)
+    with pytest.raises(errors.UnsupportedByRouter):
+        await primary.accept(Factory.forProtocol(Protocol))
+    assert fake.commands[sent:] == []
+    primary.close()

@@ -54,7 +54,7 @@ def test_java_floodfills_and_second_java_router_are_refused(tmp_path):
 def test_missing_builds_say_what_is_missing(tmp_path):
     from txi2p.testing.network import NetworkStartError, RouterBuild
 
-    with pytest.raises(NetworkStartError, match="lacks i2p.jar"):
+    with pytest.raises(NetworkStartError, match=r"lacks i2p\.jar"):
         RouterBuild("java", str(tmp_path)).check()
     with pytest.raises(NetworkStartError, match="missing or not executable"):
         RouterBuild("i2pd", str(tmp_path / "nope")).check()

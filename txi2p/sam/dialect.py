@@ -28,6 +28,11 @@ What each field means, how it is learned, and which routers differ:
     DATAGRAM and RAW from 3.3; i2pd takes only STREAM (and ends the
     primary session on the refusal, like every I2P_ERROR it sends).
     Learned from the first refusal; later requests fail at once, locally.
+``streams_on_primary``
+    Whether STREAM CONNECT/ACCEPT/FORWARD may name a PRIMARY session itself.
+    i2pd allows it (its MASTER session is also a stream session); Java I2P
+    refuses all three ("primary session": SAM 3.3 puts streams on
+    subsessions).  Learned from that refusal.
 ``concurrent_accepts``
     Whether several STREAM ACCEPTs may be pending at once.  Never assumed:
     i2pd up to 2.56 registers ACCEPTs that arrive together twice and hands
@@ -96,6 +101,7 @@ class SAMDialect:
     :ivar udp_port_offset: the SAM UDP port relative to the TCP port.
     :ivar udp_packet_max: largest packet the SAM UDP port takes, header
         included (i2pd: 32768).
+    :ivar streams_on_primary: STREAM commands may name a PRIMARY session.
     :ivar concurrent_accepts: several STREAM ACCEPTs may be pending at once.
     :ivar accept_settle: seconds to leave between a cancelled ACCEPT or
         FORWARD and the next one.
@@ -115,6 +121,7 @@ class SAMDialect:
     control_datagram_max: int = 7600
     udp_port_offset: int = -1
     concurrent_accepts: bool = False
+    streams_on_primary: bool = True
     udp_packet_max: int = 32768
     accept_settle: float = 1.0
     unforwarded_port: str | None = None

@@ -48,6 +48,8 @@ class RouterProfile:
         is never answered (i2pd 2.45).
     :ivar silent_unforwarded_datagrams: a DATAGRAM/RAW ``SESSION CREATE``
         without PORT is never answered (i2pd 2.56).
+    :ivar streams_on_primary: STREAM commands may name a PRIMARY session
+        (i2pd); Java answers ``I2P_ERROR "primary session"``.
     """
 
     name: str
@@ -60,6 +62,7 @@ class RouterProfile:
     not_found: str = "INVALID_KEY"
     silent_add_without_from_port: bool = False
     silent_unforwarded_datagrams: bool = False
+    streams_on_primary: bool = True
 
 
 I2PD_2_45 = RouterProfile("i2pd 2.45.1", frozenset({"3.0", "3.1"}), frozenset({"MASTER"}), "close",
@@ -71,7 +74,7 @@ I2PD_2_58 = RouterProfile("i2pd 2.58.0", frozenset({"3.0", "3.1", "3.2", "3.3"})
 JAVA_2_7 = RouterProfile("Java I2P 2.7.0", frozenset({"3.0", "3.1", "3.2", "3.3"}),
                          frozenset({"PRIMARY", "MASTER"}), "keep",
                          frozenset({"STREAM", "DATAGRAM", "RAW"}), subsession_needs_port=True,
-                         not_found="KEY_NOT_FOUND")
+                         not_found="KEY_NOT_FOUND", streams_on_primary=False)
 #: Every profile, by name.
 PROFILES = {p.name: p for p in (I2PD_2_45, I2PD_2_56, I2PD_2_58, JAVA_2_7)}
 
@@ -127,6 +130,8 @@ class _FakeSAMProtocol(Protocol):
                 return
             self._master = style in ("PRIMARY", "MASTER")
             self.bridge.sessions.append(args.get("ID", ""))
+            if self._master:
+                self.bridge.primaries.add(args.get("ID", ""))
             self._say(f"SESSION STATUS RESULT=OK DESTINATION={self.bridge.key.base64}")
         elif verb == "SESSION ADD":
             style = args.get("STYLE", "")
@@ -147,6 +152,11 @@ class _FakeSAMProtocol(Protocol):
                 self._say(f"NAMING REPLY RESULT={self.profile.not_found} NAME={name}")
             else:
                 self._say(f"NAMING REPLY RESULT=OK NAME={name} VALUE={known}")
+        elif words[0] == "STREAM":
+            if args.get("ID") in self.bridge.primaries and not self.profile.streams_on_primary:
+                self._say('STREAM STATUS RESULT=I2P_ERROR MESSAGE="primary session"')
+            else:
+                self._error("STREAM STATUS", "streams are not played by this fake")
         elif verb == "DEST GENERATE":
             key = fake_private_key()
             self._say(f"DEST REPLY PUB={key.destination.base64} PRIV={key.base64}")
@@ -167,6 +177,7 @@ class FakeSAMBridge(Factory):
     commands: list[str] = field(default_factory=list)
     sessions: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
+    primaries: set[str] = field(default_factory=set)
     key: Any = field(default_factory=fake_private_key)
     noisy = False
 
