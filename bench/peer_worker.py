@@ -36,6 +36,23 @@ def error_text() -> str:
     return lines[-1] + " (at " + (lines[-3].strip() if len(lines) >= 3 else "?") + ")"
 
 
+async def serve_asyncio_requests(transfer: Any) -> None:
+    """Say ready, then run one transfer per request line until stdin closes (asyncio peers)."""
+    import asyncio
+
+    emit({"ready": True})
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            return
+        try:
+            result = await asyncio.wait_for(transfer(json.loads(line)["size"]), 600)
+        except Exception:
+            result = {"error": error_text()}
+        emit(result)
+
+
 def run_txi2p_tahoe(sam_client: str, sam_server: str, options: dict[str, str]) -> None:
     import tempfile
 
@@ -188,17 +205,7 @@ def run_i2plib(sam_client: str, sam_server: str, options: dict[str, str]) -> Non
         except Exception:
             emit({"error": error_text()})
             return
-        emit({"ready": True})
-        loop = asyncio.get_running_loop()
-        while True:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line:
-                return
-            try:
-                result = await asyncio.wait_for(transfer(json.loads(line)["size"]), 600)
-            except Exception:
-                result = {"error": error_text()}
-            emit(result)
+        await serve_asyncio_requests(transfer)
 
     asyncio.run(main())
 
@@ -304,19 +311,10 @@ def run_i2psam(sam_client: str, sam_server: str, options: dict[str, str]) -> Non
             except Exception:
                 emit({"error": error_text()})
                 return
-            emit({"ready": True})
-            loop = asyncio.get_running_loop()
-            while True:
-                line = await loop.run_in_executor(None, sys.stdin.readline)
-                if not line:
-                    return
-                try:
-                    result = await asyncio.wait_for(transfer(json.loads(line)["size"]), 600)
-                except Exception:
-                    result = {"error": error_text()}
-                emit(result)
+            await serve_asyncio_requests(transfer)
 
     asyncio.run(main())
+
 
 def main() -> None:
     peer, sam_client, sam_server, options = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
