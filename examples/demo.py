@@ -25,9 +25,14 @@ from twisted.web.static import Data
 
 from txi2p.datagram import I2PDatagramEndpoint
 from txi2p.registry import SessionRegistry
-from txi2p.testing import TEST_SESSION_OPTIONS, PrivateI2PNetwork, wait_until_reachable, wait_until_ready
+from txi2p.testing import (
+    TEST_SESSION_OPTIONS,
+    TEST_SOCKET_OPTIONS,
+    PrivateI2PNetwork,
+    wait_until_reachable,
+    wait_until_ready,
+)
 from txi2p.testing.network import RouterBuild
-from txi2p.testing.ready import testnet_hops
 from txi2p.tunnel import TunnelClient, TunnelServer
 from txi2p.web import agent
 
@@ -185,9 +190,7 @@ async def datagram_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork) ->
 
 async def shim_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, sessions: list[Any]) -> None:
     alice_sam, bob_sam = network.sam_addresses[:2]
-    hops = testnet_hops()
-    opts = {"in_depth": hops, "out_depth": hops, "inbound_quantity": TEST_SESSION_OPTIONS["inbound.quantity"],
-            "outbound_quantity": TEST_SESSION_OPTIONS["outbound.quantity"], "i2cp_leaseSetEncType": "4,0"}
+    opts = dict(TEST_SOCKET_OPTIONS)
 
     def blocking_code() -> str:
         from txi2p import socket

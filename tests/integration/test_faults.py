@@ -16,12 +16,11 @@ from txi2p import errors
 from txi2p import socket as i2p
 from txi2p.address import read_key_file
 from txi2p.endpoints import I2PServerEndpoint
-from txi2p.testing import TEST_SESSION_OPTIONS, wait_until_reachable
+from txi2p.testing import TEST_SESSION_OPTIONS, TEST_SOCKET_OPTIONS, wait_until_reachable
 
 pytestmark = pytest.mark.integration
 
-OPTS = dict(in_depth=0, out_depth=0, inbound_quantity=TEST_SESSION_OPTIONS["inbound.quantity"],
-            outbound_quantity=TEST_SESSION_OPTIONS["outbound.quantity"], i2cp_leaseSetEncType="4,0")
+OPTS = dict(TEST_SOCKET_OPTIONS)
 
 
 class Echo(Protocol):

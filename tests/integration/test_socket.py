@@ -20,13 +20,12 @@ from twisted.internet import threads
 
 from txi2p import socket as i2p
 from txi2p.address import Destination
-from txi2p.testing import TEST_SESSION_OPTIONS
+from txi2p.testing import TEST_SOCKET_OPTIONS
 from txi2p.testing.fakes import fake_private_key
 
 pytestmark = pytest.mark.integration
 
-OPTS = dict(in_depth=0, out_depth=0, inbound_quantity=TEST_SESSION_OPTIONS["inbound.quantity"],
-            outbound_quantity=TEST_SESSION_OPTIONS["outbound.quantity"], i2cp_leaseSetEncType="4,0")
+OPTS = dict(TEST_SOCKET_OPTIONS)
 
 
 def in_thread(body):

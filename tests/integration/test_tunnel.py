@@ -21,7 +21,7 @@ from twisted.web.server import Site
 from twisted.web.static import Data
 
 from txi2p import tunnel
-from txi2p.testing import TEST_SESSION_OPTIONS, wait_until_reachable
+from txi2p.testing import TEST_SESSION_OPTIONS, TEST_SOCKET_OPTIONS, wait_until_reachable
 
 pytestmark = pytest.mark.integration
 
@@ -265,8 +265,7 @@ async def test_classic_blocking_tunnels(i2p_network, i2p_sessions, registry, tun
 
     sam1, sam2 = i2p_network.sam_addresses[:2]
     alice, bob = i2p_sessions[:2]
-    opts = dict(in_depth=0, out_depth=0, inbound_quantity=TEST_SESSION_OPTIONS["inbound.quantity"],
-                outbound_quantity=TEST_SESSION_OPTIONS["outbound.quantity"], i2cp_leaseSetEncType="4,0")
+    opts = dict(TEST_SOCKET_OPTIONS)
     backend_port = tunnels["backend_port"]
     await tunnels["server"].stopService()  # bob's listener is taken by the blocking server below
 

@@ -11,6 +11,7 @@ from txi2p.testing.namespace import NamespaceUnavailable, enter_private_namespac
 from txi2p.testing.network import I2PRouter, NetworkStartError, PrivateI2PNetwork, find_i2pd
 from txi2p.testing.ready import (
     TEST_SESSION_OPTIONS,
+    TEST_SOCKET_OPTIONS,
     NetworkNotReady,
     retry_unreachable,
     wait_until_reachable,
@@ -19,6 +20,7 @@ from txi2p.testing.ready import (
 
 __all__ = [
     "TEST_SESSION_OPTIONS",
+    "TEST_SOCKET_OPTIONS",
     "I2PRouter",
     "NamespaceUnavailable",
     "NetworkNotReady",

@@ -25,7 +25,7 @@ from txi2p.sam import codec
 from txi2p.session import SAMBridge, SAMSession
 from txi2p.testing.network import PrivateI2PNetwork
 
-__all__ = ["TEST_SESSION_OPTIONS", "NetworkNotReady", "create_sessions", "retry_unreachable",
+__all__ = ["TEST_SESSION_OPTIONS", "TEST_SOCKET_OPTIONS", "NetworkNotReady", "create_sessions", "retry_unreachable",
            "wait_until_reachable", "wait_until_ready"]
 
 
@@ -50,6 +50,16 @@ TEST_SESSION_OPTIONS: Mapping[str, str] = MappingProxyType({
     "inbound.quantity": "4",
     "outbound.quantity": "4",
     "i2cp.leaseSetEncType": "4,0",
+})
+
+#: The same settings as keywords of :class:`txi2p.socket.socket` (the
+#: classic API spells option dots as underscores).
+TEST_SOCKET_OPTIONS: Mapping[str, object] = MappingProxyType({
+    "in_depth": testnet_hops(),
+    "out_depth": testnet_hops(),
+    "inbound_quantity": TEST_SESSION_OPTIONS["inbound.quantity"],
+    "outbound_quantity": TEST_SESSION_OPTIONS["outbound.quantity"],
+    "i2cp_leaseSetEncType": TEST_SESSION_OPTIONS["i2cp.leaseSetEncType"],
 })
 
 Progress = Callable[[str], None]
