@@ -212,6 +212,7 @@ class SAMBridge:
         self._names: dict[str, Destination] = {}
         #: When the last session of each destination (by b32) ended here.
         self._released: dict[str, float] = {}
+        self._ping_probe: Deferred[None] | None = None
 
     @property
     def is_local(self) -> bool:
@@ -285,21 +286,33 @@ class SAMBridge:
 
         Where the dialect does not know yet, probes once on a connection of
         its own (two PINGs; a router that closes the connection after a
-        PONG fails the second) and remembers the answer.
+        PONG fails the second) and remembers the answer; callers that ask
+        meanwhile wait for the same probe.
         """
         if self.dialect is None or self.dialect.ping is None:
-            control = await self.control()
-            try:
-                if self.dialect is not None and self.dialect.ping is None:
-                    await control.ping("txi2p-probe-1")
-                    await control.ping("txi2p-probe-2")
-                    self.learn(self.dialect.learned_ping(True))
-            except (TxI2PError, CancelledError):
-                assert self.dialect is not None
-                self.learn(self.dialect.learned_ping(False))
-            finally:
-                control.close()
+            if self._ping_probe is None:
+                self._ping_probe = Deferred.fromCoroutine(self._probe_ping())
+            done: Deferred[None] = Deferred()
+            self._ping_probe.addBoth(pass_through_firing(done))
+            await done
         return bool(self.dialect is not None and self.dialect.ping)
+
+    async def _probe_ping(self) -> None:
+        try:
+            control = await self.control()
+        except TxI2PError:
+            self._ping_probe = None  # not reached: ask again next time
+            return
+        try:
+            if self.dialect is not None and self.dialect.ping is None:
+                await control.ping("txi2p-probe-1")
+                await control.ping("txi2p-probe-2")
+                self.learn(self.dialect.learned_ping(True))
+        except (TxI2PError, CancelledError):
+            assert self.dialect is not None
+            self.learn(self.dialect.learned_ping(False))
+        finally:
+            control.close()
 
     async def _one_command(self, command: codec.Command, timeout: float | None = None) -> codec.Reply:
         control = await self.control()
@@ -715,7 +728,8 @@ class SAMSession:
         self._streams: set[SAMStreamProtocol] = set()
         self._acceptor: _Acceptor | None = None
         self._accept_cancelled_at: float | None = None
-        self.parent_session = parent
+        #: The PRIMARY session of a subsession, else None.
+        self.parent = parent
         if parent is None:
             control.on_close = self._control_lost
         else:
@@ -739,7 +753,7 @@ class SAMSession:
 
     def _control_lost(self, reason: Failure) -> None:
         self.close_reason = reason
-        if self.parent_session is None:
+        if self.parent is None:
             self.bridge.released(self.destination)
         _log.info("SAM session {nickname} ended: {reason}", nickname=self.nickname,
                   reason=reason.getErrorMessage())
@@ -1024,7 +1038,7 @@ class SAMSubsession(SAMSession):
     def __init__(self, parent: SAMSession, nickname: str, style: str) -> None:
         super().__init__(parent.bridge, parent.control, nickname, style, parent.key,
                          parent.options, parent)
-        self.parent = parent
+        self.parent: SAMSession = parent
 
     async def remove(self) -> None:
         """``SESSION REMOVE`` this subsession."""

@@ -207,3 +207,15 @@ async def test_streams_on_a_primary_refused_once_then_locally(fake_router):
         await primary.accept(Factory.forProtocol(Protocol))
     assert fake.commands[sent:] == []
     primary.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_concurrent_askers_share_one_ping_probe(fake_router):
+    from twisted.internet import defer
+
+    fake, bridge = fake_router(JAVA_2_7)
+    answers = await defer.gatherResults([defer.Deferred.fromCoroutine(bridge.ping_allowed())
+                                         for _ in range(3)])
+    assert answers == [True, True, True]
+    assert [c for c in fake.commands if c.startswith("PING")] == [
+        "PING txi2p-probe-1", "PING txi2p-probe-2"]
