@@ -17,7 +17,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.web.client import readBody
 
-from txi2p import errors
+from txi2p import errors, testing
 from txi2p.address import read_key_file
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.sam.dialect import SAMDialect
@@ -33,14 +33,9 @@ def esc(address):
     return address.replace(":", "\\:")
 
 
-async def retry_unreachable(make, attempts=90):
+async def retry_unreachable(make, timeout=90):
     """Right after a server starts its lease set is not published yet."""
-    for _ in range(attempts):
-        try:
-            return await make()
-        except errors.CantReachPeer:
-            await deferLater(reactor, 1, lambda: None)
-    return await make()
+    return await testing.retry_unreachable(reactor, make, timeout=timeout)
 
 
 class Echo(Protocol):
