@@ -59,5 +59,7 @@ cat > "$wrapper" <<EOF
 exec "$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$dir/prefix/usr/bin/i2pd" "\$@"
 EOF
 chmod +x "$wrapper"
-"$wrapper" --version | head -1 >&2
+# (sed, not head: head exits after one line and the router then dies of
+# SIGPIPE, which pipefail turns into this script's failure)
+"$wrapper" --version 2>&1 | sed -n 1p >&2
 echo "$wrapper"
