@@ -9,7 +9,7 @@ This module has no Twisted import: the sans-I/O codec uses it too.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 __all__ = [
     "RESULT_ERRORS",
@@ -39,6 +39,7 @@ __all__ = [
     "UnsupportedByRouter",
     "error_for_result",
     "redact_keys",
+    "redact_secrets",
 ]
 
 
@@ -54,6 +55,41 @@ def redact_keys(text: str) -> str:
     replies; such text must never reach a log or an exception message.
     """
     return _KEY_MATERIAL.sub("<redacted key material>", text)
+
+
+#: Shortest run of a secret's characters :func:`redact_secrets` replaces
+#: (16 base64 characters: 96 bits; shorter runs of random text match by chance).
+SECRET_RUN = 16
+
+
+def redact_secrets(text: str, secrets: Iterable[str]) -> str:
+    """*text* with every part of the given *secrets* it repeats replaced.
+
+    Any run of :data:`SECRET_RUN` or more characters that also occurs in a
+    secret is cut out, so an echo of a private key's last few hundred
+    characters (its private part) is caught as surely as the whole key.
+    A secret shorter than that (a password) is cut out where it appears whole.
+    """
+    hidden = [False] * len(text)
+    for secret in secrets:
+        if not secret:
+            continue
+        if len(secret) < SECRET_RUN:
+            for match in re.finditer(re.escape(secret), text):
+                hidden[match.start():match.end()] = [True] * len(secret)
+            continue
+        for start in range(len(text) - SECRET_RUN + 1):
+            if text[start:start + SECRET_RUN] in secret:
+                hidden[start:start + SECRET_RUN] = [True] * SECRET_RUN
+    if not any(hidden):
+        return text
+    out: list[str] = []
+    for i, char in enumerate(text):
+        if not hidden[i]:
+            out.append(char)
+        elif i == 0 or not hidden[i - 1]:
+            out.append("<redacted>")
+    return "".join(out)
 
 
 class TxI2PError(Exception):

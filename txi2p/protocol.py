@@ -258,6 +258,8 @@ class SAMControlProtocol(Protocol):
         self._queue.popleft()
         if head.timer is not None and head.timer.active():
             head.timer.cancel()
+        if isinstance(event, codec.Reply):
+            event = event.without_secrets(head.command.secrets)
         _log.debug("SAM {address} -> {event!r}", address=self.address, event=event)
         if isinstance(event, codec.Reply):
             try:
@@ -549,7 +551,7 @@ class SAMStreamProtocol(Protocol):
             return
         if self._state == "hello":
             try:
-                event.raise_for_result("HELLO VERSION")
+                event.without_secrets(self._hello.secrets if self._hello else ()).raise_for_result("HELLO VERSION")
             except SAMError as e:
                 self._fail(e)
                 return

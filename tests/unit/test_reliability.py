@@ -112,21 +112,47 @@ def test_private_key_echoed_by_a_router_never_reaches_messages_or_logs():
         assert secret not in text and key.base64 not in text
 
 
-def test_key_file_is_never_half_written(tmp_path):
-    """Kill a writer at random moments: the file is always absent or whole."""
+#: A key-file writer that stops for good at the step named by argv[2]
+#: (``os.fsync`` of the new content, or ``os.replace`` into place) and
+#: says so on stdout: the test then kills it there.
+_STOPPED_WRITER = """
+import os, sys, time
+from txi2p.address import write_key_file
+from txi2p.testing.fakes import fake_private_key
+
+def stop(*args, **kwargs):
+    print("stopped", flush=True)
+    time.sleep(60)
+
+setattr(os, sys.argv[2], stop)
+write_key_file(sys.argv[1], fake_private_key(11))
+print("finished", flush=True)
+"""
+
+
+@pytest.mark.parametrize("step", ["fsync", "replace"])
+def test_key_file_is_never_half_written(tmp_path, step):
+    """A writer killed mid-write leaves the previous key whole, mode 0600.
+
+    The writer is stopped and killed at a known step, after the new key's
+    bytes are written and before it is in place (no timing): a write in
+    place, or a rename before the data is synced, fails this test.
+    """
     path = tmp_path / "k.key"
-    script = (
-        "import sys\nfrom txi2p.address import write_key_file\nfrom txi2p.testing.fakes import fake_private_key\n"
-        "while True:\n    write_key_file(sys.argv[1], fake_private_key(11 if len(sys.argv) > 2 else 7))\n")
-    for i in range(20):
-        proc = subprocess.Popen([sys.executable, "-c", script, str(path)], env={**os.environ,
-                                "PYTHONPATH": os.pathsep.join(sys.path)})
-        time.sleep(0.05 + (i % 5) * 0.03)
+    old = fake_private_key(7)
+    write_key_file(path, old)
+    proc = subprocess.Popen([sys.executable, "-c", _STOPPED_WRITER, str(path), step],
+                            stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        said = proc.stdout.readline().strip()
+    finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        if path.exists():
-            assert read_key_file(path) is not None
-            assert oct(path.stat().st_mode & 0o777) == "0o600"
+        proc.stdout.close()
+    assert said == "stopped", f"the writer never called os.{step} (it said {said!r})"
+    assert read_key_file(path) == old
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "k.key"]
     assert all(name.endswith(".tmp") for name in leftovers)  # only ever a temp file, never the key
 
@@ -248,3 +274,51 @@ def test_tunnel_sides_take_half_closes():
     from txi2p.tunnel import _Side
 
     assert IHalfCloseableProtocol.implementedBy(_Side)
+
+
+@pytest.mark.parametrize("part", [slice(-300, None), slice(600, 700), slice(None, None)])
+def test_partial_key_echo_is_redacted(part):
+    """Any part of the key a command carried is cut out of the reply's error and logs."""
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+    from twisted.logger import formatEvent
+
+    key = fake_private_key()
+    echoed = key.base64[part]
+    logged = []
+    globalLogPublisher.addObserver(logged.append)
+    try:
+        proto = SAMControlProtocol(Clock(), codec.hello(), "sam")
+        proto.makeConnection(StringTransport())
+        proto.dataReceived(b"HELLO REPLY RESULT=OK VERSION=3.3\n")
+        d = proto.command(codec.session_create("STREAM", "s", key.base64))
+        proto.dataReceived(f'SESSION STATUS RESULT=I2P_ERROR MESSAGE="bad key ...{echoed} here"\n'.encode())
+        failures = []
+        d.addErrback(failures.append)
+        err = failures[0].value
+    finally:
+        globalLogPublisher.removeObserver(logged.append)
+    assert err.message.startswith("bad key ...<redacted>") and err.message.endswith(" here")
+    texts = [str(err), repr(err), err.message] + [formatEvent(event) for event in logged]
+    for text in texts:
+        for start in range(0, len(echoed) - errors.SECRET_RUN + 1):
+            assert echoed[start:start + errors.SECRET_RUN] not in text
+
+
+def test_password_echo_is_redacted():
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+
+    proto = SAMControlProtocol(Clock(), codec.hello(user="alice", password="hunter2"), "sam")
+    proto.makeConnection(StringTransport())
+    failures = []
+    proto.ready.addErrback(failures.append)
+    proto.dataReceived(b'HELLO REPLY RESULT=I2P_ERROR MESSAGE="wrong PASSWORD=hunter2 for alice"\n')
+    assert failures and "hunter2" not in str(failures[0].value)
+    assert "alice" in str(failures[0].value)
+
+
+def test_redact_secrets_leaves_other_text():
+    secret = fake_private_key().base64
+    assert errors.redact_secrets("STYLE=STREAM unknown option", [secret]) == "STYLE=STREAM unknown option"
+    assert errors.redact_secrets(f"a {secret[100:130]} b {secret[5:40]}", [secret]) == "a <redacted> b <redacted>"

@@ -17,9 +17,9 @@ Events a decoder yields:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from txi2p.errors import SAMProtocolError, error_for_result, redact_keys
+from txi2p.errors import SAMProtocolError, error_for_result, redact_keys, redact_secrets
 
 __all__ = [
     "MAX_LINE",
@@ -149,6 +149,13 @@ class Command:
         parts = [self.name]
         parts.extend(f"{k}={v}" for k, v in self.args)
         return " ".join(parts).encode("ascii") + b"\n" + self.payload
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values this command carries that must never be shown: the
+        ``PASSWORD`` and a private-key ``DESTINATION``."""
+        return tuple(v for k, v in self.args
+                     if k == "PASSWORD" or (k == "DESTINATION" and len(v) > _PUBLIC_DEST_MAX))
 
     def __repr__(self) -> str:
         # Never show private keys (DESTINATION=<private blob>) or passwords.
@@ -383,6 +390,17 @@ class Reply:
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.fields.get(key, default)
+
+    def without_secrets(self, secrets: Iterable[str]) -> Reply:
+        """This reply with any part of *secrets* cut out of its ``MESSAGE``
+        (routers echo commands, keys and passwords included, in errors)."""
+        message = self.fields.get("MESSAGE")
+        if not secrets or message is None:
+            return self
+        cleaned = redact_secrets(message, secrets)
+        if cleaned == message:
+            return self
+        return replace(self, fields={**self.fields, "MESSAGE": cleaned})
 
     def raise_for_result(self, command: str = "") -> Reply:
         """Return self if ``RESULT=OK`` (or no RESULT), else raise its error."""
