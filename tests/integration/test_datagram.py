@@ -111,7 +111,9 @@ async def test_batch_loss_is_counted(ports, record_property, capsys):
     with capsys.disabled():
         print(f"\n[datagrams] sent {len(sent)}, arrived {len(arrived)}, lost {lost} "
               f"({100 * lost / len(sent):.0f}%)")
-    assert arrived, "no datagram of the batch arrived"
+    # Datagrams are unreliable, but a private network of idle routers loses
+    # few: losing a fifth means packets are being dropped on our side.
+    assert len(arrived) >= 80, f"only {len(arrived)} of {len(sent)} datagrams arrived"
     assert all(p in sent for p in arrived), "a datagram arrived corrupted"
     assert len(set(arrived)) == len(arrived), "a datagram arrived twice"
 

@@ -26,3 +26,42 @@ def test_integration_skip_fails_only_under_ci(pytester, monkeypatch, ci, failed,
     result.assert_outcomes(failed=failed, skipped=skipped)
     if failed:
         result.stdout.fnmatch_lines(["*skipped under CI=true, which is a failure: *no i2pd here*"])
+
+
+MODULE_SKIPPED = """
+import pytest
+
+pytest.importorskip("no_such_module_for_txi2p")
+
+def test_never_collected():
+    pass
+"""
+
+
+@pytest.mark.parametrize(("ci", "errors", "skipped"), [("true", 1, 0), ("", 0, 1)])
+def test_module_skipped_whole_fails_only_under_ci(pytester, monkeypatch, ci, errors, skipped):
+    monkeypatch.setenv("CI", ci)
+    pytester.makepyfile(test_module_skipped=MODULE_SKIPPED)
+    result = pytester.runpytest_subprocess("-p", "txi2p.testing.pytest_plugin", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=errors, skipped=skipped)
+    if errors:
+        result.stdout.fnmatch_lines(["*skipped whole under CI=true, which is a failure: *no_such_module_for_txi2p*"])
+
+
+DROPPED_FAILURE = """
+from twisted.internet import defer
+
+def test_drops_a_failed_deferred():
+    defer.fail(ValueError("nobody looked"))
+"""
+
+
+def test_a_dropped_failed_deferred_fails_the_unit_test(pytester):
+    """tests/unit/conftest.py: a failed Deferred left unhandled fails the test."""
+    from pathlib import Path
+
+    pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text())
+    pytester.makepyfile(test_dropping=DROPPED_FAILURE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*1 failed Deferred(s) left unhandled during the test*", "*nobody looked*"])

@@ -100,6 +100,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.sections.append(("i2pd router logs", network.logs(40)))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    """Under CI, a test module skipped whole (a module-level ``importorskip``
+    or ``skip``) fails: its integration tests would otherwise vanish unseen."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    if report.skipped and in_ci() and isinstance(collector, pytest.Module):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"test module skipped whole under CI=true, which is a failure: {reason}"
+
+
 def _say(config: pytest.Config, text: str) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
