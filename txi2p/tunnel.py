@@ -77,6 +77,10 @@ class _Side(Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         self.relay.bytes[self.name] += len(data)
+        self.forward(data)
+
+    def forward(self, data: bytes) -> None:
+        """Write *data* to the other side, or keep it until that side is up."""
         peer = self.peer
         if peer is None or peer.transport is None:
             self.early.append(data)  # the other side is still connecting (we are paused)
@@ -145,7 +149,7 @@ class Relay:
         for side in (a, b):
             early, side.early = side.early, []
             for data in early:
-                side.dataReceived(data)
+                side.forward(data)
         a.transport.resumeProducing()  # type: ignore[attr-defined]
 
     def close(self) -> None:

@@ -155,3 +155,33 @@ def test_close_unregisters_the_send_producer_first(stream_socket):
     reactor.run()
     assert transport.value() == b"last words"
     assert transport.producer is None and transport.disconnecting
+
+
+def test_send_side_is_registered_as_the_transports_streaming_producer(stream_socket):
+    """Without the registration the transport never says it is full."""
+    _, _, transport, feed = stream_socket
+    assert transport.producer is feed and transport.streaming
+
+
+def test_receive_pauses_the_stream_until_recv_drains_it(stream_socket):
+    """More than RECV_BUFFER_HIGH unread pauses the transport; reading resumes it; nothing is lost."""
+    sock, reactor, transport, feed = stream_socket
+    chunk = bytes(range(256)) * 256  # 64 KiB
+    fed = 0
+    while transport.producerState == "producing":
+        feed.dataReceived(chunk)
+        fed += len(chunk)
+        assert fed <= i2p.RECV_BUFFER_HIGH + len(chunk), "never paused"
+    assert fed > i2p.RECV_BUFFER_HIGH
+    feed.dataReceived(chunk)  # what was in flight still arrives and is kept
+    fed += len(chunk)
+    got = bytearray()
+    while len(got) < fed - i2p.RECV_BUFFER_HIGH // 2:
+        got += sock.recv(len(chunk))
+        assert transport.producerState == "paused"  # until the queued resume runs
+    got += sock.recv(len(chunk))
+    reactor.run()
+    assert transport.producerState == "producing"
+    while len(got) < fed:
+        got += sock.recv(len(chunk))
+    assert got == chunk * (fed // len(chunk))
