@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from txi2p import errors
 from txi2p.sam import codec
 
 EXAMPLES = int(os.environ.get("TXI2P_FUZZ_EXAMPLES", "2000"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None)
 
 # Bytes that look like SAM often enough to get past the first checks.
 _words = st.sampled_from([b"HELLO", b"REPLY", b"SESSION", b"STATUS", b"STREAM", b"DATAGRAM", b"RAW",
@@ -26,9 +26,31 @@ _words = st.sampled_from([b"HELLO", b"REPLY", b"SESSION", b"STATUS", b"STREAM", 
 _samish = st.lists(st.one_of(_words, st.binary(max_size=20)), max_size=40).map(b"".join)
 
 
-def _drain(decoder: codec.SAMDecoder) -> None:
-    while decoder.next_event() is not codec.NEED_DATA:
-        pass
+def _drain(decoder: codec.SAMDecoder, events: list | None = None) -> None:
+    """Take every event; each consumes bytes, so there are at most about as many as bytes."""
+    bound = 2 * decoder.buffered + 2  # a Packet of SIZE=0 follows its line without a byte
+    for _ in range(bound):
+        event = decoder.next_event()
+        if event is codec.NEED_DATA:
+            return
+        if events is not None:
+            events.append(event)
+    raise AssertionError(f"more than {bound} events from {bound // 2 - 1} bytes")
+
+
+def _decode(chunks: list[bytes], peer_line: bool) -> tuple[list, bool]:
+    """The events decoded from *chunks* fed one by one, and whether it ended in a protocol error."""
+    decoder = codec.SAMDecoder(max_line=16)  # small: long lines are common here
+    if peer_line:
+        decoder.expect_peer_line()
+    events: list = []
+    try:
+        for chunk in chunks:
+            decoder.receive_data(chunk)
+            _drain(decoder, events)
+    except errors.SAMProtocolError:
+        return events, True
+    return events, False
 
 
 @FUZZ
@@ -43,6 +65,30 @@ def test_decoder_raises_only_protocol_errors(chunks, peer_line):
             _drain(decoder)
     except errors.SAMProtocolError:
         pass
+
+
+# Whole lines a router sends, so that split streams are mostly valid.
+_lines = st.sampled_from([
+    b"HELLO REPLY RESULT=OK VERSION=3.3\n", b"PING some text\n", b"PONG x\n",
+    b'SESSION STATUS RESULT=I2P_ERROR MESSAGE="no such \\"thing\\""\n',
+    b"NAMING REPLY RESULT=OK NAME=ME VALUE=" + b"A" * 30 + b"\n",
+    b"DATAGRAM RECEIVED DESTINATION=AAAA SIZE=5 FROM_PORT=1 TO_PORT=0\nhello",
+    b"RAW RECEIVED SIZE=0\n", b"STREAM STATUS RESULT=CANT_REACH_PEER\n",
+])
+
+
+@st.composite
+def _split_stream(draw):
+    data = draw(st.lists(st.one_of(_lines, _samish), max_size=8).map(b"".join))
+    cuts = sorted(draw(st.lists(st.integers(0, len(data)), max_size=6)))
+    return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+
+
+@FUZZ
+@given(_split_stream(), st.booleans())
+def test_decoding_does_not_depend_on_how_the_bytes_are_split(chunks, peer_line):
+    """The same bytes in one piece or in several give the same events (and the same error or none)."""
+    assert _decode(chunks, peer_line) == _decode([b"".join(chunks)], peer_line)
 
 
 @FUZZ

@@ -608,6 +608,8 @@ class SAMDecoder:
                     f"reply line longer than {self._max_line} bytes without a newline"
                 )
             return NEED_DATA
+        if end > self._max_line:  # the same limit whether or not its end has come
+            raise SAMProtocolError(f"reply line longer than {self._max_line} bytes")
         line = bytes(self._buffer[:end])
         del self._buffer[: end + 1]
         if self._peer_line_expected:
