@@ -152,21 +152,38 @@ async def test_refusing_backend_does_not_stop_the_tunnel(tunnels):
 
 
 class StoppingReader(Protocol):
-    """Asks for the 10 MiB body, stops reading after 1 MiB until told to go on."""
+    """Asks for the 10 MiB body, stops reading after 1 MiB until told to go on.
+
+    HTTP/1.1, so that the backend keeps the connection open after the body
+    and the reader closes it once the whole body is in: a sender that
+    closes while its receiver is stalled loses the stream's tail in i2pd
+    (2.45.1 and 2.58.0: see docs/routers.rst, *Data lost at a stream's
+    close*), which is not what this test is about.
+    """
 
     stop_at = 1024 * 1024
 
     def __init__(self):
         self.count = 0
+        self.head = b""
+        self.body = 0
         self.stopped = False
         self.done = defer.Deferred()
 
     def connectionMade(self):
-        self.transport.write(b"GET /big HTTP/1.0\r\n\r\n")
+        self.transport.write(b"GET /big HTTP/1.1\r\nHost: backend\r\n\r\n")
 
     def dataReceived(self, data):
         self.count += len(data)
-        if not self.stopped and self.count >= self.stop_at:
+        if b"\r\n\r\n" not in self.head:
+            self.head += data
+            if b"\r\n\r\n" in self.head:
+                self.body = len(self.head.split(b"\r\n\r\n", 1)[1])
+        else:
+            self.body += len(data)
+        if self.body >= len(BODY):
+            self.transport.loseConnection()
+        elif not self.stopped and self.count >= self.stop_at:
             self.stopped = True
             self.transport.pauseProducing()  # reads nothing more
 
@@ -174,7 +191,7 @@ class StoppingReader(Protocol):
         self.transport.resumeProducing()
 
     def connectionLost(self, reason):
-        self.done.callback(self.count)
+        self.done.callback(self.body)
 
 
 @pytest_twisted.ensureDeferred
@@ -184,7 +201,9 @@ async def test_flow_control_keeps_relay_buffers_bounded(tunnels):
     Without flow control the client tunnel would keep reading the stream
     from I2P into its write buffer for the stopped reader: most of the
     9 MiB still to come.  With it, each relay holds at most about one
-    transport buffer (64 KiB) and a read.
+    transport buffer (64 KiB) and a read.  (On the server side i2pd itself
+    takes the body into its stream's send buffer: only the client side
+    stalls.)
     """
     plain, server = tunnels["plain"], tunnels["server"]
     proto = await TCP4ClientEndpoint(reactor, "127.0.0.1", plain.local_port).connect(
@@ -204,11 +223,21 @@ async def test_flow_control_keeps_relay_buffers_bounded(tunnels):
         now = moved()
         if now != last:
             last, still_since = now, time.monotonic()
-    buffered = {t.name: max(r.max_buffered for r in t.relays) for t in (plain, server)}
+    # (the server tunnel's relay may have ended: i2pd takes a whole body
+    # into its stream's send buffer; an ended relay's figure is the tunnel's)
+    buffered = {t.name: max([t.max_buffered, *(r.max_buffered for r in t.relays)]) for t in (plain, server)}
+    assert plain.relays, "the client tunnel's relay ended although its reader had stopped"
     assert all(size < 1024 * 1024 for size in buffered.values()), buffered
+    stalled_at = proto.count
     proto.go_on()
-    received = await proto.done.addTimeout(300, reactor)
-    assert received > len(BODY)  # headers and the whole body, once reading went on
+    try:
+        received = await proto.done.addTimeout(300, reactor)
+    except defer.TimeoutError:
+        states = {t.name: [(r.bytes, r.closed, getattr(r.incoming.transport, "producerPaused", None),
+                            getattr(getattr(r.outgoing.transport, "_transport", None), "producerPaused", None))
+                           for r in t.relays] for t in (plain, server)}
+        raise AssertionError(f"stalled at {stalled_at}, then {proto.count} bytes in 300 s; relays {states}") from None
+    assert received == len(BODY)  # the whole body, once reading went on
 
 
 # ------------------------------------------------------------- twistd plugin
