@@ -82,11 +82,12 @@ async def test_refused_connection_names_the_address_and_what_to_check():
 # ---------------------------------------------------------------- secrets
 
 
-def test_private_key_echoed_by_a_router_never_reaches_messages_or_logs():
+def _session_create_refused(key, message):
+    """SESSION CREATE with *key*, answered with an I2P_ERROR whose MESSAGE is
+    *message*: the error raised and the log events written meanwhile."""
     from twisted.internet.task import Clock
     from twisted.internet.testing import StringTransport
 
-    key = fake_private_key()
     logged = []
     globalLogPublisher.addObserver(logged.append)
     try:
@@ -94,18 +95,23 @@ def test_private_key_echoed_by_a_router_never_reaches_messages_or_logs():
         proto.makeConnection(StringTransport())
         proto.dataReceived(b"HELLO REPLY RESULT=OK VERSION=3.3\n")
         d = proto.command(codec.session_create("STREAM", "s", key.base64))
-        # Java I2P echoes the command, private key and all, in some errors
-        proto.dataReceived(f'SESSION STATUS RESULT=I2P_ERROR MESSAGE="bad options in '
-                           f'SESSION CREATE DESTINATION={key.base64} FOO"\n'.encode())
+        proto.dataReceived(f'SESSION STATUS RESULT=I2P_ERROR MESSAGE="{message}"\n'.encode())
         failures = []
         d.addErrback(failures.append)
-        err = failures[0].value
+        return failures[0].value, logged
     finally:
         globalLogPublisher.removeObserver(logged.append)
+
+
+def test_private_key_echoed_by_a_router_never_reaches_messages_or_logs():
+    from twisted.logger import formatEvent
+
+    key = fake_private_key()
+    # Java I2P echoes the command, private key and all, in some errors
+    err, logged = _session_create_refused(key, f"bad options in SESSION CREATE DESTINATION={key.base64} FOO")
     secret = key.base64[-200:]  # the private part of the blob
     texts = [str(err), repr(err), err.message, repr(key), str(key)]
     texts += [str(event) for event in logged]
-    from twisted.logger import formatEvent
     texts += [formatEvent(event) for event in logged]
     assert "redacted" in err.message
     for text in texts:
@@ -279,25 +285,11 @@ def test_tunnel_sides_take_half_closes():
 @pytest.mark.parametrize("part", [slice(-300, None), slice(600, 700), slice(None, None)])
 def test_partial_key_echo_is_redacted(part):
     """Any part of the key a command carried is cut out of the reply's error and logs."""
-    from twisted.internet.task import Clock
-    from twisted.internet.testing import StringTransport
     from twisted.logger import formatEvent
 
     key = fake_private_key()
     echoed = key.base64[part]
-    logged = []
-    globalLogPublisher.addObserver(logged.append)
-    try:
-        proto = SAMControlProtocol(Clock(), codec.hello(), "sam")
-        proto.makeConnection(StringTransport())
-        proto.dataReceived(b"HELLO REPLY RESULT=OK VERSION=3.3\n")
-        d = proto.command(codec.session_create("STREAM", "s", key.base64))
-        proto.dataReceived(f'SESSION STATUS RESULT=I2P_ERROR MESSAGE="bad key ...{echoed} here"\n'.encode())
-        failures = []
-        d.addErrback(failures.append)
-        err = failures[0].value
-    finally:
-        globalLogPublisher.removeObserver(logged.append)
+    err, logged = _session_create_refused(key, f"bad key ...{echoed} here")
     assert err.message.startswith("bad key ...<redacted>") and err.message.endswith(" here")
     texts = [str(err), repr(err), err.message] + [formatEvent(event) for event in logged]
     for text in texts:
