@@ -29,6 +29,8 @@ import atexit
 import io
 import select as _select
 import socket as _stdsocket
+import struct as _struct
+import sys as _sys
 import threading
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
@@ -48,6 +50,8 @@ from txi2p.registry import SessionRegistry, SessionSpec
 from txi2p.session import SAMSession, default_sam_address, session_options
 
 __all__ = [
+    "AF_I2P",
+    "IPPROTO_TCP",
     "MAX_DGRAM",
     "MAX_RAW",
     "MSG_DONTWAIT",
@@ -65,11 +69,18 @@ __all__ = [
     "SOCK_DGRAM",
     "SOCK_RAW",
     "SOCK_STREAM",
+    "SOL_SOCKET",
+    "SO_KEEPALIVE",
+    "SO_RCVTIMEO",
+    "SO_REUSEADDR",
+    "SO_SNDTIMEO",
+    "TCP_NODELAY",
     "BlockError",
     "ClosedError",
     "Error",
     "NetworkError",
     "Timeout",
+    "create_connection",
     "poll",
     "resolve",
     "select",
@@ -90,6 +101,30 @@ POLLOUT = _select.POLLOUT
 POLLERR = _select.POLLERR
 POLLHUP = _select.POLLHUP
 POLLNVAL = _select.POLLNVAL
+
+#: The address family of every I2P socket (:attr:`socket.family`): no
+#: family of the standard library has this number.
+AF_I2P = 0x4932
+
+# Socket options, as the standard library spells them (see socket.setsockopt).
+SOL_SOCKET = _stdsocket.SOL_SOCKET
+SO_RCVTIMEO = _stdsocket.SO_RCVTIMEO
+SO_SNDTIMEO = _stdsocket.SO_SNDTIMEO
+SO_KEEPALIVE = _stdsocket.SO_KEEPALIVE
+SO_REUSEADDR = _stdsocket.SO_REUSEADDR
+IPPROTO_TCP = _stdsocket.IPPROTO_TCP
+TCP_NODELAY = _stdsocket.TCP_NODELAY
+
+#: Options accepted and remembered without effect on an I2P stream (the
+#: router's streaming library decides): code written for TCP sets them.
+_ADVISORY_OPTIONS = {
+    (SOL_SOCKET, SO_KEEPALIVE): "SO_KEEPALIVE",
+    (SOL_SOCKET, SO_REUSEADDR): "SO_REUSEADDR",
+    (IPPROTO_TCP, TCP_NODELAY): "TCP_NODELAY",
+}
+#: Options that set the socket's one timeout (I2P sockets have one for every call).
+_TIMEOUT_OPTIONS = {(SOL_SOCKET, SO_RCVTIMEO): "SO_RCVTIMEO", (SOL_SOCKET, SO_SNDTIMEO): "SO_SNDTIMEO"}
+_TIMEVAL = _struct.Struct("@ll")
 
 SHUT_RD = _stdsocket.SHUT_RD
 SHUT_WR = _stdsocket.SHUT_WR
@@ -426,8 +461,14 @@ class socket:
             raise
         self._watch_session()
 
+    #: :data:`AF_I2P`, for code that checks a socket's family.
+    family = AF_I2P
+    #: Always 0, as for the standard library's default protocol.
+    proto = 0
+
     def _init_state(self, type: int) -> None:
         self.type = type
+        self._advisory: dict[tuple[int, int], int] = {}
         self._cond = threading.Condition()
         self._signal = _Signal()
         self._timeout: float | None = None
@@ -539,6 +580,50 @@ class socket:
 
     def setblocking(self, flag: bool) -> None:
         self._timeout = None if flag else 0.0
+
+    def setsockopt(self, level: int, optname: int, value: int | bytes) -> None:
+        """Set an option, as code written for TCP sockets does.
+
+        ``SO_RCVTIMEO``/``SO_SNDTIMEO`` (a ``struct timeval`` as bytes, or
+        seconds) set the socket's timeout (see :meth:`settimeout`; 0 means
+        none, as in POSIX): an I2P socket has one timeout for every call.
+        ``SO_KEEPALIVE``, ``SO_REUSEADDR`` and ``TCP_NODELAY`` are accepted
+        and remembered, with no effect: the router's streaming library
+        decides.  Any other option raises :class:`Error`.
+        """
+        key = (level, optname)
+        if key in _TIMEOUT_OPTIONS:
+            if isinstance(value, (bytes, bytearray)):
+                if len(value) != _TIMEVAL.size:
+                    raise ValueError(f"{_TIMEOUT_OPTIONS[key]} takes a struct timeval of {_TIMEVAL.size} bytes")
+                seconds, micros = _TIMEVAL.unpack(value)
+                timeout = seconds + micros / 1e6
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                timeout = float(value)
+            else:
+                raise TypeError(f"{_TIMEOUT_OPTIONS[key]} takes a struct timeval or seconds, not {value!r}")
+            self.settimeout(timeout or None)
+        elif key in _ADVISORY_OPTIONS:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{_ADVISORY_OPTIONS[key]} takes an int, not {value!r}")
+            self._advisory[key] = value
+        else:
+            raise Error(f"socket option (level {level}, option {optname}) is not supported by I2P sockets "
+                        "(supported: SO_RCVTIMEO, SO_SNDTIMEO, SO_KEEPALIVE, SO_REUSEADDR, TCP_NODELAY)")
+
+    def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> int | bytes:
+        """An option's value (see :meth:`setsockopt`); the timeouts as a
+        ``struct timeval`` when *buflen* is given, else in whole seconds."""
+        key = (level, optname)
+        if key in _TIMEOUT_OPTIONS:
+            timeout = self._timeout or 0.0
+            if buflen is None:
+                return int(timeout)
+            return _TIMEVAL.pack(int(timeout), round((timeout - int(timeout)) * 1e6))[:buflen]
+        if key in _ADVISORY_OPTIONS:
+            value = self._advisory.get(key, 0)
+            return value if buflen is None else value.to_bytes(4, _sys.byteorder)[:buflen]
+        raise Error(f"socket option (level {level}, option {optname}) is not supported by I2P sockets")
 
     def fileno(self) -> int:
         """A real descriptor, readable when a receive/accept would not block."""
@@ -981,6 +1066,33 @@ class _SocketIO(io.RawIOBase):
 
 
 # ------------------------------------------------------------------ functions
+
+
+#: "No timeout given": the standard library's own marker, so that code
+#: passing it on (``http.client`` does) means the same here.
+_DEFAULT_TIMEOUT: Any = _stdsocket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
+
+
+def create_connection(address: Any, timeout: float | None = _DEFAULT_TIMEOUT,
+                      source_address: Any = None, *, session: str = "", samaddr: str | None = None,
+                      **kwargs: Any) -> socket:
+    """A connected :data:`SOCK_STREAM` socket, like the standard library's.
+
+    *address* is ``(destination or host name, port)`` or just the name.
+    *timeout* applies to the connect and stays the socket's timeout (left
+    out: blocking).  *source_address* is ignored (I2P sockets are always
+    bound).  *session*, *samaddr* and *kwargs* are those of :class:`socket`
+    (a transient session by default).  A failed connect closes the socket.
+    """
+    sock = socket(session, SOCK_STREAM, samaddr, **kwargs)
+    try:
+        if timeout is not _DEFAULT_TIMEOUT:
+            sock.settimeout(timeout)
+        sock.connect(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def resolve(host: str, samaddr: str | None = None) -> str:

@@ -361,3 +361,50 @@ async def test_datagram_and_raw_sockets(i2p_network):
 async def test_blocking_call_in_the_reactor_thread_raises(i2p_network):
     with pytest.raises(i2p.Error, match="reactor thread"):
         i2p.socket("x", i2p.SOCK_STREAM, i2p_network.sam_addresses[0])
+
+
+@pytest_twisted.ensureDeferred
+async def test_http_client_of_the_standard_library_over_an_i2p_socket(i2p_network, i2p_sessions, registry):
+    """http.client's own connect() (create_connection, then TCP_NODELAY) and
+    response reading (makefile) run unchanged over txi2p.socket."""
+    import http.client
+
+    from twisted.internet import reactor
+    from twisted.web.server import Site
+    from twisted.web.static import Data
+
+    from txi2p.endpoints import I2PServerEndpoint
+    from txi2p.testing import TEST_SESSION_OPTIONS
+
+    sam1, sam2 = i2p_network.sam_addresses[:2]
+    alice, bob = i2p_sessions[:2]
+    body = os.urandom(100_000)
+    port = await I2PServerEndpoint(reactor, session=bob.nickname, sam_address=sam2, options=TEST_SESSION_OPTIONS,
+                                   auto_close=False).listen(Site(Data(body, "application/octet-stream")))
+    made = []
+
+    def over_i2p(address, timeout, source_address):
+        sock = i2p.create_connection(address, timeout, source_address, session=alice.nickname,
+                                     samaddr=sam1, **OPTS)
+        made.append(sock)
+        return sock
+
+    def fetch():
+        conn = http.client.HTTPConnection(bob.b32, 80, timeout=120)
+        conn._create_connection = over_i2p
+        try:
+            conn.request("GET", "/file.bin")
+            response = conn.getresponse()
+            return response.status, response.getheader("Content-Length"), response.read()
+        finally:
+            conn.close()
+
+    try:
+        status, length, data = await in_thread(fetch)
+    finally:
+        await port.stopListening()
+    assert (status, length) == (200, str(len(body)))
+    assert hashlib.sha256(data).digest() == hashlib.sha256(body).digest()
+    sock, = made
+    assert sock.getsockopt(i2p.IPPROTO_TCP, i2p.TCP_NODELAY) == 1  # set by http.client itself
+    assert sock.gettimeout() == 120

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import select
+import socket as std_socket
 
 import pytest
 
@@ -185,3 +186,62 @@ def test_receive_pauses_the_stream_until_recv_drains_it(stream_socket):
     while len(got) < fed:
         got += sock.recv(len(chunk))
     assert got == chunk * (fed // len(chunk))
+
+
+def test_options_as_code_written_for_tcp_sets_them(stream_socket):
+    import struct
+
+    sock, _, _, _ = stream_socket
+    assert sock.family == i2p.AF_I2P and sock.type == i2p.SOCK_STREAM and sock.proto == 0
+    # http.client sets TCP_NODELAY on every connection; servers set SO_REUSEADDR
+    for level, name in [(i2p.IPPROTO_TCP, i2p.TCP_NODELAY), (i2p.SOL_SOCKET, i2p.SO_KEEPALIVE),
+                        (i2p.SOL_SOCKET, i2p.SO_REUSEADDR)]:
+        assert sock.getsockopt(level, name) == 0
+        sock.setsockopt(level, name, 1)
+        assert sock.getsockopt(level, name) == 1
+    # the receive/send timeouts are the socket's one timeout
+    sock.setsockopt(i2p.SOL_SOCKET, i2p.SO_RCVTIMEO, struct.pack("@ll", 2, 500000))
+    assert sock.gettimeout() == 2.5
+    assert sock.getsockopt(i2p.SOL_SOCKET, i2p.SO_SNDTIMEO, 16) == struct.pack("@ll", 2, 500000)
+    sock.setsockopt(i2p.SOL_SOCKET, i2p.SO_SNDTIMEO, 0)  # 0: no timeout, as in POSIX
+    assert sock.gettimeout() is None
+    with pytest.raises(i2p.Error, match="not supported by I2P sockets"):
+        sock.setsockopt(i2p.SOL_SOCKET, std_socket.SO_BROADCAST, 1)
+    with pytest.raises(i2p.Error, match="not supported by I2P sockets"):
+        sock.getsockopt(i2p.SOL_SOCKET, std_socket.SO_RCVBUF)
+    with pytest.raises(TypeError):
+        sock.setsockopt(i2p.IPPROTO_TCP, i2p.TCP_NODELAY, "yes")
+    with pytest.raises(ValueError, match="struct timeval"):
+        sock.setsockopt(i2p.SOL_SOCKET, i2p.SO_RCVTIMEO, b"\x01")
+
+
+def test_create_connection_sets_the_timeout_and_closes_on_failure(monkeypatch):
+    made = []
+
+    class FakeSocket:
+        def __init__(self, session, type, samaddr, **kwargs):
+            self.args = (session, type, samaddr, kwargs)
+            self.timeout = "unset"
+            self.closed = False
+            made.append(self)
+
+        def settimeout(self, value):
+            self.timeout = value
+
+        def connect(self, address):
+            if address[0] == "unreachable.i2p":
+                raise i2p.NetworkError("CANT_REACH_PEER", "no")
+            self.address = address
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(i2p, "socket", FakeSocket)
+    sock = i2p.create_connection(("site.i2p", 80), 5, samaddr="127.0.0.1:7656", in_depth=0)
+    assert sock.args == ("", i2p.SOCK_STREAM, "127.0.0.1:7656", {"in_depth": 0})
+    assert sock.timeout == 5 and sock.address == ("site.i2p", 80) and not sock.closed
+    assert i2p.create_connection(("site.i2p", 80)).timeout == "unset"  # blocking, as the default
+    assert i2p.create_connection(("site.i2p", 80), std_socket._GLOBAL_DEFAULT_TIMEOUT).timeout == "unset"
+    with pytest.raises(i2p.NetworkError):
+        i2p.create_connection(("unreachable.i2p", 80), 1)
+    assert made[-1].closed
