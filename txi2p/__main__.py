@@ -1,0 +1,5 @@
+"""``python -m txi2p``: the ``txi2p`` command (see :mod:`txi2p.command`)."""
+
+from txi2p.command import main
+
+main()
