@@ -302,7 +302,8 @@ class I2PServerPort:
     restarted, the SAM connection broke), the port starts it again, with
     back-off (1 s, doubling up to :attr:`MAX_BACKOFF`), logging each try;
     with a key file the destination, and so the ``.b32.i2p`` address, stay
-    the same.
+    the same.  A session closed on purpose (``session.close()``, or the
+    registry at reactor shutdown) stops the port quietly instead.
 
     :ivar recoveries: how many times the session was started again.
     """
@@ -335,6 +336,12 @@ class I2PServerPort:
         reason = inner.session.close_reason
         inner.stopListening()
         self.inner = None
+        if inner.session.closed_on_purpose:
+            # Its session was closed, not lost (the registry closes every
+            # session at reactor shutdown): the port stops with it, quietly.
+            self.listening = False
+            _log.debug("txi2p: stopped listening on {b32}: its session was closed", b32=self._host.host)
+            return
         _log.warn("txi2p: the session of {b32} ended ({reason}); starting it again in {delay:g} s",
                   b32=self._host.host, reason=reason.getErrorMessage() if reason else "closed",
                   delay=self._backoff)

@@ -711,6 +711,9 @@ class SAMSession:
     :ivar address: our :class:`~txi2p.address.I2PAddress`.
     :ivar closed: fires (with None) when the session has ended, whatever
         the reason; ``close_reason`` then holds it.
+    :ivar closed_on_purpose: :meth:`close` was called (by its owner, or by
+        the registry at reactor shutdown), as opposed to the router or the
+        connection ending it.
     """
 
     def __init__(self, bridge: SAMBridge, control: SAMControlProtocol, nickname: str,
@@ -725,6 +728,7 @@ class SAMSession:
         self.address = I2PAddress(key.destination)
         self.closed: Deferred[None] = Deferred()
         self.close_reason: Failure | None = None
+        self.closed_on_purpose = False
         self._streams: set[SAMStreamProtocol] = set()
         self._acceptor: _Acceptor | None = None
         self._accept_cancelled_at: float | None = None
@@ -1028,6 +1032,7 @@ class SAMSession:
 
     def close(self) -> Deferred[None]:
         """End the session (closes its control connection); fires when done."""
+        self.closed_on_purpose = True
         self.control.close()
         return self.when_closed()
 
@@ -1045,6 +1050,7 @@ class SAMSubsession(SAMSession):
         await self.control.command(codec.session_remove(self.nickname))
 
     def close(self) -> Deferred[None]:
+        self.closed_on_purpose = True
         d = Deferred.fromCoroutine(self.remove())
         d.addErrback(lambda f: f.trap(SAMError, SessionClosed))
         return d

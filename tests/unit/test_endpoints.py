@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from twisted.internet import defer
 from twisted.internet.endpoints import clientFromString, serverFromString
+from twisted.internet.protocol import Factory
 from twisted.internet.testing import MemoryReactorClock
 
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
@@ -263,3 +264,56 @@ def test_stream_with_unrouted_port_is_rejected():
     assert errs and errs[0].check(errors.StreamRejected)
     assert "22" in str(errs[0].value)
     assert transport.disconnecting or transport.disconnected
+
+
+class _FakeInner:
+    """An I2PListeningPort stand-in whose session ends when the test says."""
+
+    def __init__(self, on_purpose):
+        from types import SimpleNamespace
+
+        from twisted.internet import defer
+        from twisted.python.failure import Failure
+
+        from txi2p.address import I2PAddress
+
+        key = fake_private_key()
+        self.session = SimpleNamespace(closed=defer.Deferred(), closed_on_purpose=on_purpose,
+                                       close_reason=Failure(ConnectionError("gone")))
+        self.address = I2PAddress(key.destination)
+        self.stopped = False
+
+    def getHost(self):
+        return self.address
+
+    def stopListening(self):
+        self.stopped = True
+
+
+@pytest.mark.parametrize("on_purpose", [True, False])
+def test_port_stops_quietly_when_its_session_is_closed_and_restarts_when_lost(on_purpose):
+    """Reactor shutdown closes every session: ports must not warn and restart then."""
+    from twisted.internet.task import Clock
+    from twisted.logger import LogLevel, globalLogPublisher
+
+    from txi2p.endpoints import I2PServerEndpoint, I2PServerPort
+
+    clock = Clock()
+    endpoint = I2PServerEndpoint(clock, session="quiet")
+    port = I2PServerPort(endpoint, Factory())
+    inner = _FakeInner(on_purpose)
+    port._attach(inner)
+    logged = []
+    globalLogPublisher.addObserver(logged.append)
+    try:
+        inner.session.closed.callback(None)
+    finally:
+        globalLogPublisher.removeObserver(logged.append)
+    warnings = [e for e in logged if e.get("log_level") in (LogLevel.warn, LogLevel.error)]
+    assert inner.stopped and port.inner is None
+    if on_purpose:
+        assert not warnings and not port.listening and clock.getDelayedCalls() == []
+    else:
+        assert warnings and port.listening and len(clock.getDelayedCalls()) == 1  # starting it again
+        port.stopListening()
+        assert clock.getDelayedCalls() == []
