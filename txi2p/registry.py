@@ -3,8 +3,8 @@
 The classic ``i2p.socket`` promise: "if the name has not yet been used, an
 I2P Destination will be created for it, otherwise the existing Destination
 will be re-used".  A :class:`SessionRegistry` keeps one SAM session per
-(SAM bridge, name): endpoints that name the same session share one
-destination, and calls made while it is still starting all wait for the
+(SAM bridge, name), and one per key file: endpoints that name the same
+session, or the same key file, share one destination, and calls made while it is still starting all wait for the
 same start.  Asking for a name again with different settings raises
 :class:`~txi2p.errors.SessionConflict` instead of silently ignoring them.
 
@@ -19,6 +19,7 @@ in by the caller.  It closes its sessions when the reactor shuts down.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -145,7 +146,9 @@ class SessionRegistry:
         """
         key: tuple[str, Any] = (bridge.address, spec.nickname if spec.nickname else ("transient", spec))
         entry = self._entries.get(key)
-        if entry is not None and spec.nickname:
+        if entry is None and spec.keyfile:
+            key, entry = self._same_destination(bridge, spec, key)
+        elif entry is not None and spec.nickname:
             different = entry.spec.differences(spec)
             if different:
                 raise SessionConflict(
@@ -181,6 +184,29 @@ class SessionRegistry:
         for w in waiters:
             w.callback(session)
         return session
+
+    def _same_destination(self, bridge: SAMBridge, spec: SessionSpec,
+                          key: tuple[str, Any]) -> tuple[tuple[str, Any], _Entry | None]:
+        """The entry already holding *spec*'s key file on *bridge*, if any.
+
+        One destination is one session in a process (a second SESSION
+        CREATE with the same key is refused by some routers and shares the
+        destination half-way on others): a listener and a client endpoint
+        naming the same key file share the session, whatever their names.
+        """
+        path = os.path.realpath(str(spec.keyfile))
+        for other_key, entry in self._entries.items():
+            if (other_key[0] != bridge.address or not entry.spec.keyfile
+                    or os.path.realpath(entry.spec.keyfile) != path):
+                continue
+            different = [name for name in entry.spec.differences(spec) if name != "keyfile"]
+            if different:
+                raise SessionConflict(
+                    f"the destination in {spec.keyfile} already has a session ({entry.name!r}) on the SAM "
+                    f"bridge at {bridge.address} with other {', '.join(different)}; one destination is "
+                    f"one session: give every endpoint using this key file the same settings")
+            return other_key, entry
+        return key, None
 
     async def _create(self, entry: _Entry, progress: Progress | None) -> SAMSession:
         spec = entry.spec

@@ -116,3 +116,51 @@ async def test_foolscap_tubs_over_i2p(i2p_network, tmp_path):
     finally:
         await client_tub.stopService()
         await server_tub.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_key_file_listens_and_connects_out_as_one_session(i2p_network, i2p_sessions, registry, tmp_path):
+    """A Tahoe storage node's pattern: it listens on its key file and connects
+    out with the same key file: one SAM session, whose destination the peer sees."""
+    from twisted.internet.protocol import Factory, Protocol
+
+    from txi2p.endpoints import I2PServerEndpoint
+    from txi2p.sam import SAMI2PStreamClientEndpoint
+
+    sam1, sam2 = i2p_network.sam_addresses[:2]
+    alice = i2p_sessions[0]
+    keyfile = tmp_path / "node.key"
+    options = dict(TEST_SESSION_OPTIONS)
+    node_server = SAMI2PStreamServerEndpoint.new(sam_endpoint(sam2), str(keyfile), port=3457, options=options)
+    node_port = await node_server.listen(Factory.forProtocol(Protocol))
+    peers = []
+
+    class Seen(Protocol):
+        def connectionMade(self):
+            peers.append(self.transport.getPeer())
+            self.transport.write(b"seen")
+
+    alice_port = await I2PServerEndpoint(reactor, session=alice.nickname, sam_address=sam1, options=options,
+                                         auto_close=False).listen(Factory.forProtocol(Seen))
+    try:
+        node_client = SAMI2PStreamClientEndpoint.new(sam_endpoint(sam2), alice.b32, 80, keyfile=str(keyfile),
+                                                     options=options)
+        got = defer.Deferred()
+
+        class Reader(Protocol):
+            def dataReceived(self, data):
+                if not got.called:
+                    got.callback(data)
+
+        proto = await node_client.connect(Factory.forProtocol(Reader))
+        assert await got.addTimeout(60, reactor) == b"seen"
+        proto.transport.loseConnection()
+        key = read_key_file(keyfile)
+        assert [p.destination.b32 for p in peers] == [key.b32]  # it came from the node's destination
+        assert len([s for s in registry.sessions if s.b32 == key.b32]) == 1
+    finally:
+        await alice_port.stopListening()
+        await node_port.stopListening()
+        for session in registry.sessions:
+            if keyfile.exists() and session.b32 == read_key_file(keyfile).b32:
+                await session.close()

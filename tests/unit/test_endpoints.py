@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import pytest_twisted
 from twisted.internet import defer
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.protocol import Factory
@@ -317,3 +318,45 @@ def test_port_stops_quietly_when_its_session_is_closed_and_restarts_when_lost(on
         assert warnings and port.listening and len(clock.getDelayedCalls()) == 1  # starting it again
         port.stopListening()
         assert clock.getDelayedCalls() == []
+
+
+@pytest.fixture
+def fake_bridge_address():
+    from twisted.internet import reactor
+
+    from txi2p.testing.fake_bridge import I2PD_2_45, FakeSAMBridge
+
+    fake = FakeSAMBridge(I2PD_2_45)
+    port = reactor.listenTCP(0, fake, interface="127.0.0.1")
+    yield fake, f"127.0.0.1:{port.getHost().port}"
+    port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_key_file_is_one_session_whatever_the_names(fake_bridge_address, tmp_path):
+    """Tahoe's storage node listens and connects out with one key file: one SESSION CREATE."""
+    from twisted.internet import reactor
+
+    from txi2p.address import write_key_file
+
+    fake, sam = fake_bridge_address
+    keyfile = tmp_path / "node.key"
+    write_key_file(keyfile, fake.key)  # the fake answers SESSION CREATE with its key
+    registry = SessionRegistry(reactor)
+    bridge = registry.bridge(sam)
+    server, client = await defer.gatherResults([
+        defer.Deferred.fromCoroutine(registry.acquire(bridge, SessionSpec.make("txi2p-server-1", str(keyfile)))),
+        defer.Deferred.fromCoroutine(registry.acquire(bridge, SessionSpec.make(None, str(tmp_path / "." / "node.key")))),
+    ])
+    assert server is client
+    assert len([c for c in fake.commands if c.startswith("SESSION CREATE")]) == 1
+    again = await registry.acquire(bridge, SessionSpec.make("another-name", str(keyfile)))
+    assert again is server
+    with pytest.raises(SessionConflict, match="one destination is one session"):
+        await registry.acquire(bridge, SessionSpec.make("x", str(keyfile), options={"inbound.length": "1"}))
+    # another key file is another session
+    other = tmp_path / "other.key"
+    fake.key = fake_private_key()
+    write_key_file(other, fake.key)
+    assert await registry.acquire(bridge, SessionSpec.make(None, str(other))) is not server
+    await registry.close_all()
