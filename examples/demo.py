@@ -128,6 +128,32 @@ async def endpoint_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, se
 
     body = await demo.step("Alice fetches it with txi2p.web.agent (an Agent over SAM, no proxy)", fetch)
     demo.say(f"   got: {body.decode()!r}")
+
+    def stdlib_fetch() -> tuple[int, bytes]:
+        import http.client
+
+        from txi2p import socket
+
+        def over_i2p(address: Any, timeout: Any, source_address: Any = None) -> Any:
+            return socket.create_connection(address, timeout, session=alice.nickname, samaddr=alice_sam,
+                                            **dict(TEST_SOCKET_OPTIONS))
+
+        conn = http.client.HTTPConnection(bob.b32, 80, timeout=60)
+        conn._create_connection = over_i2p  # type: ignore[attr-defined]
+        try:
+            conn.request("GET", "/")
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    async def fetch_blocking() -> tuple[int, bytes]:
+        demo.say("   (http.client in a worker thread, its socket from txi2p.socket.create_connection)")
+        return await threads.deferToThread(stdlib_fetch)
+
+    status, body = await demo.step("Blocking code fetches it too, with the standard library's http.client",
+                                   fetch_blocking)
+    demo.say(f"   HTTP {status}, {len(body)} bytes")
     await port.stopListening()
 
 
