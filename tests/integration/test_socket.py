@@ -393,7 +393,7 @@ async def test_http_client_of_the_standard_library_over_an_i2p_socket(i2p_networ
         conn = http.client.HTTPConnection(bob.b32, 80, timeout=120)
         conn._create_connection = over_i2p
         try:
-            conn.request("GET", "/file.bin")
+            conn.request("GET", "/")
             response = conn.getresponse()
             return response.status, response.getheader("Content-Length"), response.read()
         finally:
