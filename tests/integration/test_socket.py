@@ -370,6 +370,7 @@ async def test_http_client_of_the_standard_library_over_an_i2p_socket(i2p_networ
     import http.client
 
     from twisted.internet import reactor
+    from twisted.web.resource import Resource
     from twisted.web.server import Site
     from twisted.web.static import Data
 
@@ -379,8 +380,10 @@ async def test_http_client_of_the_standard_library_over_an_i2p_socket(i2p_networ
     sam1, sam2 = i2p_network.sam_addresses[:2]
     alice, bob = i2p_sessions[:2]
     body = os.urandom(100_000)
+    root = Resource()
+    root.putChild(b"", Data(body, "application/octet-stream"))
     port = await I2PServerEndpoint(reactor, session=bob.nickname, sam_address=sam2, options=TEST_SESSION_OPTIONS,
-                                   auto_close=False).listen(Site(Data(body, "application/octet-stream")))
+                                   auto_close=False).listen(Site(root))
     made = []
 
     def over_i2p(address, timeout, source_address):
