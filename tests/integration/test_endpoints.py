@@ -190,3 +190,27 @@ async def test_twistd_web_over_i2p_and_stable_address(i2p_network, i2p_sessions,
             # program with the same key waits the same (docs: routers).
             await deferLater(reactor, SAMDialect().destination_release, lambda: None)
     assert b32s[0] == b32s[1]
+
+
+@pytest_twisted.ensureDeferred
+async def test_port_stops_quietly_when_its_session_is_closed(i2p_network):
+    """What the registry does at reactor shutdown (close every session), done
+    to one listening port's session: the port stops, warns of nothing, and
+    does not start the session again."""
+    from twisted.logger import LogLevel, globalLogPublisher
+
+    endpoint = I2PServerEndpoint(reactor, session="quiet-stop", sam_address=i2p_network.sam_addresses[0],
+                                 options=TEST_SESSION_OPTIONS)
+    port = await endpoint.listen(Factory.forProtocol(Protocol))
+    logged = []
+    globalLogPublisher.addObserver(logged.append)
+    try:
+        await port.inner.session.close()
+        await deferLater(reactor, 3, lambda: None)  # longer than the first restart's 1 s back-off
+    finally:
+        globalLogPublisher.removeObserver(logged.append)
+        await port.stopListening()
+    warnings = [e for e in logged if e.get("log_level") in (LogLevel.warn, LogLevel.error)
+                and "txi2p" in str(e.get("log_namespace", ""))]
+    assert not warnings, warnings
+    assert not port.listening and port.inner is None and port.recoveries == 0

@@ -14,10 +14,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_renders_without_warnings(path):
     import docutils.core
     import docutils.utils
+    import docutils.writers.null
 
     text = (ROOT / path).read_text()
     try:
-        docutils.core.publish_string(text, source_path=str(ROOT / path), writer_name="null",
+        docutils.core.publish_string(text, source_path=str(ROOT / path), writer=docutils.writers.null.Writer(),
                                      settings_overrides={"report_level": 5, "halt_level": 2})
     except docutils.utils.SystemMessage as e:
         pytest.fail(f"{path}: {e}")
