@@ -63,9 +63,6 @@ MAX_DGRAM = 31744
 #: Largest raw packet payload.
 MAX_RAW = 32768
 
-_LOOPBACK = ("127.", "::1", "localhost")
-
-
 class DatagramTooLarge(TxI2PError, ValueError):
     """A packet over the size limit; nothing was sent."""
 
@@ -334,7 +331,7 @@ class I2PDatagramEndpoint:
         host = parse_sam_address(self.bridge.address)[0] if ":" in self.bridge.address else ""
         self.sam_host = host
         if transport == "auto":
-            transport = "udp" if host.startswith(_LOOPBACK) else "control"
+            transport = "udp" if self.bridge.is_local else "control"
         self.transport = transport
         self.udp_port = udp_port
         self.prime = prime

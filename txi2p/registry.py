@@ -108,9 +108,19 @@ class SessionRegistry:
     def bridge(self, address: str | None = None, *, endpoint: IStreamClientEndpoint | None = None,
                user: str | None = None, password: str | None = None,
                allow_remote: bool = False) -> SAMBridge:
-        """The shared :class:`SAMBridge` for *address* (or *endpoint*)."""
+        """The shared :class:`SAMBridge` for *address* (or *endpoint*).
+
+        Credentials given for a bridge already in use with other ones raise
+        :class:`~txi2p.errors.SessionConflict` rather than being ignored; a
+        caller that gives none (the socket shim) uses the bridge as it is.
+        """
         key = address or (repr(endpoint) if endpoint is not None else default_sam_address())
         bridge = self._bridges.get(key)
+        if (bridge is not None and (user, password) != (None, None)
+                and (bridge.user, bridge.password) != (user, password)):
+            raise SessionConflict(
+                f"the SAM bridge at {key} is already in use with other credentials (user and "
+                f"password); use the same ones everywhere in this process")
         if bridge is None:
             bridge = SAMBridge(self.reactor, address or (None if endpoint else key), endpoint=endpoint,
                                user=user, password=password, timeouts=self.timeouts,

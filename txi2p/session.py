@@ -68,8 +68,9 @@ _log = Logger()
 
 DEFAULT_SAM_ADDRESS = "127.0.0.1:7656"
 
-#: Signature type sent when creating a new destination: Ed25519.
-DEFAULT_SIGNATURE_TYPE = 7
+#: Signature type sent when creating a new destination (Ed25519; defined
+#: by the wire layer, :data:`txi2p.sam.codec.DEFAULT_SIGNATURE_TYPE`).
+DEFAULT_SIGNATURE_TYPE = codec.DEFAULT_SIGNATURE_TYPE
 
 #: Seconds a session keeps its pending ACCEPTs (refusing the streams they
 #: get) after its last listener stopped, so that a listen() soon after

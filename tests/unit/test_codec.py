@@ -313,3 +313,10 @@ def test_parse_line_raises_only_declared_errors(line):
         codec.parse_line(line)
     except errors.SAMProtocolError:
         pass
+
+
+def test_one_default_signature_type():
+    from txi2p import session
+
+    assert session.DEFAULT_SIGNATURE_TYPE is codec.DEFAULT_SIGNATURE_TYPE == 7
+    assert codec.dest_generate().encode() == b"DEST GENERATE SIGNATURE_TYPE=7\n"

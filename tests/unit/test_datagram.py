@@ -142,5 +142,10 @@ def test_transport_choice():
     reactor = MemoryReactorClock()
     assert I2PDatagramEndpoint(reactor, sam_address="127.0.0.1:7656").transport == "udp"
     assert I2PDatagramEndpoint(reactor, sam_address="10.1.2.3:7656", allow_remote=True).transport == "control"
+    # one loopback rule everywhere (it used to be a string prefix here)
+    for local in ("127.0.0.2:7656", "[::1]:7656", "localhost:7656"):
+        assert I2PDatagramEndpoint(reactor, sam_address=local).transport == "udp", local
+    for remote in ("127.example.org:7656", "localhost.example.org:7656"):
+        assert I2PDatagramEndpoint(reactor, sam_address=remote, allow_remote=True).transport == "control", remote
     with pytest.raises(ValueError, match="not on this machine"):
         I2PDatagramEndpoint(reactor, sam_address="10.1.2.3:7656")

@@ -360,3 +360,15 @@ async def test_one_key_file_is_one_session_whatever_the_names(fake_bridge_addres
     write_key_file(other, fake.key)
     assert await registry.acquire(bridge, SessionSpec.make(None, str(other))) is not server
     await registry.close_all()
+
+
+def test_a_bridge_in_use_is_not_given_other_credentials():
+    registry = SessionRegistry(MemoryReactorClock())
+    bridge = registry.bridge("127.0.0.1:7656", user="alice", password="one")
+    assert registry.bridge("127.0.0.1:7656", user="alice", password="one") is bridge
+    assert registry.bridge("127.0.0.1:7656") is bridge  # no credentials given: the bridge as it is
+    with pytest.raises(SessionConflict, match="other credentials"):
+        registry.bridge("127.0.0.1:7656", user="alice", password="two")
+    with pytest.raises(SessionConflict, match="other credentials"):
+        registry.bridge("127.0.0.1:7656", user="bob", password="one")
+    assert registry.bridge("127.0.0.1:7657", user="bob", password="two") is not bridge

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from txi2p.errors import SAMProtocolError, error_for_result, redact_keys, redact_secrets
 
 __all__ = [
+    "DEFAULT_SIGNATURE_TYPE",
     "MAX_LINE",
     "NEED_DATA",
     "STYLES",
@@ -55,6 +56,9 @@ __all__ = [
     "stream_connect",
     "stream_forward",
 ]
+
+#: Signature type of a new destination unless one is asked for: Ed25519.
+DEFAULT_SIGNATURE_TYPE = 7
 
 #: Longest reply line accepted (a line with two destinations and options
 #: fits easily; anything longer is garbage).
@@ -308,7 +312,7 @@ def naming_lookup(name: str, *, options: bool = False) -> Command:
     ])
 
 
-def dest_generate(signature_type: int | str | None = 7) -> Command:
+def dest_generate(signature_type: int | str | None = DEFAULT_SIGNATURE_TYPE) -> Command:
     """``DEST GENERATE [SIGNATURE_TYPE=]``."""
     return _command("DEST", "GENERATE", [
         ("SIGNATURE_TYPE", None if signature_type is None else check_value("signature_type", signature_type)),
