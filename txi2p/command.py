@@ -126,6 +126,10 @@ def _address(source: str, out: TextIO) -> int:
             destination = Destination.from_base64(source.strip())
         except InvalidKey:
             raise ValueError(f"{source[:60]!r} is neither a key file nor a base64 destination") from None
+    return _print_destination(destination, out)
+
+
+def _print_destination(destination: Destination, out: TextIO) -> int:
     print(f"b32:         {destination.b32}", file=out)
     print(f"destination: {destination.base64}", file=out)
     return 0
@@ -142,13 +146,8 @@ async def _keygen(bridge: SAMBridge, path: Path, sig_type: str, out: TextIO, say
 
 
 async def _lookup(bridge: SAMBridge, name: str, out: TextIO, say: Callable[[str], None]) -> int:
-    if name == "ME":
-        raise ValueError('"ME" names a session\'s own destination; there is no session here')
     say(f"looking {name} up through the router at {bridge.address}")
-    destination = await bridge.lookup(name)
-    print(f"b32:         {destination.b32}", file=out)
-    print(f"destination: {destination.base64}", file=out)
-    return 0
+    return _print_destination(await bridge.lookup(name), out)  # refuses "ME" (no session here)
 
 
 async def _check(reactor: Any, bridge: SAMBridge, options: dict[str, str], out: TextIO,

@@ -4,8 +4,8 @@ The classic ``i2p.socket`` promise: "if the name has not yet been used, an
 I2P Destination will be created for it, otherwise the existing Destination
 will be re-used".  A :class:`SessionRegistry` keeps one SAM session per
 (SAM bridge, name), and one per key file: endpoints that name the same
-session, or the same key file, share one destination, and calls made while it is still starting all wait for the
-same start.  Asking for a name again with different settings raises
+session, or the same key file, share one destination, and calls made while
+it is still starting all wait for the same start.  Asking for a name again with different settings raises
 :class:`~txi2p.errors.SessionConflict` instead of silently ignoring them.
 
 Endpoints with no session name share one transient session per bridge and

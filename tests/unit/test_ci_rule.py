@@ -18,11 +18,16 @@ def test_unit():
 """
 
 
+def run_with_plugin(pytester, monkeypatch, ci, **files):
+    """Run pytest with the txi2p plugin on *files*, CI set to *ci*."""
+    monkeypatch.setenv("CI", ci)
+    pytester.makepyfile(**files)
+    return pytester.runpytest_subprocess("-p", "txi2p.testing.pytest_plugin", "-p", "no:cacheprovider")
+
+
 @pytest.mark.parametrize(("ci", "failed", "skipped"), [("true", 1, 1), ("", 0, 2)])
 def test_integration_skip_fails_only_under_ci(pytester, monkeypatch, ci, failed, skipped):
-    monkeypatch.setenv("CI", ci)
-    pytester.makepyfile(test_skipping=SKIPPING)
-    result = pytester.runpytest_subprocess("-p", "txi2p.testing.pytest_plugin", "-p", "no:cacheprovider")
+    result = run_with_plugin(pytester, monkeypatch, ci, test_skipping=SKIPPING)
     result.assert_outcomes(failed=failed, skipped=skipped)
     if failed:
         result.stdout.fnmatch_lines(["*skipped under CI=true, which is a failure: *no i2pd here*"])
@@ -40,9 +45,7 @@ def test_never_collected():
 
 @pytest.mark.parametrize(("ci", "errors", "skipped"), [("true", 1, 0), ("", 0, 1)])
 def test_module_skipped_whole_fails_only_under_ci(pytester, monkeypatch, ci, errors, skipped):
-    monkeypatch.setenv("CI", ci)
-    pytester.makepyfile(test_module_skipped=MODULE_SKIPPED)
-    result = pytester.runpytest_subprocess("-p", "txi2p.testing.pytest_plugin", "-p", "no:cacheprovider")
+    result = run_with_plugin(pytester, monkeypatch, ci, test_module_skipped=MODULE_SKIPPED)
     result.assert_outcomes(errors=errors, skipped=skipped)
     if errors:
         result.stdout.fnmatch_lines(["*skipped whole under CI=true, which is a failure: *no_such_module_for_txi2p*"])

@@ -90,9 +90,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome: Any = yield
     report = outcome.get_result()
     if report.skipped and in_ci() and item.get_closest_marker("integration") is not None:
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
-        report.outcome = "failed"
-        report.longrepr = f"integration test skipped under CI=true, which is a failure: {reason}"
+        _skip_fails(report, "integration test skipped")
     if report.failed and call.when in ("setup", "call"):
         funcargs = getattr(item, "funcargs", {})
         network = funcargs.get("i2p_network")
@@ -107,9 +105,14 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
     outcome: Any = yield
     report = outcome.get_result()
     if report.skipped and in_ci() and isinstance(collector, pytest.Module):
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
-        report.outcome = "failed"
-        report.longrepr = f"test module skipped whole under CI=true, which is a failure: {reason}"
+        _skip_fails(report, "test module skipped whole")
+
+
+def _skip_fails(report: Any, what: str) -> None:
+    """Turn a skip *report* into a failure that keeps the skip's reason."""
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+    report.outcome = "failed"
+    report.longrepr = f"{what} under CI=true, which is a failure: {reason}"
 
 
 def _say(config: pytest.Config, text: str) -> None:
