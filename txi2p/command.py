@@ -60,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
 
 async def run(reactor: Any, argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Run the command *argv*; the exit status."""
+    argv = list(argv)
+    if len(argv) == 2 and argv[0] == "address" and argv[1].startswith("-") and argv[1] not in ("-h", "--help"):
+        argv.insert(1, "--")  # a base64 destination may start with "-": not an option
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
             args = parser().parse_args(argv)

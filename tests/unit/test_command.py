@@ -77,6 +77,10 @@ async def test_address_of_a_key_file_and_of_a_destination(tmp_path):
         status, out, _ = await txi2p("address", source)
         assert status == 0
         assert f"b32:         {key.b32}" in out and f"destination: {key.destination.base64}" in out
+    dashed = next(k for k in iter(fake_private_key, None) if k.destination.base64.startswith("-"))
+    status, out, err = await txi2p("address", dashed.destination.base64)  # not taken for an option
+    assert status == 0, err
+    assert f"b32:         {dashed.b32}" in out
     status, _, err = await txi2p("address", "not-a-destination")
     assert status == 1 and "neither a key file nor a base64 destination" in err
     (tmp_path / "bad.key").write_text("garbage")
