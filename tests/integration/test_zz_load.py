@@ -120,7 +120,7 @@ async def test_500_concurrent_streams_of_1_mib(i2p_network, pair, record_propert
     try:
         async def open_one(i):
             return await alice.connect(bob.destination,
-                                       Factory.forProtocol(lambda: Sender(payloads[i], hold=True)), timeout=300)
+                                       Factory.forProtocol(lambda: Sender(payloads[i], hold=True)), timeout=120)
 
         from twisted.internet.task import deferLater
 

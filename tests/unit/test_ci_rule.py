@@ -68,3 +68,35 @@ def test_a_dropped_failed_deferred_fails_the_unit_test(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*1 failed Deferred(s) left unhandled during the test*", "*nobody looked*"])
+
+
+HANGING = """
+import pytest
+import pytest_twisted
+from twisted.internet import defer
+
+@pytest.mark.integration
+@pytest_twisted.ensureDeferred
+async def test_waits_for_an_answer_that_never_comes():
+    await defer.Deferred()
+
+@pytest.mark.integration
+@pytest_twisted.ensureDeferred
+async def test_after_it():
+    assert await defer.succeed(1) == 1
+"""
+
+
+def test_a_hung_integration_test_fails_alone_showing_where_it_waited(pytester, monkeypatch):
+    """The plugin cancels an integration test still running after
+    --i2p-test-timeout; the tests after it still run."""
+    monkeypatch.setenv("CI", "")
+    pytester.makepyfile(test_hanging=HANGING)
+    result = pytester.runpytest_subprocess(
+        "-p", "txi2p.testing.pytest_plugin", "-p", "no:cacheprovider", "--i2p-test-timeout=0.5",
+        "--timeout=60", "-o", "timeout_method=thread")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines([
+        "*had not finished after 0.5 s (--i2p-test-timeout) and was cancelled where it waited*",
+        "*test_waits_for_an_answer_that_never_comes*",
+    ])

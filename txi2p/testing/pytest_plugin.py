@@ -21,7 +21,11 @@ When a test that used the network fails, the routers' log tails are added
 to its report.
 
 Options: ``--i2p-routers=N`` (client routers, default 3),
-``--i2p-keep`` (leave the network's files in place for inspection).
+``--i2p-keep`` (leave the network's files in place for inspection),
+``--i2p-test-timeout=SECONDS`` (default 600, env ``TXI2P_TEST_TIMEOUT``):
+an ``integration`` test that runs on the reactor and has not finished by
+then is cancelled and fails, showing where it was waiting; the tests after
+it still run.
 
 Which routers: by default every router is the i2pd on ``$PATH`` (or
 ``$I2PD``).  To test against other builds, or a mix of them, name each
@@ -41,7 +45,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
@@ -49,6 +53,8 @@ import pytest
 from txi2p.session import SAMSession
 from txi2p.testing.namespace import NamespaceUnavailable
 from txi2p.testing.network import NetworkStartError, PrivateI2PNetwork, RouterBuild, find_i2pd
+
+DEFAULT_TEST_TIMEOUT = 600.0
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,6 +66,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--i2p-client", action="append", default=None, metavar="SPEC",
                     help="a client router: i2pd:PATH, java:JAR_DIR or an i2pd path (repeat; "
                          "overrides --i2p-routers; env TXI2P_CLIENTS)")
+    group.addoption("--i2p-test-timeout", type=float, default=None, metavar="SECONDS",
+                    help="cancel an integration test still running after SECONDS and fail it "
+                         f"(default {DEFAULT_TEST_TIMEOUT:.0f}; env TXI2P_TEST_TIMEOUT)")
     group.addoption("--i2p-floodfill", action="append", default=None, metavar="SPEC",
                     help="a floodfill router (i2pd; repeat; env TXI2P_FLOODFILLS)")
 
@@ -96,6 +105,54 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         network = funcargs.get("i2p_network")
         if isinstance(network, PrivateI2PNetwork):
             report.sections.append(("i2pd router logs", network.logs(40)))
+
+
+def integration_test_timeout(config: pytest.Config) -> float:
+    """Seconds an integration test may run on the reactor before it is cancelled."""
+    value = config.getoption("--i2p-test-timeout")
+    if value is None:
+        value = float(os.environ.get("TXI2P_TEST_TIMEOUT") or DEFAULT_TEST_TIMEOUT)
+    return float(value)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
+    """Bound an ``integration`` test that returns a coroutine or Deferred.
+
+    A router that never answers what a test awaits would otherwise hold the
+    whole run until pytest-timeout ends the process (and every later test
+    with it).  The test's Deferred is cancelled instead, which raises
+    ``CancelledError`` where the test was waiting; the failure shows that
+    traceback.
+    """
+    if pyfuncitem.get_closest_marker("integration") is None:
+        yield
+        return
+    from twisted.internet import defer, reactor
+    from twisted.python.failure import Failure
+
+    limit = integration_test_timeout(pyfuncitem.config)
+    original = pyfuncitem.obj
+
+    def bounded(**kwargs: Any) -> Any:
+        result = original(**kwargs)
+        if not isinstance(result, (defer.Deferred, Coroutine)):
+            return result
+        d = defer.ensureDeferred(result)
+
+        def timed_out(result: Any, timeout: float) -> None:
+            where = result.getTraceback() if isinstance(result, Failure) else repr(result)
+            raise pytest.fail.Exception(
+                f"the test had not finished after {timeout:g} s (--i2p-test-timeout) and was "
+                f"cancelled where it waited:\n{where}")
+
+        return d.addTimeout(limit, reactor, onTimeoutCancel=timed_out)
+
+    pyfuncitem.obj = bounded
+    try:
+        yield
+    finally:
+        pyfuncitem.obj = original
 
 
 @pytest.hookimpl(hookwrapper=True)
