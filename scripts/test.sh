@@ -21,11 +21,17 @@ results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
 system_i2pd="$(command -v i2pd || echo /usr/sbin/i2pd)"
 status=0
+failed_passes=()
 run_pass() {
     local name="$1"; shift
     echo "=============== txi2p tests: $name ===============" >&2
-    if ! .venv/bin/python -m pytest -ra --junitxml="$results/$name.xml" "$@"; then
+    # The output is also kept, so that a failed pass's end (its failures, or
+    # pytest-timeout's thread stacks) is repeated after the last pass.
+    local rc=0
+    .venv/bin/python -m pytest -ra --junitxml="$results/$name.xml" "$@" 2>&1 | tee "$results/$name.log" || rc=$?
+    if [ "$rc" -ne 0 ]; then
         status=1
+        failed_passes+=("$name")
     fi
 }
 
@@ -43,6 +49,11 @@ for routers in ${ROUTERS:-system trixie}; do
     esac
 done
 
+for name in "${failed_passes[@]}"; do
+    echo "=============== the end of failed pass $name ===============" >&2
+    [ -f "$results/$name.xml" ] || echo "(pytest wrote no report: it was ended before the pass finished)" >&2
+    tail -n 150 "$results/$name.log" >&2
+done
 .venv/bin/python - "$results" <<'EOF'
 import pathlib, sys, xml.etree.ElementTree as ET
 totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
