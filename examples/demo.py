@@ -23,12 +23,16 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import Data
 
+from txi2p import private
 from txi2p.datagram import I2PDatagramEndpoint
+from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
+from txi2p.errors import ClientKeyRequired
 from txi2p.registry import SessionRegistry
 from txi2p.testing import (
     TEST_SESSION_OPTIONS,
     TEST_SOCKET_OPTIONS,
     PrivateI2PNetwork,
+    retry_unreachable,
     wait_until_reachable,
     wait_until_ready,
 )
@@ -214,6 +218,48 @@ async def datagram_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork) ->
     await bob.stopListening()
 
 
+async def private_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, sessions: list[Any],
+                       workdir: str) -> None:
+    alice = sessions[0]
+    alice_sam, bob_sam = network.sam_addresses[:2]
+    key = private.new_client_key()
+    clients, key_file = os.path.join(workdir, "clients"), os.path.join(workdir, "alice.key")
+    with open(clients, "w") as f:
+        f.write(f"alice:{key}\n")
+    private.write_client_key(key_file, key)
+
+    async def serve() -> Any:
+        demo.say("   a new destination: waiting for its session (i2pd answers after ~20 s)")
+        server = I2PServerEndpoint(reactor, session="demo-private", sam_address=bob_sam,
+                                   options=TEST_SESSION_OPTIONS, clients_file=clients)
+        return await server.listen(Factory.forProtocol(Greeter))
+
+    port = await demo.step("Bob serves a private service that only Alice's key can find (clients=<file>)", serve)
+    b33 = port.getHost().host
+    demo.say(f"   its address is the longer b33 name {b33}")
+
+    async def talk() -> str:
+        demo.say("   Alice's session with her key (clientKey=<file>) starts; waiting for her to reach it")
+        endpoint = I2PClientEndpoint(reactor, b33, session="demo-alice-key", sam_address=alice_sam,
+                                     options=TEST_SESSION_OPTIONS, client_key_file=key_file)
+        proto = await retry_unreachable(reactor, lambda: endpoint.connect(Factory.forProtocol(Asker)),
+                                        timeout=120)
+        return await proto.reply
+
+    demo.say(f"   got: {await demo.step('Alice, holding her key, connects to it', talk)!r}")
+
+    async def refused() -> str:
+        try:
+            await alice.lookup(b33)
+        except ClientKeyRequired as e:
+            return str(e)
+        raise AssertionError("a session without a key found the private service")
+
+    text = await demo.step("A session without a key looks it up", refused)
+    demo.say(f"   refused: {text[:150]}...")
+    await port.stopListening()
+
+
 async def shim_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, sessions: list[Any]) -> None:
     alice_sam, bob_sam = network.sam_addresses[:2]
     opts = dict(TEST_SOCKET_OPTIONS)
@@ -301,6 +347,7 @@ async def main(reactor: Any) -> None:
         )
         await stream_demo(demo, reactor, sessions)
         await endpoint_demo(demo, reactor, network, sessions)
+        await private_demo(demo, reactor, network, sessions, workdir)
         await shim_demo(demo, reactor, network, sessions)
         await tunnel_demo(demo, reactor, network, sessions)
         await datagram_demo(demo, reactor, network)

@@ -27,6 +27,7 @@ from zope.interface import implementer
 
 from txi2p.address import signature_type_code
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
+from txi2p.private import AUTH_TYPES
 
 __all__ = ["CLIENT_KEYWORDS", "SERVER_KEYWORDS", "I2PClientParser", "I2PServerParser"]
 
@@ -52,6 +53,7 @@ CLIENT_KEYWORDS = {
     "host": "I2P host name, .b32.i2p name or base64 destination",
     "port": "I2P port to connect to",
     "localPort": "our I2P port (FROM_PORT)",
+    "clientKey": "file holding this client's key for private services that list it (txi2p.private)",
     **_COMMON,
 }
 
@@ -59,6 +61,9 @@ CLIENT_KEYWORDS = {
 SERVER_KEYWORDS = {
     "port": "I2P port to accept (default: every port)",
     "pending": "STREAM ACCEPTs kept open at once (default 5)",
+    "private": "a private service: encrypted lease set, reached only by its longer b33 name (true/false)",
+    "clients": "file of NAME:KEY lines: a private service only these clients can reach (implies private)",
+    "auth": "kind of client keys for clients= (psk, the default and only one yet)",
     **_COMMON,
 }
 
@@ -200,8 +205,10 @@ class I2PClientParser:
             raise ValueError("i2p endpoint: a client string needs a host (i2p:<host> or i2p:host=<host>)")
         port = _int("port", kwargs.pop("port"), 1, 65535) if "port" in kwargs else None
         local_port = _int("localPort", kwargs.pop("localPort"), 0, 65535) if "localPort" in kwargs else None
+        client_key_file = kwargs.pop("clientKey", None) or None
         settings = _common(reactor, kwargs, CLIENT_KEYWORDS)
-        return I2PClientEndpoint(reactor, host, port, from_port=local_port, **settings)
+        return I2PClientEndpoint(reactor, host, port, from_port=local_port, client_key_file=client_key_file,
+                                 **settings)
 
 
 @implementer(IPlugin, IStreamServerEndpointStringParser)
@@ -214,8 +221,14 @@ class I2PServerParser:
         _positional(args, ("keyfile", "port"), kwargs)
         port = _int("port", kwargs.pop("port"), 1, 65535) if "port" in kwargs else None
         pending = _int("pending", kwargs.pop("pending"), 1, 100) if "pending" in kwargs else 5
+        private = _bool("private", kwargs.pop("private")) if "private" in kwargs else False
+        clients_file = kwargs.pop("clients", None) or None
+        auth = kwargs.pop("auth", "psk")
+        if auth not in AUTH_TYPES:
+            raise _fail("auth", auth, " or ".join(sorted(AUTH_TYPES)))
         settings = _common(reactor, kwargs, SERVER_KEYWORDS)
         keyfile = settings.pop("keyfile")
-        return I2PServerEndpoint(reactor, keyfile, port, pending=pending, **settings)
+        return I2PServerEndpoint(reactor, keyfile, port, pending=pending, private=private,
+                                 clients_file=clients_file, auth=auth, **settings)
 
 

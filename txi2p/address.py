@@ -2,7 +2,8 @@
 
 * :func:`b64encode` / :func:`b64decode` — I2P's base64 alphabet (``-~``).
 * :class:`Destination` — a public destination, parsed and checked;
-  :attr:`Destination.b32` is computed locally.
+  :attr:`Destination.b32` and :meth:`Destination.b33` (the longer name of
+  a private service: an encrypted lease set) are computed locally.
 * :class:`PrivateKey` — the private-key blob SESSION STATUS and DEST
   GENERATE return; never shown in ``repr()``.
 * :func:`read_key_file` / :func:`write_key_file` — key files.
@@ -27,6 +28,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from twisted.internet.interfaces import IAddress
 from zope.interface import implementer
@@ -34,20 +36,24 @@ from zope.interface import implementer
 from txi2p.errors import InvalidKey, TxI2PError
 
 __all__ = [
+    "BLINDED_SIGNATURE_TYPES",
     "CRYPTO_TYPES",
     "SIGNATURE_TYPES",
+    "B33Flags",
     "Destination",
     "HostsFile",
     "I2PAddress",
     "KeyFileError",
     "PrivateKey",
     "b32_from_hash",
+    "b33_flags",
     "b64decode",
     "b64encode",
     "is_b32_name",
     "read_key_file",
     "signature_type_code",
     "write_key_file",
+    "write_secret_file",
 ]
 
 _B64_ALPHABET = re.compile(r"^[A-Za-z0-9~-]*={0,2}$")
@@ -122,6 +128,38 @@ def b64decode(text: str | bytes) -> bytes:
         return base64.b64decode(padded, altchars=b"-~", validate=True)
     except binascii.Error as e:
         raise _invalid(f"not I2P base64 ({e}): {_abbrev(text)}") from None
+
+
+#: Signature types whose key a private service (encrypted lease set) can be
+#: blinded from, with the blinded key's type: Ed25519 (7) and RedDSA (11)
+#: both blind to RedDSA.  (i2pd also blinds ECDSA keys; not checked here.)
+BLINDED_SIGNATURE_TYPES: dict[int, int] = {7: 11, 11: 11}
+
+_B33_SECRET = 0x02
+_B33_CLIENT_AUTH = 0x04
+
+
+class B33Flags(NamedTuple):
+    """What a private service's name says a client needs to find it."""
+
+    secret: bool
+    client_auth: bool
+
+
+def b33_flags(name: str) -> B33Flags | None:
+    """The flags of a private service's ``.b32.i2p`` name (None for any other name)."""
+    if not is_b32_name(name):
+        return None
+    text = name.lower()[:-len(".b32.i2p")]
+    if len(text) < 56:  # a destination hash's name: 52 characters
+        return None
+    try:
+        data = base64.b32decode(text.upper() + "=" * (-len(text) % 8))
+    except binascii.Error:
+        return None
+    crc = binascii.crc32(data[3:])
+    flags = data[0] ^ (crc & 0xFF)
+    return B33Flags(bool(flags & _B33_SECRET), bool(flags & _B33_CLIENT_AUTH))
 
 
 def b32_from_hash(digest: bytes) -> str:
@@ -209,6 +247,32 @@ class Destination:
     def b32(self) -> str:
         """The ``xxx.b32.i2p`` name, computed locally."""
         return b32_from_hash(self.hash)
+
+    def b33(self, *, secret: bool = False, client_auth: bool = False) -> str:
+        """The ``.b32.i2p`` name of this destination as a private service.
+
+        A session with an encrypted lease set (``i2cp.leaseSetType=5``) is
+        reached by this longer name, not by :attr:`b32`: flags, the
+        signature type, the blinded type and the signing public key, with
+        a CRC-32 of the key folded into the first three bytes, in base32.
+        *secret* and *client_auth* set the flags saying that a lookup needs
+        a secret or a per-client key.  Only Ed25519 and RedDSA keys can be
+        blinded (:data:`BLINDED_SIGNATURE_TYPES`); others raise
+        :class:`~txi2p.errors.InvalidKey`.
+        """
+        blinded = BLINDED_SIGNATURE_TYPES.get(self.signature_type)
+        if blinded is None:
+            name = SIGNATURE_TYPES[self.signature_type][0]
+            raise InvalidKey(
+                message=f"a destination of signature type {self.signature_type} ({name}) cannot be a "
+                        "private service: only Ed25519 (7) and RedDSA (11) keys can be blinded",
+                command="b33")
+        flags = (_B33_SECRET if secret else 0) | (_B33_CLIENT_AUTH if client_auth else 0)
+        data = bytearray([flags, self.signature_type, blinded]) + self.signing_public_key
+        crc = binascii.crc32(bytes(data[3:]))
+        for i in range(3):
+            data[i] ^= (crc >> (8 * i)) & 0xFF
+        return base64.b32encode(bytes(data)).decode("ascii").lower().rstrip("=") + ".b32.i2p"
 
     @property
     def signing_public_key(self) -> bytes:
@@ -333,13 +397,22 @@ def read_key_file(path: str | os.PathLike[str]) -> PrivateKey | None:
 
 def write_key_file(path: str | os.PathLike[str], key: PrivateKey) -> None:
     """Write *key* to *path* atomically (temp file, fsync, rename), mode 0600."""
+    write_secret_file(path, key.base64 + "\n")
+
+
+def write_secret_file(path: str | os.PathLike[str], text: str) -> None:
+    """Write *text* to *path* atomically (temp file, fsync, rename), mode 0600.
+
+    A reader sees the old file or the new one, never a part: a crash at any
+    moment leaves at most a ``.tmp`` file beside it.
+    """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as f:
-            f.write(key.base64.encode("ascii") + b"\n")
+            f.write(text.encode("ascii"))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -4,8 +4,9 @@
 
     txi2p check   [--sam HOST:PORT] [-o KEY=VALUE ...]   # what a router speaks, how fast
     txi2p keygen  FILE [--sig-type N] [--sam HOST:PORT]  # a new key file (mode 0600)
-    txi2p address FILE|DESTINATION                       # its .b32.i2p name and destination
+    txi2p address FILE|DESTINATION                       # its .b32.i2p names and destination
     txi2p lookup  NAME [--sam HOST:PORT]                 # a name's destination
+    txi2p clientkey FILE [--name NAME]                   # a client key for a private service
 
 Also ``python -m txi2p``.  Progress goes to stderr, results to stdout;
 errors end with exit status 1 and say what to check (2: bad arguments).
@@ -21,7 +22,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from txi2p.address import Destination, KeyFileError, PrivateKey, read_key_file, write_key_file
+from txi2p import private
+from txi2p.address import (
+    BLINDED_SIGNATURE_TYPES,
+    Destination,
+    KeyFileError,
+    PrivateKey,
+    read_key_file,
+    write_key_file,
+)
 from txi2p.errors import InvalidKey, TxI2PError
 from txi2p.session import DEFAULT_SIGNATURE_TYPE, SAMBridge, default_sam_address
 
@@ -55,6 +64,10 @@ def parser() -> argparse.ArgumentParser:
     lookup = subs.add_parser("lookup", help="the destination of an I2P host name or .b32.i2p name")
     lookup.add_argument("name")
     bridge_options(lookup)
+    clientkey = subs.add_parser("clientkey", help="a new client key for a private service, written to FILE "
+                                                  "(mode 0600); prints the line the service lists it by")
+    clientkey.add_argument("file", type=Path)
+    clientkey.add_argument("--name", default="client", help="the client's name in the service's list")
     return top
 
 
@@ -75,6 +88,8 @@ async def run(reactor: Any, argv: Sequence[str], out: TextIO = sys.stdout, err: 
     try:
         if args.command == "address":
             return _address(args.source, out)
+        if args.command == "clientkey":
+            return _clientkey(args.file, args.name, out)
         bridge = SAMBridge(reactor, args.sam, user=args.user, password=args.password,
                            allow_remote=args.allow_remote)
         if args.command == "check":
@@ -132,8 +147,19 @@ def _address(source: str, out: TextIO) -> int:
     return _print_destination(destination, out)
 
 
+def _clientkey(path: Path, name: str, out: TextIO) -> int:
+    key = private.new_client_key()
+    line = private.service_options({name: key})["i2cp.leaseSetClient.psk.0"]  # checks the name
+    private.write_client_key(path, key)
+    print(f"wrote {path} (mode 0600): give it to the client (clientKey={path})", file=out)
+    print(f"the service lists it with this line in its clients= file:\n{line}", file=out)
+    return 0
+
+
 def _print_destination(destination: Destination, out: TextIO) -> int:
     print(f"b32:         {destination.b32}", file=out)
+    if destination.signature_type in BLINDED_SIGNATURE_TYPES:
+        print(f"private b33: {destination.b33()} (its address as a private service)", file=out)
     print(f"destination: {destination.base64}", file=out)
     return 0
 

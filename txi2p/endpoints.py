@@ -29,11 +29,13 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txi2p.address import Destination, is_b32_name
+from txi2p.address import BLINDED_SIGNATURE_TYPES, Destination, is_b32_name, signature_type_code
+from txi2p.private import AUTH_TYPES, client_options, read_client_key, read_clients_file, service_options
 from txi2p.registry import SessionRegistry, SessionSpec
 from txi2p.sam import codec
 from txi2p.session import (
     DEFAULT_SIGNATURE_TYPE,
+    ENCRYPTED_LEASE_SET,
     I2PListeningPort,
     SAMBridge,
     is_loopback,
@@ -109,6 +111,8 @@ class _EndpointBase:
             signature_type, bool(auto_close))
         self._sam_address = sam_address
         self._sam_endpoint = sam_endpoint
+        #: reads the options kept in files (client keys) at connect/listen time
+        self._file_options: Callable[[], Mapping[str, str]] | None = None
         self._registry = registry
         self._progress = progress
         self._user = user
@@ -118,10 +122,33 @@ class _EndpointBase:
     def registry(self) -> SessionRegistry:
         return self._registry or SessionRegistry.for_reactor(self._reactor)
 
+    def _session_spec(self) -> SessionSpec:
+        """The session this endpoint needs, with the options kept in files read now."""
+        if self._file_options is None:
+            return self._spec
+        merged = dict(self._spec.options)
+        merged.update(self._file_options())
+        return replace(self._spec, options=tuple(sorted(merged.items())))
+
     def _bridge(self) -> SAMBridge:
         return self.registry.bridge(self._sam_address, endpoint=self._sam_endpoint,
                                     user=self._user, password=self._password,
                                     allow_remote=self._allow_remote)
+
+
+def _private_options(options: Mapping[str, object] | None, signature_type: int | str) -> dict[str, object]:
+    """*options* with the encrypted lease set of a private service."""
+    merged = dict(options or {})
+    given = merged.get("i2cp.leaseSetType")
+    if given is not None and str(given) != ENCRYPTED_LEASE_SET:
+        raise ValueError(f"private=True publishes i2cp.leaseSetType={ENCRYPTED_LEASE_SET}, but the options "
+                         f"ask for i2cp.leaseSetType={given}")
+    code = signature_type_code(signature_type)
+    if code not in BLINDED_SIGNATURE_TYPES:
+        raise ValueError(f"a private service needs an Ed25519 (7) or RedDSA (11) destination, "
+                         f"not signature type {signature_type!r}")
+    merged["i2cp.leaseSetType"] = ENCRYPTED_LEASE_SET
+    return merged
 
 
 @implementer(IStreamClientEndpoint)
@@ -152,6 +179,11 @@ class I2PClientEndpoint(_EndpointBase):
     :param user: SAM 3.2 user name (for bridges with AUTH enabled).
     :param password: SAM 3.2 password.
     :param allow_remote: accept a *sam_address* that is not on loopback.
+    :param client_key: this client's key for private services with client
+        authorization (:mod:`txi2p.private`); the session then carries it
+        (``i2cp.leaseSetPrivKey``).
+    :param client_key_file: instead, the file holding it (read at
+        ``connect()``).
     """
 
     def __init__(
@@ -175,12 +207,21 @@ class I2PClientEndpoint(_EndpointBase):
         user: str | None = None,
         password: str | None = None,
         allow_remote: bool = False,
+        client_key: str | None = None,
+        client_key_file: str | None = None,
     ) -> None:
+        if client_key is not None and client_key_file is not None:
+            raise ValueError("pass client_key or client_key_file, not both")
+        if client_key is not None:
+            options = {**(options or {}), **client_options(client_key)}
         super().__init__(reactor, session=session, keyfile=keyfile, sam_address=sam_address,
                          sam_endpoint=sam_endpoint, options=options, in_depth=in_depth,
                          out_depth=out_depth, signature_type=signature_type, auto_close=auto_close,
                          registry=registry, progress=progress, user=user, password=password,
                          allow_remote=allow_remote)
+        if client_key_file is not None:
+            path = str(client_key_file)
+            self._file_options = lambda: client_options(read_client_key(path))
         self.host = _check_host(host)
         self.port = _check_port("port", port)
         self.from_port = _check_port("from_port", from_port, allow_zero=True)
@@ -195,7 +236,7 @@ class I2PClientEndpoint(_EndpointBase):
 
     async def _connect(self, factory: IProtocolFactory) -> IProtocol:
         registry = self.registry
-        session = await registry.acquire(self._bridge(), self._spec, self._progress)
+        session = await registry.acquire(self._bridge(), self._session_spec(), self._progress)
 
         def lost(reason: Failure) -> None:
             registry.release(session)
@@ -221,6 +262,19 @@ class I2PServerEndpoint(_EndpointBase):
     :param session: the session name (shared with other endpoints naming
         it); None: a session of this endpoint's own.
     :param pending: how many STREAM ACCEPTs to keep open at once.
+    :param private: a private service: the router publishes an encrypted
+        lease set (``i2cp.leaseSetType=5``), so only those who know the
+        address can reach it or even look it up.  Its address, from
+        ``port.getHost().host``, is the destination's longer
+        :meth:`~txi2p.address.Destination.b33` name; the shorter ``.b32``
+        name does not reach it.  Needs an Ed25519 (the default) or RedDSA
+        destination.
+    :param clients: a private service only these clients can reach:
+        client name -> key (:mod:`txi2p.private`); implies *private*.
+    :param clients_file: instead, a file of ``name:key`` lines (read at
+        ``listen()``).
+    :param auth: the kind of client keys: ``"psk"`` (the default, and the
+        only kind offered yet).
 
     The other arguments are as for :class:`I2PClientEndpoint`.
     """
@@ -245,7 +299,19 @@ class I2PServerEndpoint(_EndpointBase):
         user: str | None = None,
         password: str | None = None,
         allow_remote: bool = False,
+        private: bool = False,
+        clients: Mapping[str, str] | None = None,
+        clients_file: str | None = None,
+        auth: str = "psk",
     ) -> None:
+        if clients is not None and clients_file is not None:
+            raise ValueError("pass clients or clients_file, not both")
+        if auth not in AUTH_TYPES:
+            raise ValueError(f"auth must be one of {', '.join(sorted(AUTH_TYPES))}, not {auth!r}")
+        if clients is not None:
+            options = {**(options or {}), **service_options(clients, auth)}
+        if private or clients is not None or clients_file is not None:
+            options = _private_options(options, signature_type)
         super().__init__(reactor, session=session, keyfile=keyfile, sam_address=sam_address,
                          sam_endpoint=sam_endpoint, options=options, in_depth=in_depth,
                          out_depth=out_depth, signature_type=signature_type, auto_close=auto_close,
@@ -255,6 +321,9 @@ class I2PServerEndpoint(_EndpointBase):
         if isinstance(pending, bool) or not isinstance(pending, int) or not 1 <= pending <= 100:
             raise ValueError(f"pending must be an integer from 1 to 100, not {pending!r}")
         self.pending = pending
+        if clients_file is not None:
+            path = str(clients_file)
+            self._file_options = lambda: service_options(read_clients_file(path), auth)
         if session is None:
             # A server with no name gets a session of its own, not the
             # transient one unnamed clients share.
@@ -274,7 +343,7 @@ class I2PServerEndpoint(_EndpointBase):
 
     async def _listen_once(self, factory: IProtocolFactory) -> I2PListeningPort:
         registry = self.registry
-        session = await registry.acquire(self._bridge(), self._spec, self._progress)
+        session = await registry.acquire(self._bridge(), self._session_spec(), self._progress)
         try:
             port = session.listen(factory, self.port, pending=self.pending,
                                   on_stop=lambda: registry.release(session))

@@ -15,6 +15,7 @@ __all__ = [
     "RESULT_ERRORS",
     "AlreadyAccepting",
     "CantReachPeer",
+    "ClientKeyRequired",
     "CommandTimeout",
     "DuplicatedDest",
     "DuplicatedId",
@@ -239,6 +240,19 @@ class NameNotFound(KeyNotFound, InvalidKey):
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (type(self), (self.result, self.message, self.command, self.name))
+
+
+class ClientKeyRequired(NameNotFound):
+    """A private service whose name says it lets in only clients holding a
+    key (or a secret) was looked up by a session without the right one.
+
+    Routers answer such lookups as they answer unknown names; the name
+    itself says why.  Give the session the key the service lists for you
+    (``client_key=``, ``clientKey=<file>``; see :mod:`txi2p.private`).
+    """
+
+    description = ("this private service lets in only the clients it lists, with their keys: "
+                   "this session has no key the service accepts")
 
 
 class UnsupportedByRouter(I2PError):

@@ -50,7 +50,7 @@ class SessionSpec:
     nickname: str | None = None
     keyfile: str | None = None
     style: str = "STREAM"
-    options: tuple[tuple[str, str], ...] = ()
+    options: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # may hold client keys
     signature_type: int | str = DEFAULT_SIGNATURE_TYPE
     auto_close: bool = field(default=False, compare=False)
 

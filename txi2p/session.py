@@ -36,8 +36,18 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txi2p.address import Destination, HostsFile, I2PAddress, PrivateKey, is_b32_name
+from txi2p.address import (
+    BLINDED_SIGNATURE_TYPES,
+    Destination,
+    HostsFile,
+    I2PAddress,
+    PrivateKey,
+    b33_flags,
+    is_b32_name,
+    signature_type_code,
+)
 from txi2p.errors import (
+    ClientKeyRequired,
     CommandTimeout,
     I2PError,
     InvalidKey,
@@ -55,11 +65,13 @@ from txi2p.sam.dialect import MAX_VERSION, MIN_VERSION, SAMDialect
 
 __all__ = [
     "DEFAULT_SAM_ADDRESS",
+    "ENCRYPTED_LEASE_SET",
     "ForwardingPort",
     "SAMBridge",
     "SAMSession",
     "SAMSubsession",
     "default_sam_address",
+    "own_address",
     "parse_sam_address",
     "session_options",
 ]
@@ -143,6 +155,34 @@ def session_options(
                 raise ValueError(f"{name} must be an integer from 0 to 7, not {value!r}")
             merged[key] = str(value)
     return merged
+
+
+#: ``i2cp.leaseSetType`` of an encrypted lease set: a private service.
+ENCRYPTED_LEASE_SET = "5"
+
+
+def _check_private(options: Mapping[str, str], signature_type: int) -> None:
+    """Refuse a private service whose key cannot be blinded, before the router sees it."""
+    if options.get("i2cp.leaseSetType") == ENCRYPTED_LEASE_SET and signature_type not in BLINDED_SIGNATURE_TYPES:
+        raise ValueError(
+            f"a private service (i2cp.leaseSetType={ENCRYPTED_LEASE_SET}) needs an Ed25519 (7) or RedDSA "
+            f"(11) destination; this one's signature type is {signature_type}")
+
+
+def own_address(destination: Destination, options: Mapping[str, str]) -> I2PAddress:
+    """The address peers reach a session of *destination* and *options* by.
+
+    Its :attr:`~txi2p.address.Destination.b32` name, or for a private
+    service (``i2cp.leaseSetType=5``) its
+    :meth:`~txi2p.address.Destination.b33` name, flagged as the options
+    ask for a secret (``i2cp.leaseSetSecret``) or per-client keys
+    (``i2cp.leaseSetAuthType`` 1 or 2).
+    """
+    if options.get("i2cp.leaseSetType") != ENCRYPTED_LEASE_SET:
+        return I2PAddress(destination)
+    return I2PAddress(destination, host=destination.b33(
+        secret=bool(options.get("i2cp.leaseSetSecret")),
+        client_auth=options.get("i2cp.leaseSetAuthType") in ("1", "2")))
 
 
 class _ControlFactory(Factory):
@@ -374,10 +414,17 @@ class SAMBridge:
         if not value:
             raise InvalidKey(message=f"no VALUE for {name!r}", command="NAMING LOOKUP")
         dest = Destination.from_base64(value)
-        if is_b32_name(key) and dest.b32 != key:
-            raise InvalidKey(message=f"the router answered {name} with {dest.b32}",
+        flags = b33_flags(key)
+        if flags is not None and dest.signature_type in BLINDED_SIGNATURE_TYPES:
+            answered = dest.b33(secret=flags.secret, client_auth=flags.client_auth)
+        else:
+            answered = dest.b32
+        if is_b32_name(key) and answered != key:
+            raise InvalidKey(message=f"the router answered {name} with {answered}",
                              command="NAMING LOOKUP")
-        if name != "ME":
+        if name != "ME" and not (flags is not None and (flags.secret or flags.client_auth)):
+            # (a service that lets in only some clients is found again by
+            # each session: another session here may hold no key for it)
             self._names[key] = dest
         return dest
 
@@ -411,6 +458,8 @@ class SAMBridge:
         if style not in ("STREAM", "DATAGRAM", "RAW", "PRIMARY"):
             raise ValueError(f"style must be STREAM, DATAGRAM, RAW or PRIMARY, not {style!r}")
         opts = session_options(options)
+        _check_private(opts, key.destination.signature_type if key is not None
+                       else signature_type_code(signature_type))
         if key is not None:
             await self._wait_for_release(key.destination, say)
         say(f"connecting to the SAM bridge at {self.address}")
@@ -525,7 +574,7 @@ class I2PListeningPort:
     loseConnection = stopListening
 
     def getHost(self) -> I2PAddress:
-        return I2PAddress(self.session.destination, port=self.port)
+        return I2PAddress(self.session.address, port=self.port)
 
     def __repr__(self) -> str:
         return f"<I2PListeningPort {self.session.b32}:{self.port if self.port is not None else '*'}>"
@@ -726,7 +775,7 @@ class SAMSession:
         self.style = style
         self.key = key
         self.options = dict(options)
-        self.address = I2PAddress(key.destination)
+        self.address = own_address(key.destination, self.options)
         self.closed: Deferred[None] = Deferred()
         self.close_reason: Failure | None = None
         self.closed_on_purpose = False
@@ -795,9 +844,23 @@ class SAMSession:
                                       command=e.command) from e
 
     async def lookup(self, name: str | Destination) -> Destination:
-        """Resolve *name* through this session (``NAMING LOOKUP``; ``"ME"`` is us)."""
+        """Resolve *name* through this session (``NAMING LOOKUP``; ``"ME"`` is us).
+
+        A private service's name that says it needs a client key, looked up
+        by a session that holds none, fails saying so.
+        """
         self._check_open()
-        return await self.bridge.lookup(name, self)
+        try:
+            return await self.bridge.lookup(name, self)
+        except NameNotFound as e:
+            flags = b33_flags(name) if isinstance(name, str) else None
+            if flags is None or not (flags.client_auth or flags.secret):
+                raise
+            option = "i2cp.leaseSetPrivKey" if flags.client_auth else "i2cp.leaseSetSecret"
+            held = f"its {option} is not one the service accepts" if option in self.options else f"it has no {option}"
+            raise ClientKeyRequired(
+                e.result, f"session {self.nickname!r}: {held}; router: {e.message or e.result}",
+                e.command, name=e.name or str(name)) from e
 
     def _stream(self, command: codec.Command, factory: IProtocolFactory,
                 peer: I2PAddress | None, timeout: float,

@@ -17,7 +17,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.web.client import readBody
 
-from txi2p import errors, testing
+from txi2p import errors, private, testing
 from txi2p.address import read_key_file
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.sam.dialect import SAMDialect
@@ -214,3 +214,61 @@ async def test_port_stops_quietly_when_its_session_is_closed(i2p_network):
                 and "txi2p" in str(e.get("log_namespace", ""))]
     assert not warnings, warnings
     assert not port.listening and port.inner is None and port.recoveries == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_private_service_is_reached_by_its_b33_name_only(i2p_network, i2p_sessions, registry):
+    """``private=true``: an encrypted lease set, found by the b33 name
+    ``getHost()`` computes locally, and not by the destination's b32."""
+    alice = i2p_sessions[0]
+    sam1, sam2 = i2p_network.sam_addresses[:2]
+    server = serverFromString(reactor, f"i2p:session=private-server:private=true:samaddr={esc(sam2)}:{OPTS}")
+    port = await server.listen(Factory.forProtocol(Echo))
+    try:
+        host = port.getHost()
+        b33 = host.host
+        assert b33 == host.destination.b33() and len(b33) == 56 + len(".b32.i2p")
+        await testing.wait_until_reachable(reactor, alice, b33, timeout=120)
+        ep = clientFromString(reactor, f"i2p:{b33}:session={alice.nickname}:samaddr={esc(sam1)}:{OPTS}")
+        factory = Factory.forProtocol(type("P", (Exchange,), {"payload": b"private hello"}))
+        proto = await retry_unreachable(lambda: ep.connect(factory))
+        assert await proto.done.addTimeout(120, reactor) == b"private hello"
+        # The destination's own b32 names no lease set: the service cannot be
+        # found without its b33 name.
+        with pytest.raises((errors.KeyNotFound, errors.InvalidKey)):
+            await alice.lookup(host.destination.b32)
+    finally:
+        await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_private_service_lets_in_only_the_clients_it_lists(i2p_network, i2p_sessions, registry, tmp_path):
+    """``clients=<file>``: a client with its key (``clientKey=<file>``)
+    reaches the service; a session without one is told it needs a key."""
+    alice = i2p_sessions[0]  # router 1, no client key
+    sam1, sam2, sam3 = i2p_network.sam_addresses[:3]
+    key = private.new_client_key()
+    listing = tmp_path / "clients"
+    listing.write_text(f"# who may reach the service\nfriend:{key}\n")
+    key_file = tmp_path / "friend.key"
+    private.write_client_key(key_file, key)
+    server = serverFromString(
+        reactor, f"i2p:session=psk-server:clients={esc(str(listing))}:samaddr={esc(sam2)}:{OPTS}")
+    port = await server.listen(Factory.forProtocol(Echo))
+    try:
+        b33 = port.getHost().host
+        assert b33 == port.getHost().destination.b33(client_auth=True)
+        friend = clientFromString(
+            reactor, f"i2p:{b33}:session=psk-friend:clientKey={esc(str(key_file))}:samaddr={esc(sam3)}:{OPTS}")
+        factory = Factory.forProtocol(type("P", (Exchange,), {"payload": b"friends only"}))
+        proto = await retry_unreachable(lambda: friend.connect(factory), timeout=120)
+        assert await proto.done.addTimeout(120, reactor) == b"friends only"
+        # the service is published (the friend reached it): without a key,
+        # it cannot be found, and the error says why
+        with pytest.raises(errors.ClientKeyRequired, match=r"it has no i2cp\.leaseSetPrivKey"):
+            await alice.lookup(b33)
+        stranger = clientFromString(reactor, f"i2p:{b33}:session={alice.nickname}:samaddr={esc(sam1)}:{OPTS}")
+        with pytest.raises(errors.ClientKeyRequired):
+            await stranger.connect(Factory.forProtocol(Protocol))
+    finally:
+        await port.stopListening()

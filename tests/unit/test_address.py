@@ -163,3 +163,40 @@ def test_hosts_file(tmp_path):
     assert hosts.lookup("broken.i2p") is None
     assert hosts.lookup("missing.i2p") is None
     assert HostsFile(tmp_path / "absent").lookup("example.i2p") is None
+
+
+def _b33_fields(name):
+    """Undo a b33 name: (flags, signature type, blinded type, key)."""
+    assert name.endswith(".b32.i2p")
+    text = name[:-len(".b32.i2p")].upper()
+    data = bytearray(base64.b32decode(text + "=" * (-len(text) % 8)))
+    import binascii
+    crc = binascii.crc32(bytes(data[3:]))
+    for i in range(3):
+        data[i] ^= (crc >> (8 * i)) & 0xFF
+    return data[0], data[1], data[2], bytes(data[3:])
+
+
+@pytest.mark.parametrize(("secret", "client_auth", "flags"),
+                         [(False, False, 0), (True, False, 2), (False, True, 4), (True, True, 6)])
+def test_b33_name_of_a_private_service(secret, client_auth, flags):
+    """flags, type 7 blinded as 11, the Ed25519 signing key, CRC-32 folded in."""
+    dest = fake_private_key().destination
+    name = dest.b33(secret=secret, client_auth=client_auth)
+    assert len(name) == 56 + len(".b32.i2p") and is_b32_name(name)
+    assert name != dest.b32
+    assert _b33_fields(name) == (flags, 7, 11, dest.signing_public_key)
+    assert len(dest.signing_public_key) == 32
+    assert dest.signing_public_key == dest.raw[352:384]
+
+
+def test_b33_checksum_covers_the_key():
+    """Two destinations differ in every part of their names, not only the key."""
+    a, b = fake_private_key().destination, fake_private_key().destination
+    assert a.b33()[:5] != b.b33()[:5]
+
+
+def test_b33_refuses_keys_that_cannot_be_blinded():
+    dest = fake_private_key(signature_type=1).destination
+    with pytest.raises(InvalidKey, match=r"signature type 1 .*cannot be a private service"):
+        dest.b33()

@@ -121,3 +121,19 @@ def test_python_dash_m_runs_the_command(tmp_path):
     done = subprocess.run([sys.executable, "-m", "txi2p", "address", "nope"], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 1 and "error" in done.stderr
+
+
+@pytest_twisted.ensureDeferred
+async def test_clientkey_writes_a_key_file_and_prints_the_service_line(tmp_path):
+    from txi2p import private
+
+    path = tmp_path / "friend.key"
+    status, out, err = await txi2p("clientkey", str(path), "--name", "friend")
+    assert status == 0, err
+    key = private.read_client_key(path)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert f"friend:{key}" in out.splitlines()
+    status, out, err = await txi2p("clientkey", str(path))
+    assert status == 1 and "never overwritten" in err
+    status, out, err = await txi2p("clientkey", str(tmp_path / "x.key"), "--name", "no spaces")
+    assert status == 1 and "client name" in err and not (tmp_path / "x.key").exists()

@@ -104,6 +104,9 @@ def test_client_bad_base64_destination(reactor):
     ("i2p:k.key:pending=0", "pending='0'"),
     ("i2p:k.key:autoClose=nope", "autoClose"),
     ("i2p:session=a b", "session"),
+    ("i2p:k.key:private=maybe", "private"),
+    ("i2p:k.key:private=true:sigType=1", "Ed25519 .7. or RedDSA .11."),
+    ("i2p:k.key:private=true:options=i2cp.leaseSetType\\:3", "i2cp.leaseSetType=3"),
 ])
 def test_server_bad_strings(reactor, text, match):
     with pytest.raises(ValueError, match=match):
@@ -372,3 +375,40 @@ def test_a_bridge_in_use_is_not_given_other_credentials():
     with pytest.raises(SessionConflict, match="other credentials"):
         registry.bridge("127.0.0.1:7656", user="bob", password="one")
     assert registry.bridge("127.0.0.1:7657", user="bob", password="two") is not bridge
+
+
+def test_private_service_endpoint(reactor):
+    """private=true asks for an encrypted lease set; nothing else changes."""
+    endpoint = serverFromString(reactor, "i2p:k.key:80:private=true")
+    options = dict(endpoint._spec.options)
+    assert options["i2cp.leaseSetType"] == "5"
+    plain = dict(serverFromString(reactor, "i2p:k.key:80")._spec.options)
+    assert "i2cp.leaseSetType" not in plain
+    assert {k: v for k, v in options.items() if k != "i2cp.leaseSetType"} == plain
+    assert not reactor.tcpClients  # no I/O before listen()
+    same = I2PServerEndpoint(reactor, "k.key", 80, private=True, options={"i2cp.leaseSetType": 5})
+    assert dict(same._spec.options)["i2cp.leaseSetType"] == "5"
+
+
+def test_a_private_session_is_reached_by_its_b33_name():
+    from txi2p.session import own_address
+
+    assert own_address(DEST, {}).host == B32
+    assert own_address(DEST, {"i2cp.leaseSetType": "3"}).host == B32
+    assert own_address(DEST, {"i2cp.leaseSetType": "5"}).host == DEST.b33()
+    assert own_address(DEST, {"i2cp.leaseSetType": "5", "i2cp.leaseSetAuthType": "1"}).host == \
+        DEST.b33(client_auth=True)
+    assert own_address(DEST, {"i2cp.leaseSetType": "5", "i2cp.leaseSetSecret": "s"}).host == \
+        DEST.b33(secret=True)
+    assert own_address(DEST, {"i2cp.leaseSetType": "5"}).destination == DEST
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_private_session_of_a_key_that_cannot_be_blinded_is_refused_before_any_io(reactor):
+    from txi2p.session import SAMBridge
+
+    bridge = SAMBridge(reactor, "127.0.0.1:7656")
+    key = fake_private_key(signature_type=1)
+    with pytest.raises(ValueError, match="signature type is 1"):
+        await bridge.create_session("STREAM", "private", key, options={"i2cp.leaseSetType": "5"})
+    assert not reactor.tcpClients

@@ -43,6 +43,7 @@ __all__ = [
     "datagram_send",
     "dest_generate",
     "hello",
+    "is_secret_argument",
     "naming_lookup",
     "parse_line",
     "ping",
@@ -157,19 +158,32 @@ class Command:
     @property
     def secrets(self) -> tuple[str, ...]:
         """The values this command carries that must never be shown: the
-        ``PASSWORD`` and a private-key ``DESTINATION``."""
-        return tuple(v for k, v in self.args
-                     if k == "PASSWORD" or (k == "DESTINATION" and len(v) > _PUBLIC_DEST_MAX))
+        ``PASSWORD``, a private-key ``DESTINATION`` and private services'
+        client keys and secrets (see :func:`is_secret_argument`)."""
+        return tuple(v for k, v in self.args if is_secret_argument(k, v))
 
     def __repr__(self) -> str:
         # Never show private keys (DESTINATION=<private blob>) or passwords.
         shown = []
         for k, v in self.args:
-            if k == "PASSWORD" or (k == "DESTINATION" and len(v) > _PUBLIC_DEST_MAX):
+            if is_secret_argument(k, v):
                 v = "<redacted>"
             shown.append(f"{k}={v}")
         extra = f" +{len(self.payload)} bytes" if self.payload else ""
         return f"<Command {self.name} {' '.join(shown)}{extra}>"
+
+
+#: Session options whose values are secrets: a private service's secret,
+#: a client's key, a service's list of client keys (pre-shared or private
+#: Diffie-Hellman keys; the ``dh`` list holds public keys only).
+_SECRET_OPTIONS = ("i2cp.leaseSetSecret", "i2cp.leaseSetPrivKey", "i2cp.leaseSetPrivateKey")
+_SECRET_OPTION_PREFIXES = ("i2cp.leaseSetClient.psk.",)
+
+
+def is_secret_argument(key: str, value: str) -> bool:
+    """Whether a command's ``key=value`` must never be shown or logged."""
+    return (key == "PASSWORD" or (key == "DESTINATION" and len(value) > _PUBLIC_DEST_MAX)
+            or key in _SECRET_OPTIONS or key.startswith(_SECRET_OPTION_PREFIXES))
 
 
 def _command(verb: str, action: str | None, args: Iterable[tuple[str, str | None]], payload: bytes = b"") -> Command:
