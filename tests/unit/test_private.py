@@ -163,6 +163,10 @@ async def test_looking_up_a_private_service_without_its_key_says_so(fake_sam):
         # a b33 answered with its destination is checked against the name
         fake.names[DEST.b33(client_auth=True)] = DEST.base64
         assert await session.lookup(DEST.b33(client_auth=True)) == DEST
+        # not cached: another session on this bridge may hold no key for it
+        del fake.names[DEST.b33(client_auth=True)]
+        with pytest.raises(ClientKeyRequired):
+            await session.lookup(DEST.b33(client_auth=True))
         other = fake_private_key().destination
         fake.names[other.b33()] = DEST.base64
         with pytest.raises(InvalidKey, match="answered"):
