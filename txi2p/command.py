@@ -159,7 +159,9 @@ def _clientkey(path: Path, name: str, out: TextIO) -> int:
 def _print_destination(destination: Destination, out: TextIO) -> int:
     print(f"b32:         {destination.b32}", file=out)
     if destination.signature_type in BLINDED_SIGNATURE_TYPES:
-        print(f"private b33: {destination.b33()} (its address as a private service)", file=out)
+        print(f"private b33: {destination.b33()} (as a private service: private=true)", file=out)
+        print(f"with clients: {destination.b33(client_auth=True)} (one with client keys: clients=<file>)",
+              file=out)
     print(f"destination: {destination.base64}", file=out)
     return 0
 
