@@ -78,9 +78,16 @@ def service_options(clients: Mapping[str, str], auth: str = "psk") -> dict[str, 
     if not clients:
         raise ValueError("a private service with client authorization needs at least one client")
     options = {"i2cp.leaseSetType": "5", "i2cp.leaseSetAuthType": AUTH_TYPES[auth]}
-    for i, (name, key) in enumerate(sorted(clients.items())):
+    listed = sorted(clients.items())
+    for i, (name, key) in enumerate(listed):
+        # the name goes in base64, as the I2CP specification has it (i2pd
+        # ignores it; Java decodes it)
         options[f"i2cp.leaseSetClient.{auth}.{i}"] = (
-            f"{_check_name(name, 'clients')}:{_check_key(key, f'client {name!r}')}")
+            f"{b64encode(_check_name(name, 'clients').encode('ascii'))}:{_check_key(key, f'client {name!r}')}")
+    # Java I2P's router opens the service's own lease set, to check it,
+    # with a key it lists; without one it refuses the session ("Error
+    # decrypting leaseset from client").  i2pd does not need it.
+    options["i2cp.leaseSetPrivKey"] = listed[0][1].strip()
     return options
 
 

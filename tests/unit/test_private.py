@@ -30,8 +30,9 @@ def test_service_options_list_every_client():
     assert options == {
         "i2cp.leaseSetType": "5",
         "i2cp.leaseSetAuthType": "2",
-        "i2cp.leaseSetClient.psk.0": f"alice:{alice}",
-        "i2cp.leaseSetClient.psk.1": f"bob:{bob}",
+        "i2cp.leaseSetClient.psk.0": f"YWxpY2U=:{alice}",  # names in base64
+        "i2cp.leaseSetClient.psk.1": f"Ym9i:{bob}",
+        "i2cp.leaseSetPrivKey": alice,  # Java's router checks the lease set with it
     }
     assert private.client_options(alice) == {"i2cp.leaseSetPrivKey": alice}
 
@@ -79,7 +80,7 @@ def test_client_keys_never_shown():
         **private.service_options({"alice": key}), **private.client_options(key)})
     assert key in command.encode().decode()
     assert key not in repr(command)
-    assert all(key in s for s in command.secrets) and len(command.secrets) == 2
+    assert all(key in s for s in command.secrets) and len(command.secrets) == 2  # PrivKey given twice: one arg
     reply = codec.Reply("SESSION", "STATUS", {"RESULT": "I2P_ERROR", "MESSAGE": f"bad option alice:{key}"})
     assert key not in repr(reply.without_secrets(command.secrets).fields)
 
@@ -92,7 +93,7 @@ def test_endpoints_take_client_keys_and_read_their_files_only_when_used(tmp_path
     assert key not in repr(client._session_spec())
     server = I2PServerEndpoint(reactor, clients={"alice": key})
     options = dict(server._session_spec().options)
-    assert options["i2cp.leaseSetType"] == "5" and options["i2cp.leaseSetClient.psk.0"] == f"alice:{key}"
+    assert options["i2cp.leaseSetType"] == "5" and options["i2cp.leaseSetClient.psk.0"] == f"YWxpY2U=:{key}"
     # files: named in strings, read at connect()/listen() time, not before
     key_file, listing = tmp_path / "me.key", tmp_path / "clients"
     client = clientFromString(reactor, f"i2p:{DEST.b33(client_auth=True)}:clientKey={key_file}")
