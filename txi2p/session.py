@@ -857,7 +857,9 @@ class SAMSession:
             if flags is None or not (flags.client_auth or flags.secret):
                 raise
             option = "i2cp.leaseSetPrivKey" if flags.client_auth else "i2cp.leaseSetSecret"
-            held = f"its {option} is not one the service accepts" if option in self.options else f"it has no {option}"
+            held = (f"its {option} is not one the service accepts, or the router does not use an "
+                    f"{option} given over SAM (Java I2P 2.7.0 does not; see docs/routers.rst)"
+                    if option in self.options else f"it has no {option}")
             raise ClientKeyRequired(
                 e.result, f"session {self.nickname!r}: {held}; router: {e.message or e.result}",
                 e.command, name=e.name or str(name)) from e
