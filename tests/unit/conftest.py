@@ -1,4 +1,5 @@
-"""Unit tests fail on a failed Deferred nobody handled (logged, else silent)."""
+"""Unit tests fail on a failed Deferred nobody handled (logged, else silent);
+``fake_sam`` starts in-process SAM bridges playing a router's dialect."""
 
 from __future__ import annotations
 
@@ -31,3 +32,23 @@ def no_unhandled_deferred_errors():
         failure = caught[0].get("log_failure")
         detail = failure.getTraceback() if failure is not None else str(caught[0])
         pytest.fail(f"{len(caught)} failed Deferred(s) left unhandled during the test:\n{detail}")
+
+
+@pytest.fixture
+def fake_sam():
+    """``fake_sam(profile)`` -> ``(FakeSAMBridge, "127.0.0.1:<port>")``, stopped after the test."""
+    from twisted.internet import reactor
+
+    from txi2p.testing.fake_bridge import FakeSAMBridge
+
+    ports = []
+
+    def start(profile):
+        fake = FakeSAMBridge(profile)
+        port = reactor.listenTCP(0, fake, interface="127.0.0.1")
+        ports.append(port)
+        return fake, f"127.0.0.1:{port.getHost().port}"
+
+    yield start
+    for port in ports:
+        port.stopListening()

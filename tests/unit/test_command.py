@@ -12,23 +12,8 @@ from twisted.internet import reactor
 
 from txi2p.address import read_key_file, write_key_file
 from txi2p.command import run
-from txi2p.testing.fake_bridge import PROFILES, FakeSAMBridge
+from txi2p.testing.fake_bridge import PROFILES
 from txi2p.testing.fakes import fake_private_key
-
-
-@pytest.fixture
-def fake_sam():
-    ports = []
-
-    def start(profile):
-        fake = FakeSAMBridge(profile)
-        port = reactor.listenTCP(0, fake, interface="127.0.0.1")
-        ports.append(port)
-        return fake, f"127.0.0.1:{port.getHost().port}"
-
-    yield start
-    for port in ports:
-        port.stopListening()
 
 
 async def txi2p(*argv):

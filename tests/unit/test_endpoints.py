@@ -323,26 +323,15 @@ def test_port_stops_quietly_when_its_session_is_closed_and_restarts_when_lost(on
         assert clock.getDelayedCalls() == []
 
 
-@pytest.fixture
-def fake_bridge_address():
-    from twisted.internet import reactor
-
-    from txi2p.testing.fake_bridge import I2PD_2_45, FakeSAMBridge
-
-    fake = FakeSAMBridge(I2PD_2_45)
-    port = reactor.listenTCP(0, fake, interface="127.0.0.1")
-    yield fake, f"127.0.0.1:{port.getHost().port}"
-    port.stopListening()
-
-
 @pytest_twisted.ensureDeferred
-async def test_one_key_file_is_one_session_whatever_the_names(fake_bridge_address, tmp_path):
+async def test_one_key_file_is_one_session_whatever_the_names(fake_sam, tmp_path):
     """Tahoe's storage node listens and connects out with one key file: one SESSION CREATE."""
     from twisted.internet import reactor
 
     from txi2p.address import write_key_file
+    from txi2p.testing.fake_bridge import I2PD_2_45
 
-    fake, sam = fake_bridge_address
+    fake, sam = fake_sam(I2PD_2_45)
     keyfile = tmp_path / "node.key"
     write_key_file(keyfile, fake.key)  # the fake answers SESSION CREATE with its key
     registry = SessionRegistry(reactor)

@@ -130,26 +130,15 @@ def test_b33_flags_read_back_from_names():
     assert b33_flags(DEST.b33(secret=True).upper().replace(".B32.I2P", ".b32.i2p")) == B33Flags(True, False)
 
 
-@pytest.fixture
-def fake_sam():
-    from twisted.internet import reactor
-
-    from txi2p.testing.fake_bridge import I2PD_2_56, FakeSAMBridge
-
-    fake = FakeSAMBridge(I2PD_2_56)
-    port = reactor.listenTCP(0, fake, interface="127.0.0.1")
-    yield fake, f"127.0.0.1:{port.getHost().port}"
-    port.stopListening()
-
-
 @pytest_twisted.ensureDeferred
 async def test_looking_up_a_private_service_without_its_key_says_so(fake_sam):
     from twisted.internet import reactor
 
     from txi2p.errors import ClientKeyRequired, NameNotFound
     from txi2p.session import SAMBridge
+    from txi2p.testing.fake_bridge import I2PD_2_56
 
-    fake, address = fake_sam
+    fake, address = fake_sam(I2PD_2_56)
     session = await SAMBridge(reactor, address).create_session("STREAM", "c")
     try:
         with pytest.raises(ClientKeyRequired) as refused:
