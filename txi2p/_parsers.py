@@ -27,7 +27,6 @@ from zope.interface import implementer
 
 from txi2p.address import signature_type_code
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
-from txi2p.private import AUTH_TYPES
 
 __all__ = ["CLIENT_KEYWORDS", "SERVER_KEYWORDS", "I2PClientParser", "I2PServerParser"]
 
@@ -224,8 +223,6 @@ class I2PServerParser:
         private = _bool("private", kwargs.pop("private")) if "private" in kwargs else False
         clients_file = kwargs.pop("clients", None) or None
         auth = kwargs.pop("auth", "psk")
-        if auth not in AUTH_TYPES:
-            raise _fail("auth", auth, " or ".join(sorted(AUTH_TYPES)))
         settings = _common(reactor, kwargs, SERVER_KEYWORDS)
         keyfile = settings.pop("keyfile")
         return I2PServerEndpoint(reactor, keyfile, port, pending=pending, private=private,

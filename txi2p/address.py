@@ -154,16 +154,24 @@ def b33_flags(name: str) -> B33Flags | None:
     if len(text) < 56:  # a destination hash's name: 52 characters
         return None
     try:
-        data = base64.b32decode(text.upper() + "=" * (-len(text) % 8))
+        data = _fold_b33_checksum(base64.b32decode(text.upper() + "=" * (-len(text) % 8)))
     except binascii.Error:
         return None
+    return B33Flags(bool(data[0] & _B33_SECRET), bool(data[0] & _B33_CLIENT_AUTH))
+
+
+def _fold_b33_checksum(data: bytes) -> bytes:
+    """XOR the CRC-32 of a b33's key (``data[3:]``) into its first three
+    bytes: done to write a b33 name, and again (XOR undoes itself) to read one."""
+    folded = bytearray(data)
     crc = binascii.crc32(data[3:])
-    flags = data[0] ^ (crc & 0xFF)
-    return B33Flags(bool(flags & _B33_SECRET), bool(flags & _B33_CLIENT_AUTH))
+    for i in range(3):
+        folded[i] ^= (crc >> (8 * i)) & 0xFF
+    return bytes(folded)
 
 
 def b32_from_hash(digest: bytes) -> str:
-    """The ``.b32.i2p`` name of a 32-byte destination hash."""
+    """The ``.b32.i2p`` name of a 32-byte destination hash (or of any bytes)."""
     return base64.b32encode(digest).decode("ascii").lower().rstrip("=") + ".b32.i2p"
 
 
@@ -268,11 +276,8 @@ class Destination:
                         "private service: only Ed25519 (7) and RedDSA (11) keys can be blinded",
                 command="b33")
         flags = (_B33_SECRET if secret else 0) | (_B33_CLIENT_AUTH if client_auth else 0)
-        data = bytearray([flags, self.signature_type, blinded]) + self.signing_public_key
-        crc = binascii.crc32(bytes(data[3:]))
-        for i in range(3):
-            data[i] ^= (crc >> (8 * i)) & 0xFF
-        return base64.b32encode(bytes(data)).decode("ascii").lower().rstrip("=") + ".b32.i2p"
+        return b32_from_hash(_fold_b33_checksum(bytes([flags, self.signature_type, blinded])
+                                                + self.signing_public_key))
 
     @property
     def signing_public_key(self) -> bytes:

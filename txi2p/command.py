@@ -149,8 +149,7 @@ def _address(source: str, out: TextIO) -> int:
 
 def _clientkey(path: Path, name: str, out: TextIO) -> int:
     key = private.new_client_key()
-    private.service_options({name: key})  # checks the name
-    line = f"{name}:{key}"
+    line = private.client_line(name, key)
     private.write_client_key(path, key)
     print(f"wrote {path} (mode 0600): give it to the client (clientKey={path})", file=out)
     print(f"the service lists it with this line in its clients= file:\n{line}", file=out)

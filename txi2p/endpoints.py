@@ -29,13 +29,20 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txi2p.address import BLINDED_SIGNATURE_TYPES, Destination, is_b32_name, signature_type_code
-from txi2p.private import AUTH_TYPES, client_options, read_client_key, read_clients_file, service_options
+from txi2p.address import Destination, is_b32_name, signature_type_code
+from txi2p.private import (
+    ENCRYPTED_LEASE_SET,
+    check_auth,
+    check_blindable,
+    client_options,
+    read_client_key,
+    read_clients_file,
+    service_options,
+)
 from txi2p.registry import SessionRegistry, SessionSpec
 from txi2p.sam import codec
 from txi2p.session import (
     DEFAULT_SIGNATURE_TYPE,
-    ENCRYPTED_LEASE_SET,
     I2PListeningPort,
     SAMBridge,
     is_loopback,
@@ -143,10 +150,7 @@ def _private_options(options: Mapping[str, object] | None, signature_type: int |
     if given is not None and str(given) != ENCRYPTED_LEASE_SET:
         raise ValueError(f"private=True publishes i2cp.leaseSetType={ENCRYPTED_LEASE_SET}, but the options "
                          f"ask for i2cp.leaseSetType={given}")
-    code = signature_type_code(signature_type)
-    if code not in BLINDED_SIGNATURE_TYPES:
-        raise ValueError(f"a private service needs an Ed25519 (7) or RedDSA (11) destination, "
-                         f"not signature type {signature_type!r}")
+    check_blindable(signature_type_code(signature_type))
     merged["i2cp.leaseSetType"] = ENCRYPTED_LEASE_SET
     return merged
 
@@ -306,8 +310,7 @@ class I2PServerEndpoint(_EndpointBase):
     ) -> None:
         if clients is not None and clients_file is not None:
             raise ValueError("pass clients or clients_file, not both")
-        if auth not in AUTH_TYPES:
-            raise ValueError(f"auth must be one of {', '.join(sorted(AUTH_TYPES))}, not {auth!r}")
+        check_auth(auth)
         if clients is not None:
             options = {**(options or {}), **service_options(clients, auth)}
         if private or clients is not None or clients_file is not None:

@@ -23,11 +23,15 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from txi2p.address import b64decode, b64encode, write_secret_file
+from txi2p.address import BLINDED_SIGNATURE_TYPES, b64decode, b64encode, write_secret_file
 from txi2p.errors import InvalidKey
 
 __all__ = [
     "AUTH_TYPES",
+    "ENCRYPTED_LEASE_SET",
+    "check_auth",
+    "check_blindable",
+    "client_line",
     "client_options",
     "new_client_key",
     "read_client_key",
@@ -39,6 +43,9 @@ __all__ = [
 #: ``auth=`` values -> ``i2cp.leaseSetAuthType``.  (Diffie-Hellman
 #: authorization, type 1, needs X25519 keys; not offered yet.)
 AUTH_TYPES = {"psk": "2"}
+
+#: ``i2cp.leaseSetType`` of an encrypted lease set: a private service.
+ENCRYPTED_LEASE_SET = "5"
 
 _KEY_BYTES = 32
 _CLIENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -67,23 +74,42 @@ def _check_name(name: str, where: str) -> str:
     return name
 
 
+def check_auth(auth: str) -> str:
+    """*auth* if it is a kind of client keys offered (:data:`AUTH_TYPES`)."""
+    if auth not in AUTH_TYPES:
+        raise ValueError(f"auth must be one of {', '.join(sorted(AUTH_TYPES))}, not {auth!r}")
+    return auth
+
+
+def check_blindable(signature_type: int) -> None:
+    """Refuse a private service whose destination's key cannot be blinded."""
+    if signature_type not in BLINDED_SIGNATURE_TYPES:
+        raise ValueError(
+            f"a private service (i2cp.leaseSetType={ENCRYPTED_LEASE_SET}) needs an Ed25519 (7) or RedDSA "
+            f"(11) destination; this one's signature type is {signature_type}")
+
+
+def client_line(name: str, key: str) -> str:
+    """The ``name:key`` line a service's clients file lists a client by."""
+    return f"{_check_name(name, 'clients')}:{_check_key(key, f'client {name!r}')}"
+
+
 def service_options(clients: Mapping[str, str], auth: str = "psk") -> dict[str, str]:
     """The I2CP options of a private service that lets only *clients* in.
 
     *clients* maps each client's name (for the router's records) to its
     key.  The result also asks for the encrypted lease set.
     """
-    if auth not in AUTH_TYPES:
-        raise ValueError(f"auth must be one of {', '.join(sorted(AUTH_TYPES))}, not {auth!r}")
+    check_auth(auth)
     if not clients:
         raise ValueError("a private service with client authorization needs at least one client")
-    options = {"i2cp.leaseSetType": "5", "i2cp.leaseSetAuthType": AUTH_TYPES[auth]}
+    options = {"i2cp.leaseSetType": ENCRYPTED_LEASE_SET, "i2cp.leaseSetAuthType": AUTH_TYPES[auth]}
     listed = sorted(clients.items())
     for i, (name, key) in enumerate(listed):
         # the name goes in base64, as the I2CP specification has it (i2pd
         # ignores it; Java decodes it)
-        options[f"i2cp.leaseSetClient.{auth}.{i}"] = (
-            f"{b64encode(_check_name(name, 'clients').encode('ascii'))}:{_check_key(key, f'client {name!r}')}")
+        checked_name, _, checked_key = client_line(name, key).partition(":")
+        options[f"i2cp.leaseSetClient.{auth}.{i}"] = f"{b64encode(checked_name.encode('ascii'))}:{checked_key}"
     # Java I2P's router opens the service's own lease set, to check it,
     # with a key it lists; without one it refuses the session ("Error
     # decrypting leaseset from client").  i2pd does not need it.

@@ -59,13 +59,13 @@ from txi2p.errors import (
     TxI2PError,
     UnsupportedByRouter,
 )
+from txi2p.private import ENCRYPTED_LEASE_SET, check_blindable
 from txi2p.protocol import SAMControlProtocol, SAMStreamProtocol, Timeouts
 from txi2p.sam import codec
 from txi2p.sam.dialect import MAX_VERSION, MIN_VERSION, SAMDialect
 
 __all__ = [
     "DEFAULT_SAM_ADDRESS",
-    "ENCRYPTED_LEASE_SET",
     "ForwardingPort",
     "SAMBridge",
     "SAMSession",
@@ -155,18 +155,6 @@ def session_options(
                 raise ValueError(f"{name} must be an integer from 0 to 7, not {value!r}")
             merged[key] = str(value)
     return merged
-
-
-#: ``i2cp.leaseSetType`` of an encrypted lease set: a private service.
-ENCRYPTED_LEASE_SET = "5"
-
-
-def _check_private(options: Mapping[str, str], signature_type: int) -> None:
-    """Refuse a private service whose key cannot be blinded, before the router sees it."""
-    if options.get("i2cp.leaseSetType") == ENCRYPTED_LEASE_SET and signature_type not in BLINDED_SIGNATURE_TYPES:
-        raise ValueError(
-            f"a private service (i2cp.leaseSetType={ENCRYPTED_LEASE_SET}) needs an Ed25519 (7) or RedDSA "
-            f"(11) destination; this one's signature type is {signature_type}")
 
 
 def own_address(destination: Destination, options: Mapping[str, str]) -> I2PAddress:
@@ -458,8 +446,9 @@ class SAMBridge:
         if style not in ("STREAM", "DATAGRAM", "RAW", "PRIMARY"):
             raise ValueError(f"style must be STREAM, DATAGRAM, RAW or PRIMARY, not {style!r}")
         opts = session_options(options)
-        _check_private(opts, key.destination.signature_type if key is not None
-                       else signature_type_code(signature_type))
+        if opts.get("i2cp.leaseSetType") == ENCRYPTED_LEASE_SET:  # refused before the router sees it
+            check_blindable(key.destination.signature_type if key is not None
+                            else signature_type_code(signature_type))
         if key is not None:
             await self._wait_for_release(key.destination, say)
         say(f"connecting to the SAM bridge at {self.address}")
