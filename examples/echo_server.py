@@ -6,6 +6,13 @@ Default string: ``i2p:echo.key`` — the destination's key is kept in
 echo.key, so the server keeps its .b32.i2p address across restarts.
 Needs an I2P router with SAM enabled ($I2P_SAM_ADDRESS, default
 127.0.0.1:7656).
+
+A private service that only listed clients can reach (see
+docs/private-services.rst)::
+
+    txi2p clientkey alice.key --name alice     # prints the line for friends.txt
+    python examples/echo_server.py "i2p:echo.key:clients=friends.txt"
+    python examples/echo_client.py "i2p:<the b33 name it prints>:clientKey=alice.key"
 """
 
 import sys
