@@ -62,7 +62,7 @@ SERVER_KEYWORDS = {
     "pending": "STREAM ACCEPTs kept open at once (default 5)",
     "private": "a private service: encrypted lease set, reached only by its longer b33 name (true/false)",
     "clients": "file of NAME:KEY lines: a private service only these clients can reach (implies private)",
-    "auth": "kind of client keys for clients= (psk, the default and only one yet)",
+    "auth": "kind of client keys for clients=: psk (pre-shared keys, the default) or dh (clients' public keys)",
     **_COMMON,
 }
 

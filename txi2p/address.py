@@ -25,7 +25,7 @@ import os
 import re
 import struct
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -44,6 +44,7 @@ __all__ = [
     "HostsFile",
     "I2PAddress",
     "KeyFileError",
+    "NameRecord",
     "PrivateKey",
     "b32_from_hash",
     "b33_flags",
@@ -303,6 +304,17 @@ class Destination:
         return f"<Destination {self.b32} sig={self.signature_type}>"
 
 
+@dataclass(frozen=True)
+class NameRecord:
+    """What a router knows of a name: its destination and the options its
+    lease set publishes (e.g. service records), from
+    ``session.lookup(name, options=True)``."""
+
+    name: str
+    destination: Destination
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, repr=False)
 class PrivateKey:
     """A destination with its private keys (the SAM private-key blob).
@@ -475,13 +487,17 @@ class I2PAddress:
             self.host if is_b32_name(self.host) else None
         )
 
+    def _identity(self) -> tuple[object, int | None]:
+        # the destination; where only a name is known, the name
+        return (self.destination if self.destination is not None else self.host.lower(), self.port)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, I2PAddress):
             return NotImplemented
-        return (self.destination, self.port) == (other.destination, other.port)
+        return self._identity() == other._identity()
 
     def __hash__(self) -> int:
-        return hash((self.destination, self.port))
+        return hash(self._identity())
 
     def __repr__(self) -> str:
         port = f":{self.port}" if self.port is not None else ""

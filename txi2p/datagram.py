@@ -42,7 +42,14 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import AbstractDatagramProtocol, DatagramProtocol
 from twisted.logger import Logger
 
-from txi2p.address import Destination, I2PAddress, read_key_file, write_key_file
+from txi2p.address import (
+    Destination,
+    I2PAddress,
+    b32_from_hash,
+    b64decode,
+    read_key_file,
+    write_key_file,
+)
 from txi2p.errors import TxI2PError
 from txi2p.protocol import Timeouts
 from txi2p.sam import codec
@@ -63,6 +70,9 @@ MAX_DGRAM = 31744
 #: Largest raw packet payload.
 MAX_RAW = 32768
 
+# A 32-byte hash in I2P base64 (DATAGRAM3's sender).
+_HASH_BASE64_LENGTH = 44
+
 class DatagramTooLarge(TxI2PError, ValueError):
     """A packet over the size limit; nothing was sent."""
 
@@ -77,11 +87,27 @@ class _UDPReceiver(DatagramProtocol):
             self.port._udp_received(datagram, addr)
 
 
+def _sender(text: str) -> Destination | str:
+    """A received datagram's sender: its destination, or (DATAGRAM3, which
+    carries only the hash of it: 44 characters of base64) its ``.b32.i2p`` name."""
+    if len(text) == _HASH_BASE64_LENGTH:
+        return b32_from_hash(b64decode(text))
+    return Destination.from_base64(text)
+
+
+def _address(sender: Destination | str, port: str | None) -> I2PAddress:
+    number = int(port) if port and port.isdigit() and len(port) < 6 else None
+    if isinstance(sender, str):
+        return I2PAddress(None, host=sender, port=number)
+    return I2PAddress(sender, port=number)
+
+
 class I2PDatagramPort:
     """The transport of a datagram protocol on I2P (made by :class:`I2PDatagramEndpoint`).
 
     :ivar session: the :class:`~txi2p.session.SAMSession`.
-    :ivar kind: ``"DATAGRAM"`` or ``"RAW"``.
+    :ivar kind: the session's style: ``"DATAGRAM"``, ``"DATAGRAM2"``,
+        ``"DATAGRAM3"`` or ``"RAW"``.
     :ivar mode: ``"udp"`` or ``"control"``.
     :ivar sent: packets handed to the router.
     :ivar received: packets delivered to the protocol.
@@ -106,7 +132,7 @@ class I2PDatagramPort:
         self.received = 0
         self.dropped = 0
         self.listening = True
-        self.max_size = MAX_DGRAM if kind == "DATAGRAM" else MAX_RAW
+        self.max_size = MAX_RAW if kind == "RAW" else MAX_DGRAM
         dialect = session.control.dialect
         if mode == "control":
             if dialect is not None:
@@ -198,7 +224,7 @@ class I2PDatagramPort:
                     f"over the router's {dialect.udp_packet_max}")
             self._udp.write(packet, self._sam_udp)
         else:
-            build = codec.datagram_send if self.kind == "DATAGRAM" else codec.raw_send
+            build = codec.raw_send if self.kind == "RAW" else codec.datagram_send
             self.session.control.send_packet(build(
                 dest.base64, data,
                 from_port=self._from_port if ports else None,
@@ -231,25 +257,23 @@ class I2PDatagramPort:
             return
         parts = header.split(b" ")
         try:
-            dest = Destination.from_base64(parts[0])
+            sender = _sender(parts[0].decode("ascii"))
             fields = dict(p.decode("ascii").partition("=")[::2] for p in parts[1:] if p)
         except (TxI2PError, UnicodeDecodeError) as e:
             self._drop(str(e))
             return
-        port = fields.get("FROM_PORT")
-        self._deliver(payload, I2PAddress(dest, port=int(port) if port and port.isdigit() and len(port) < 6 else None))
+        self._deliver(payload, _address(sender, fields.get("FROM_PORT")))
 
     def _control_received(self, packet: codec.Packet) -> None:
         if packet.kind == "RAW":
             self._deliver(packet.payload, None)
             return
         try:
-            dest = Destination.from_base64(packet.destination or "")
+            sender = _sender(packet.destination or "")
         except TxI2PError as e:
             self._drop(str(e))
             return
-        port = packet.fields.get("FROM_PORT")
-        self._deliver(packet.payload, I2PAddress(dest, port=int(port) if port and port.isdigit() and len(port) < 6 else None))
+        self._deliver(packet.payload, _address(sender, packet.fields.get("FROM_PORT")))
 
     # ------------------------------------------------------------ closing
 
@@ -282,6 +306,13 @@ class I2PDatagramEndpoint:
     :param reactor: the reactor.
     :param raw: True for raw packets (``STYLE=RAW``), False for repliable
         datagrams.
+    :param style: instead of *raw*, the session's style: ``"DATAGRAM"``
+        (the default: signed, the sender's destination comes with each
+        datagram), ``"DATAGRAM2"`` (signed and protected against replay),
+        ``"DATAGRAM3"`` (unsigned and smaller: the sender is only its
+        ``.b32.i2p`` name, which a reply is sent to) or ``"RAW"``.
+        DATAGRAM2/3 need SAM API 0.9.66 (i2pd 2.58, Java I2P 2.9); older
+        routers refuse them with :class:`~txi2p.errors.UnsupportedByRouter`.
     :param sam_address: ``host:port`` of the SAM bridge.
     :param bridge: instead of *sam_address*, a :class:`SAMBridge`.
     :param session: the session name (random if None).
@@ -299,7 +330,8 @@ class I2PDatagramEndpoint:
     :param progress: called with a sentence as each step starts.
     """
 
-    def __init__(self, reactor: Any, *, raw: bool = False, sam_address: str | None = None,
+    def __init__(self, reactor: Any, *, raw: bool = False, style: str | None = None,
+                 sam_address: str | None = None,
                  bridge: SAMBridge | None = None, session: str | None = None,
                  keyfile: str | None = None, options: Mapping[str, object] | None = None,
                  in_depth: int | None = None, out_depth: int | None = None,
@@ -309,6 +341,11 @@ class I2PDatagramEndpoint:
                  timeouts: Timeouts | None = None, allow_remote: bool = False,
                  user: str | None = None, password: str | None = None,
                  progress: Callable[[str], None] | None = None) -> None:
+        styles = (*codec.DATAGRAM_STYLES, "RAW")
+        if style is not None and style not in styles:
+            raise ValueError(f"style must be one of {', '.join(styles)}, not {style!r}")
+        if raw and style not in (None, "RAW"):
+            raise ValueError(f"raw=True is style='RAW', not {style!r}")
         if transport not in ("auto", "udp", "control"):
             raise ValueError(f"transport must be 'auto', 'udp' or 'control', not {transport!r}")
         if session is not None:
@@ -319,7 +356,7 @@ class I2PDatagramEndpoint:
                                       or not 0 <= value <= 65535):
                 raise ValueError(f"{name} must be an integer from 0 to 65535, not {value!r}")
         self.reactor = reactor
-        self.kind = "RAW" if raw else "DATAGRAM"
+        self.kind = style or ("RAW" if raw else "DATAGRAM")
         self.bridge = bridge or SAMBridge(reactor, sam_address, timeouts=timeouts, user=user,
                                           password=password, allow_remote=allow_remote)
         self.options = session_options(options, in_depth=in_depth, out_depth=out_depth)

@@ -277,8 +277,9 @@ class I2PServerEndpoint(_EndpointBase):
         client name -> key (:mod:`txi2p.private`); implies *private*.
     :param clients_file: instead, a file of ``name:key`` lines (read at
         ``listen()``).
-    :param auth: the kind of client keys: ``"psk"`` (the default, and the
-        only kind offered yet).
+    :param auth: the kind of client keys: ``"psk"`` (pre-shared keys, the
+        default) or ``"dh"`` (the service lists each client's X25519 public
+        key: :func:`txi2p.private.client_public_key`).
 
     The other arguments are as for :class:`I2PClientEndpoint`.
     """

@@ -6,12 +6,22 @@ publishes an encrypted lease set: only those who know its
 authorization, knowing the name is not enough: each client also holds a
 key the service lists.
 
-This module holds the pre-shared-key (PSK) flavour: the service lists
-``name:key`` lines (:func:`read_clients_file`), each client keeps its own
-32-byte key in a file of its own (:func:`write_client_key`,
-:func:`read_client_key`).  They become the routers' I2CP options
-(:func:`service_options`, :func:`client_options`), which SAM passes
-through; the keys are redacted wherever txi2p shows a command.
+Two kinds of client keys (``auth=``):
+
+``psk``
+    a pre-shared key: each client keeps a random 32-byte key, and the
+    service lists the same key.
+``dh``
+    Diffie-Hellman (X25519): each client keeps a private key, and the
+    service lists only its public key (:func:`client_public_key`), so the
+    service's list gives nobody a way in.
+
+Either way the service lists ``name:key`` lines (:func:`read_clients_file`)
+and each client keeps its own key in a file of its own
+(:func:`write_client_key`, :func:`read_client_key`), made by
+:func:`new_client_key` (or ``txi2p clientkey``).  They become the routers'
+I2CP options (:func:`service_options`, :func:`client_options`), which SAM
+passes through; private keys are redacted wherever txi2p shows a command.
 
 Files are written like destination key files: atomically, mode 0600.
 """
@@ -29,20 +39,22 @@ from txi2p.errors import InvalidKey
 __all__ = [
     "AUTH_TYPES",
     "ENCRYPTED_LEASE_SET",
+    "SERVICE_OWN_CLIENT",
     "check_auth",
     "check_blindable",
     "client_line",
     "client_options",
+    "client_public_key",
     "new_client_key",
     "read_client_key",
     "read_clients_file",
     "service_options",
     "write_client_key",
+    "x25519",
 ]
 
-#: ``auth=`` values -> ``i2cp.leaseSetAuthType``.  (Diffie-Hellman
-#: authorization, type 1, needs X25519 keys; not offered yet.)
-AUTH_TYPES = {"psk": "2"}
+#: ``auth=`` values -> ``i2cp.leaseSetAuthType``.
+AUTH_TYPES = {"dh": "1", "psk": "2"}
 
 #: ``i2cp.leaseSetType`` of an encrypted lease set: a private service.
 ENCRYPTED_LEASE_SET = "5"
@@ -52,8 +64,49 @@ _CLIENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def new_client_key() -> str:
-    """A new random client key, in I2P base64."""
+    """A new random client key, in I2P base64: a pre-shared key, or an
+    X25519 private key (its public half is :func:`client_public_key`)."""
     return b64encode(os.urandom(_KEY_BYTES))
+
+
+def client_public_key(key: str) -> str:
+    """The X25519 public key (I2P base64) a service with ``auth=dh`` lists
+    for the client holding private *key*."""
+    return b64encode(x25519(b64decode(_check_key(key, "client key")), _X25519_BASE))
+
+
+# X25519 (RFC 7748): the Montgomery ladder on Curve25519, in integers.
+# Only client keys go through it, once each: speed does not matter here.
+_P = 2**255 - 19
+_A24 = 121665
+_X25519_BASE = (9).to_bytes(32, "little")
+
+
+def x25519(scalar: bytes, point: bytes) -> bytes:
+    """RFC 7748's X25519 function: *scalar* times the curve point whose
+    u-coordinate is *point* (both 32 bytes, little-endian)."""
+    if len(scalar) != 32 or len(point) != 32:
+        raise ValueError("X25519 takes a 32-byte scalar and a 32-byte point")
+    k = int.from_bytes(scalar, "little")
+    k = (k & ~7 & ~(1 << 255)) | (1 << 254)  # clamp
+    x1 = int.from_bytes(point, "little") & ((1 << 255) - 1)
+    x2, z2, x3, z3, swap = 1, 0, x1, 1, 0
+    for t in reversed(range(255)):
+        bit = (k >> t) & 1
+        swap ^= bit
+        if swap:
+            x2, x3, z2, z3 = x3, x2, z3, z2
+        swap = bit
+        a, b = (x2 + z2) % _P, (x2 - z2) % _P
+        aa, bb = a * a % _P, b * b % _P
+        e = (aa - bb) % _P
+        c, d = (x3 + z3) % _P, (x3 - z3) % _P
+        da, cb = d * a % _P, c * b % _P
+        x3, z3 = (da + cb) ** 2 % _P, x1 * (da - cb) ** 2 % _P
+        x2, z2 = aa * bb % _P, e * (aa + _A24 * e) % _P
+    if swap:
+        x2, z2 = x3, z3
+    return (x2 * pow(z2, _P - 2, _P) % _P).to_bytes(32, "little")
 
 
 def _check_key(key: str, where: str) -> str:
@@ -94,36 +147,54 @@ def client_line(name: str, key: str) -> str:
     return f"{_check_name(name, 'clients')}:{_check_key(key, f'client {name!r}')}"
 
 
+#: The name under which a service with ``auth=dh`` lists a key of its own.
+SERVICE_OWN_CLIENT = "txi2p-service"
+
+
 def service_options(clients: Mapping[str, str], auth: str = "psk") -> dict[str, str]:
     """The I2CP options of a private service that lets only *clients* in.
 
     *clients* maps each client's name (for the router's records) to its
-    key.  The result also asks for the encrypted lease set.
+    key: the pre-shared key (``psk``), or the client's public key
+    (``dh``).  The result also asks for the encrypted lease set.
     """
     check_auth(auth)
     if not clients:
         raise ValueError("a private service with client authorization needs at least one client")
     options = {"i2cp.leaseSetType": ENCRYPTED_LEASE_SET, "i2cp.leaseSetAuthType": AUTH_TYPES[auth]}
-    listed = sorted(clients.items())
+    listed = sorted((name, key.strip()) for name, key in clients.items())
+    # Java I2P's router opens the service's own lease set, to check it,
+    # with a key it lists (the session's i2cp.leaseSetPrivKey); without
+    # one it refuses the session ("Error decrypting leaseset from
+    # client").  i2pd does not need it.  A PSK service holds its clients'
+    # keys; a DH service holds none of their private keys, so it lists a
+    # key pair of its own, new for each session.
+    if auth == "dh":
+        own = new_client_key()
+        if SERVICE_OWN_CLIENT in clients:
+            raise ValueError(f"{SERVICE_OWN_CLIENT!r} is the name the service lists its own key by")
+        listed.append((SERVICE_OWN_CLIENT, client_public_key(own)))
+    else:
+        own = listed[0][1]
     for i, (name, key) in enumerate(listed):
         # the name goes in base64, as the I2CP specification has it (i2pd
         # ignores it; Java decodes it)
         checked_name, _, checked_key = client_line(name, key).partition(":")
         options[f"i2cp.leaseSetClient.{auth}.{i}"] = f"{b64encode(checked_name.encode('ascii'))}:{checked_key}"
-    # Java I2P's router opens the service's own lease set, to check it,
-    # with a key it lists; without one it refuses the session ("Error
-    # decrypting leaseset from client").  i2pd does not need it.
-    options["i2cp.leaseSetPrivKey"] = listed[0][1].strip()
+    options["i2cp.leaseSetPrivKey"] = own
     return options
 
 
 def client_options(key: str) -> dict[str, str]:
-    """The I2CP option that lets a client's session reach a service listing *key*."""
+    """The I2CP option that lets a client's session reach a service listing
+    *key* (``psk``) or its public half (``dh``)."""
     return {"i2cp.leaseSetPrivKey": _check_key(key, "client key")}
 
 
 def read_clients_file(path: str | os.PathLike[str]) -> dict[str, str]:
-    """A service's clients: ``name:key`` lines (blank lines and ``#`` comments allowed)."""
+    """A service's clients: ``name:key`` lines (blank lines and ``#``
+    comments allowed); the keys are pre-shared keys or public keys, as the
+    service's ``auth`` says."""
     clients: dict[str, str] = {}
     for number, line in enumerate(Path(path).read_text("ascii").splitlines(), 1):
         line = line.strip()

@@ -18,7 +18,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal, overload
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
@@ -41,6 +41,7 @@ from txi2p.address import (
     Destination,
     HostsFile,
     I2PAddress,
+    NameRecord,
     PrivateKey,
     b33_flags,
     is_b32_name,
@@ -66,11 +67,13 @@ from txi2p.sam.dialect import MAX_VERSION, MIN_VERSION, SAMDialect
 
 __all__ = [
     "DEFAULT_SAM_ADDRESS",
+    "LEASE_SET_ENC_TYPES",
     "ForwardingPort",
     "SAMBridge",
     "SAMSession",
     "SAMSubsession",
     "default_sam_address",
+    "enc_types",
     "own_address",
     "parse_sam_address",
     "session_options",
@@ -96,6 +99,9 @@ DEFAULT_OPTIONS: Mapping[str, str] = {
     "outbound.length": "2",
 }
 
+
+#: A ``NAMING REPLY`` key that carries one of the lease set's options (``OPTIONS=true``).
+_OPTION_PREFIX = "OPTION:"
 
 _PRIMARY_STREAMS = ("this router takes streams only on a PRIMARY session's subsessions: "
                     "add_subsession('STREAM', name, from_port=...) and use that")
@@ -148,6 +154,7 @@ def session_options(
     for key, value in (options or {}).items():
         codec.check_token("option name", key)
         merged[key] = codec.check_value(f"option {key}", value)
+    enc_types(merged)
     for name, key, value in (("in_depth", "inbound.length", in_depth),
                              ("out_depth", "outbound.length", out_depth)):
         if value is not None:
@@ -155,6 +162,26 @@ def session_options(
                 raise ValueError(f"{name} must be an integer from 0 to 7, not {value!r}")
             merged[key] = str(value)
     return merged
+
+
+#: ``i2cp.leaseSetEncType`` numbers: ElGamal (0), X25519 (4) and the
+#: post-quantum hybrids of ML-KEM-512/768/1024 with X25519 (5, 6, 7).
+LEASE_SET_ENC_TYPES = {0: "ElGamal", 4: "X25519", 5: "ML-KEM-512-X25519", 6: "ML-KEM-768-X25519",
+                       7: "ML-KEM-1024-X25519"}
+
+
+def enc_types(options: Mapping[str, str]) -> list[int]:
+    """The lease-set encryption types *options* ask for (``i2cp.leaseSetEncType``:
+    comma-separated numbers of :data:`LEASE_SET_ENC_TYPES`), checked."""
+    value = options.get("i2cp.leaseSetEncType")
+    if value is None:
+        return []
+    numbers = [item.strip() for item in value.split(",")]
+    if not all(n.isdigit() and int(n) in LEASE_SET_ENC_TYPES for n in numbers):
+        known = ", ".join(f"{n} ({name})" for n, name in LEASE_SET_ENC_TYPES.items())
+        raise ValueError(f"i2cp.leaseSetEncType is a comma-separated list of encryption types: {known}; "
+                         f"not {value!r}")
+    return [int(n) for n in numbers]
 
 
 def own_address(destination: Destination, options: Mapping[str, str]) -> I2PAddress:
@@ -382,11 +409,41 @@ class SAMBridge:
             if found is not None:
                 self._names[key] = found
                 return found
+        dest, _ = await self._ask_router(name, session, options=False)
+        flags = b33_flags(key)
+        if name != "ME" and not (flags is not None and (flags.secret or flags.client_auth)):
+            # (a service that lets in only some clients is found again by
+            # each session: another session here may hold no key for it)
+            self._names[key] = dest
+        return dest
+
+    async def lookup_record(self, name: str | Destination, session: SAMSession | None = None) -> NameRecord:
+        """*name*'s destination and the options its lease set publishes
+        (``NAMING LOOKUP ... OPTIONS=true``), always asked of the router.
+
+        Routers that do not know ``OPTIONS`` (i2pd) answer as for a plain
+        lookup: the record's options are then empty.
+        """
+        if isinstance(name, Destination):
+            name = name.b32
+        elif not isinstance(name, str) or not name:
+            raise ValueError(f"an I2P address must be a non-empty str, not {name!r}")
+        elif len(name) >= 516 and not name.endswith(".i2p"):
+            name = Destination.from_base64(name).b32
+        dest, reply = await self._ask_router(name, session, options=True)
+        options = {k[len(_OPTION_PREFIX):]: v for k, v in reply.fields.items() if k.startswith(_OPTION_PREFIX)}
+        return NameRecord(name, dest, options)
+
+    async def _ask_router(self, name: str, session: SAMSession | None,
+                          options: bool) -> tuple[Destination, codec.Reply]:
+        """``NAMING LOOKUP`` *name*: the destination the router answers,
+        checked against a ``.b32.i2p`` name, and the whole reply."""
         if name == "ME" and session is None:
             # Java I2P closes a session-less connection on it; i2pd answers
             # with its own shared destination: neither is a session's.
             raise ValueError('"ME" names a session\'s own destination: look it up on the session')
-        command = codec.naming_lookup(name)
+        key = name.lower()
+        command = codec.naming_lookup(name, options=options)
         try:
             if session is not None:
                 reply = await session.control.command(command)
@@ -410,11 +467,7 @@ class SAMBridge:
         if is_b32_name(key) and answered != key:
             raise InvalidKey(message=f"the router answered {name} with {answered}",
                              command="NAMING LOOKUP")
-        if name != "ME" and not (flags is not None and (flags.secret or flags.client_auth)):
-            # (a service that lets in only some clients is found again by
-            # each session: another session here may hold no key for it)
-            self._names[key] = dest
-        return dest
+        return dest, reply
 
     # ------------------------------------------------------------ sessions
 
@@ -431,8 +484,10 @@ class SAMBridge:
     ) -> SAMSession:
         """Create a session (``SESSION CREATE``) and return it once it is up.
 
-        :param style: STREAM, DATAGRAM, RAW or PRIMARY (sent as MASTER to
-            routers that only know that spelling).
+        :param style: STREAM, DATAGRAM, DATAGRAM2, DATAGRAM3, RAW or
+            PRIMARY (sent as MASTER to routers that only know that
+            spelling).  A router without DATAGRAM2/3 (older than SAM API
+            0.9.66) refuses them: :class:`~txi2p.errors.UnsupportedByRouter`.
         :param nickname: the session ID (random if None).
         :param key: the destination's private key, or None for a new one.
         :param options: session (I2CP) options, sent as given; see
@@ -443,8 +498,9 @@ class SAMBridge:
         say = progress or (lambda text: None)
         nickname = nickname or f"txi2p-{secrets.token_hex(6)}"
         codec.check_token("session name", nickname)
-        if style not in ("STREAM", "DATAGRAM", "RAW", "PRIMARY"):
-            raise ValueError(f"style must be STREAM, DATAGRAM, RAW or PRIMARY, not {style!r}")
+        styles = ("STREAM", *codec.DATAGRAM_STYLES, "RAW", "PRIMARY")
+        if style not in styles:
+            raise ValueError(f"style must be one of {', '.join(styles)}, not {style!r}")
         opts = session_options(options)
         if opts.get("i2cp.leaseSetType") == ENCRYPTED_LEASE_SET:  # refused before the router sees it
             check_blindable(key.destination.signature_type if key is not None
@@ -456,9 +512,17 @@ class SAMBridge:
             control = await self.control()
             assert self.dialect is not None
             dialect = self.dialect
+            post_quantum = [t for t in enc_types(opts) if t > 4]
+            if post_quantum and not dialect.post_quantum_enc_types:
+                control.close()
+                raise UnsupportedByRouter(
+                    message=f"i2cp.leaseSetEncType={opts['i2cp.leaseSetEncType']}: txi2p does not send "
+                    f"post-quantum types ({', '.join(map(str, post_quantum))}) to the SAM bridge at "
+                    f"{self.address}, which speaks SAM {dialect.version}: routers that old (i2pd before "
+                    "2.58) exit on them; use 4,0 with this router", command="SESSION CREATE")
             wire_style = dialect.primary_style if style == "PRIMARY" else style
             keys = dict(extra or {})
-            unforwarded = style in ("DATAGRAM", "RAW") and "PORT" not in keys
+            unforwarded = style in (*codec.DATAGRAM_STYLES, "RAW") and "PORT" not in keys
             if unforwarded and dialect.unforwarded_port is not None:
                 keys["PORT"] = dialect.unforwarded_port
             command = codec.session_create(
@@ -472,6 +536,11 @@ class SAMBridge:
                 reply = await control.command(command, self.timeouts.session_create)
             except I2PError as e:
                 control.close()
+                if style in codec.DATAGRAM_STYLES[1:]:
+                    raise UnsupportedByRouter(
+                        e.result, f"the SAM bridge at {self.address} refused STYLE={style} "
+                        f"({e.message or e.result}); DATAGRAM2 and DATAGRAM3 are new in SAM API 0.9.66 "
+                        "(i2pd 2.58, Java I2P 2.9): use DATAGRAM with this router", e.command) from e
                 if wire_style != "PRIMARY":
                     raise
                 # i2pd refuses PRIMARY (and closes the socket): it knows MASTER.
@@ -832,14 +901,27 @@ class SAMSession:
             raise UnsupportedByRouter(message=f"{_PRIMARY_STREAMS} (router said: {e.message})",
                                       command=e.command) from e
 
-    async def lookup(self, name: str | Destination) -> Destination:
+    @overload
+    async def lookup(self, name: str | Destination, options: Literal[False] = False) -> Destination: ...
+
+    @overload
+    async def lookup(self, name: str | Destination, options: Literal[True]) -> NameRecord: ...
+
+    async def lookup(self, name: str | Destination, options: bool = False) -> Destination | NameRecord:
         """Resolve *name* through this session (``NAMING LOOKUP``; ``"ME"`` is us).
+
+        With *options*, a :class:`~txi2p.address.NameRecord`: the
+        destination and the options its lease set publishes (service
+        records; SAM API 0.9.66, Java I2P; i2pd ignores the request, so its
+        records have none).
 
         A private service's name that says it needs a client key, looked up
         by a session that holds none, fails saying so.
         """
         self._check_open()
         try:
+            if options:
+                return await self.bridge.lookup_record(name, self)
             return await self.bridge.lookup(name, self)
         except NameNotFound as e:
             flags = b33_flags(name) if isinstance(name, str) else None

@@ -13,6 +13,7 @@ from twisted.internet.task import deferLater
 
 from txi2p.address import I2PAddress
 from txi2p.datagram import MAX_DGRAM, MAX_RAW, DatagramTooLarge, I2PDatagramEndpoint
+from txi2p.errors import UnsupportedByRouter
 from txi2p.testing import TEST_SESSION_OPTIONS, wait_until_reachable
 
 pytestmark = pytest.mark.integration
@@ -159,3 +160,53 @@ async def test_sizes_at_the_limit_pass_and_one_over_raises(ports):
     with pytest.raises(DatagramTooLarge):
         ra.write(biggest + b"!", rb.session.destination)
     assert a.sent >= 1 and b.dropped == 0
+
+
+@pytest.mark.parametrize("style", ["DATAGRAM2", "DATAGRAM3"])
+@pytest_twisted.ensureDeferred
+async def test_newer_datagram_styles_where_the_router_has_them(i2p_network, style, record_property):
+    """DATAGRAM2/3 (SAM API 0.9.66) are asked for, not assumed: a router that
+    has them carries a datagram and its reply (the sender of a DATAGRAM3
+    is known by its ``.b32.i2p`` name only); one that does not refuses the
+    session with UnsupportedByRouter saying to use DATAGRAM."""
+    sam1, sam2 = i2p_network.sam_addresses[:2]
+    inboxes = [Inbox(), Inbox()]
+    results = await defer.DeferredList([
+        I2PDatagramEndpoint(reactor, style=style, session=f"{style.lower()}-{i}", sam_address=sam,
+                            options=TEST_SESSION_OPTIONS).listen(inbox)
+        for i, (sam, inbox) in enumerate(zip((sam1, sam2), inboxes, strict=True))
+    ], consumeErrors=True)
+    ports = [port for ok, port in results if ok]
+    try:
+        if len(ports) < 2:
+            record_property("router_has_style", False)
+            for ok, failure in results:
+                if not ok:
+                    failure.trap(UnsupportedByRouter)
+                    assert f"refused STYLE={style}" in str(failure.value), failure.value
+                    assert "use DATAGRAM with this router" in str(failure.value)
+            assert not ports, "one router took the style and the other refused it"
+            return
+        record_property("router_has_style", True)
+        a, b = ports
+        assert a.kind == b.kind == style
+        await wait_until_reachable(reactor, a.session, b.session.b32)
+        assert await arrives(a, b, b"ping " + style.encode())
+        sender = next(addr for data, addr in b.protocol.packets if data == b"ping " + style.encode())
+        assert sender.b32 == a.session.b32
+        if style == "DATAGRAM3":
+            assert sender.destination is None or sender.destination == a.session.destination
+        else:
+            assert sender.destination == a.session.destination
+        await wait_until_reachable(reactor, b.session, a.session.b32)
+        for _ in range(3):
+            await b.write(b"pong", sender)  # a DATAGRAM3 sender: sent to its name
+            try:
+                await a.protocol.wait_for(1, timeout=10)
+                break
+            except defer.TimeoutError:
+                continue
+        assert a.protocol.packets and all(data == b"pong" for data, _ in a.protocol.packets)
+    finally:
+        for port in ports:
+            port.stopListening()

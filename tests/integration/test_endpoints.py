@@ -242,25 +242,29 @@ async def test_private_service_is_reached_by_its_b33_name_only(i2p_network, i2p_
         await port.stopListening()
 
 
+@pytest.mark.parametrize("auth", ["psk", "dh"])
 @pytest_twisted.ensureDeferred
-async def test_private_service_lets_in_only_the_clients_it_lists(i2p_network, i2p_sessions, registry, tmp_path):
+async def test_private_service_lets_in_only_the_clients_it_lists(i2p_network, i2p_sessions, registry, tmp_path,
+                                                                  auth):
     """``clients=<file>``: a client with its key (``clientKey=<file>``)
-    reaches the service; a session without one is told it needs a key."""
+    reaches the service; a session without one is told it needs a key.
+    ``psk``: the service lists the key itself; ``dh``: its public half."""
     alice = i2p_sessions[0]  # router 1, no client key
     sam1, sam2, sam3 = i2p_network.sam_addresses[:3]
     key = private.new_client_key()
+    listed = private.client_public_key(key) if auth == "dh" else key
     listing = tmp_path / "clients"
-    listing.write_text(f"# who may reach the service\nfriend:{key}\n")
+    listing.write_text(f"# who may reach the service\nfriend:{listed}\n")
     key_file = tmp_path / "friend.key"
     private.write_client_key(key_file, key)
     server = serverFromString(
-        reactor, f"i2p:session=psk-server:clients={esc(str(listing))}:samaddr={esc(sam2)}:{OPTS}")
+        reactor, f"i2p:session={auth}-server:clients={esc(str(listing))}:auth={auth}:samaddr={esc(sam2)}:{OPTS}")
     port = await server.listen(Factory.forProtocol(Echo))
     try:
         b33 = port.getHost().host
         assert b33 == port.getHost().destination.b33(client_auth=True)
         friend = clientFromString(
-            reactor, f"i2p:{b33}:session=psk-friend:clientKey={esc(str(key_file))}:samaddr={esc(sam3)}:{OPTS}")
+            reactor, f"i2p:{b33}:session={auth}-friend:clientKey={esc(str(key_file))}:samaddr={esc(sam3)}:{OPTS}")
         factory = Factory.forProtocol(type("P", (Exchange,), {"payload": b"friends only"}))
         proto = await retry_unreachable(lambda: friend.connect(factory), timeout=120)
         assert await proto.done.addTimeout(120, reactor) == b"friends only"
@@ -273,3 +277,35 @@ async def test_private_service_lets_in_only_the_clients_it_lists(i2p_network, i2
             await stranger.connect(Factory.forProtocol(Protocol))
     finally:
         await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_post_quantum_lease_set_setting_never_reaches_a_router_it_would_stop(
+        i2p_network, i2p_sessions, registry, record_property):
+    """``i2cp.leaseSetEncType=6,4`` (ML-KEM-768 hybrid, then X25519: the
+    setting Java I2P's own apps moved to).  Routers before SAM 3.3 (i2pd
+    2.45.1 exited on it) are not sent it: UnsupportedByRouter, at once.
+    Others get it: a router with type 6 offers both, one without (i2pd
+    2.58 built without ML-KEM) X25519; the service is up and reached.
+    Either way every router keeps running."""
+    alice = i2p_sessions[0]
+    sam1, sam2 = i2p_network.sam_addresses[:2]
+    options = {**TEST_SESSION_OPTIONS, "i2cp.leaseSetEncType": "6,4"}
+    opts = ":".join(f"{k}={v}" for k, v in options.items())
+    server = serverFromString(reactor, f"i2p:session=pq-server:samaddr={esc(sam2)}:{opts}")
+    try:
+        port = await server.listen(Factory.forProtocol(Echo))
+    except errors.UnsupportedByRouter as e:
+        record_property("post_quantum_sent", False)
+        assert "post-quantum types (6)" in str(e) and "use 4,0 with this router" in str(e)
+    else:
+        record_property("post_quantum_sent", True)
+        try:
+            client = clientFromString(
+                reactor, f"i2p:{port.getHost().host}:session={alice.nickname}:samaddr={esc(sam1)}:{OPTS}")
+            factory = Factory.forProtocol(type("P", (Exchange,), {"payload": b"hybrid or not"}))
+            proto = await retry_unreachable(lambda: client.connect(factory), timeout=120)
+            assert await proto.done.addTimeout(120, reactor) == b"hybrid or not"
+        finally:
+            await port.stopListening()
+    assert all(router.running() for router in i2p_network.routers)

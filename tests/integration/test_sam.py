@@ -12,7 +12,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 
 from txi2p import errors
-from txi2p.address import I2PAddress, read_key_file, write_key_file
+from txi2p.address import I2PAddress, NameRecord, read_key_file, write_key_file
 from txi2p.sam import codec
 from txi2p.sam.dialect import SAMDialect
 from txi2p.session import SAMBridge
@@ -114,6 +114,17 @@ async def test_naming_lookup_me_and_b32(i2p_sessions):
     assert (await bob.lookup("ME")) == bob.destination
     found = await alice.lookup(bob.b32)
     assert found == bob.destination and found.b32 == bob.b32
+
+
+@pytest_twisted.ensureDeferred
+async def test_naming_lookup_with_options(i2p_sessions):
+    """``lookup(name, options=True)`` (``OPTIONS=true``): the destination and
+    the options its lease set publishes -- none for Bob's session (i2pd
+    ignores the request; a router that has it answers no ``OPTION:``)."""
+    alice, bob = i2p_sessions[:2]
+    record = await alice.lookup(bob.b32, options=True)
+    assert record == NameRecord(bob.b32, bob.destination, {})
+    assert (await alice.lookup(bob.destination, options=True)).destination == bob.destination
 
 
 @pytest_twisted.ensureDeferred

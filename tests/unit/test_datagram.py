@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
+import pytest_twisted
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.testing import MemoryReactorClock
 
-from txi2p.address import I2PAddress
+from txi2p.address import I2PAddress, b64encode
 from txi2p.datagram import MAX_DGRAM, MAX_RAW, DatagramTooLarge, I2PDatagramEndpoint, I2PDatagramPort
 from txi2p.sam import codec
 from txi2p.sam.dialect import SAMDialect
@@ -128,6 +131,39 @@ def test_control_packets():
     assert proto.packets == [(b"hi", I2PAddress(sender))] and port.dropped == 1
 
 
+@pytest.mark.parametrize("mode", ["udp", "control"])
+def test_datagram3_senders_are_b32_names(mode):
+    """DATAGRAM3 carries the sender's hash only: the protocol gets its
+    ``.b32.i2p`` name (no destination), which a reply can be sent to."""
+    port, _, proto = make_port("DATAGRAM3", mode=mode)
+    sender = fake_private_key().destination
+    digest = b64encode(hashlib.sha256(sender.raw).digest())
+    assert len(digest) == 44
+    if mode == "udp":
+        port._udp_received(digest.encode() + b" FROM_PORT=7\nhello", ("127.0.0.1", 7655))
+    else:
+        port._control_received(codec.Packet("DATAGRAM", b"hello", {"DESTINATION": digest, "SIZE": "5",
+                                                                    "FROM_PORT": "7"}))
+    ((data, addr),) = proto.packets
+    assert data == b"hello" and addr.destination is None and addr.host == sender.b32 and addr.port == 7
+    assert addr == I2PAddress(None, host=sender.b32.upper(), port=7)
+    assert addr != I2PAddress(None, host=fake_private_key().destination.b32, port=7)
+    assert addr != I2PAddress(sender, port=7)  # a name is not (yet) its destination
+
+
+def test_datagram_styles():
+    reactor = MemoryReactorClock()
+    assert I2PDatagramEndpoint(reactor).kind == "DATAGRAM"
+    assert I2PDatagramEndpoint(reactor, raw=True).kind == "RAW"
+    for style in ("DATAGRAM", "DATAGRAM2", "DATAGRAM3", "RAW"):
+        assert I2PDatagramEndpoint(reactor, style=style).kind == style
+    with pytest.raises(ValueError, match="style must be one of"):
+        I2PDatagramEndpoint(reactor, style="DATAGRAM4")
+    with pytest.raises(ValueError, match="raw=True"):
+        I2PDatagramEndpoint(reactor, raw=True, style="DATAGRAM2")
+    assert make_port("DATAGRAM2")[0].max_size == make_port("DATAGRAM")[0].max_size
+
+
 @pytest.mark.parametrize("kwargs,match", [
     (dict(transport="carrier-pigeon"), "transport"),
     (dict(session="a b"), "session"),
@@ -149,3 +185,26 @@ def test_transport_choice():
         assert I2PDatagramEndpoint(reactor, sam_address=remote, allow_remote=True).transport == "control", remote
     with pytest.raises(ValueError, match="not on this machine"):
         I2PDatagramEndpoint(reactor, sam_address="10.1.2.3:7656")
+
+
+@pytest.mark.parametrize("profile", ["i2pd 2.45.1", "i2pd 2.58.0", "Java I2P 2.7.0"])
+@pytest_twisted.ensureDeferred
+async def test_datagram2_sessions_where_the_router_has_them(fake_sam, profile):
+    """DATAGRAM2/3 go to the router as asked; one that refuses the style
+    gives UnsupportedByRouter saying what to use instead."""
+    from twisted.internet import reactor
+
+    from txi2p.errors import UnsupportedByRouter
+    from txi2p.session import SAMBridge
+    from txi2p.testing.fake_bridge import PROFILES
+
+    fake, address = fake_sam(PROFILES[profile])
+    bridge = SAMBridge(reactor, address)
+    for style in ("DATAGRAM2", "DATAGRAM3"):
+        if style in PROFILES[profile].datagram_styles:
+            session = await bridge.create_session(style, f"s-{style}", extra={"PORT": "0"})
+            assert session.style == style and f"STYLE={style}" in fake.commands[-1]
+            session.close()
+        else:
+            with pytest.raises(UnsupportedByRouter, match=f"refused STYLE={style}.*use DATAGRAM"):
+                await bridge.create_session(style, f"s-{style}", extra={"PORT": "0"})

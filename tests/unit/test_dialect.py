@@ -219,3 +219,47 @@ async def test_concurrent_askers_share_one_ping_probe(fake_router):
     assert answers == [True, True, True]
     assert [c for c in fake.commands if c.startswith("PING")] == [
         "PING txi2p-probe-1", "PING txi2p-probe-2"]
+
+
+def test_post_quantum_lease_set_types_only_from_sam_3_3():
+    """i2pd before 2.58 (SAM 3.0/3.1) exits on a lease-set type it does not
+    know; from 3.3 (i2pd 2.58 skips them, Java has them) they may be sent."""
+    assert not SAMDialect.for_version("3.0").post_quantum_enc_types
+    assert not SAMDialect.for_version("3.1").post_quantum_enc_types
+    assert not SAMDialect.for_version("3.2").post_quantum_enc_types
+    assert SAMDialect.for_version("3.3").post_quantum_enc_types
+
+
+@pytest.mark.parametrize(("profile", "sent"), [("i2pd 2.45.1", False), ("i2pd 2.56.0", False),
+                                               ("i2pd 2.58.0", True), ("Java I2P 2.7.0", True)])
+@pytest_twisted.ensureDeferred
+async def test_post_quantum_enc_types_never_reach_an_older_router(fake_sam, profile, sent):
+    from twisted.internet import reactor
+
+    from txi2p.errors import UnsupportedByRouter
+    from txi2p.session import SAMBridge
+    from txi2p.testing.fake_bridge import PROFILES
+
+    fake, address = fake_sam(PROFILES[profile])
+    bridge = SAMBridge(reactor, address)
+    options = {"i2cp.leaseSetEncType": "6,4"}
+    if sent:
+        session = await bridge.create_session("STREAM", "pq", options=options)
+        assert "i2cp.leaseSetEncType=6,4" in next(c for c in fake.commands if c.startswith("SESSION CREATE"))
+        session.close()
+    else:
+        with pytest.raises(UnsupportedByRouter, match=r"post-quantum types \(6\).*use 4,0"):
+            await bridge.create_session("STREAM", "pq", options=options)
+        assert not [c for c in fake.commands if c.startswith("SESSION CREATE")]
+    # plain X25519 goes everywhere
+    session = await bridge.create_session("STREAM", "x", options={"i2cp.leaseSetEncType": "4,0"})
+    session.close()
+
+
+@pytest.mark.parametrize("value", ["6;4", "9", "4,", "x25519", "-1"])
+def test_lease_set_enc_types_are_checked(value):
+    from txi2p.session import enc_types, session_options
+
+    with pytest.raises(ValueError, match="comma-separated list of encryption types"):
+        session_options({"i2cp.leaseSetEncType": value})
+    assert enc_types(session_options({"i2cp.leaseSetEncType": "6,4"})) == [6, 4]

@@ -10,7 +10,7 @@ from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.testing import MemoryReactorClock
 
 from txi2p import private
-from txi2p.address import b64decode
+from txi2p.address import b64decode, b64encode
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.errors import InvalidKey
 from txi2p.sam import codec
@@ -35,6 +35,48 @@ def test_service_options_list_every_client():
         "i2cp.leaseSetPrivKey": alice,  # Java's router checks the lease set with it
     }
     assert private.client_options(alice) == {"i2cp.leaseSetPrivKey": alice}
+
+
+# RFC 7748, section 6.1: Alice's and Bob's keys and their shared secret
+_ALICE = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+_ALICE_PUBLIC = bytes.fromhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+_BOB = bytes.fromhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")
+_BOB_PUBLIC = bytes.fromhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+_SHARED = bytes.fromhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
+
+
+def test_x25519_matches_rfc_7748():
+    base = (9).to_bytes(32, "little")
+    assert private.x25519(_ALICE, base) == _ALICE_PUBLIC
+    assert private.x25519(_BOB, base) == _BOB_PUBLIC
+    assert private.x25519(_ALICE, _BOB_PUBLIC) == private.x25519(_BOB, _ALICE_PUBLIC) == _SHARED
+    # RFC 7748 section 5.2, first vector (a point other than the base)
+    assert private.x25519(
+        bytes.fromhex("a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4"),
+        bytes.fromhex("e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c"),
+    ) == bytes.fromhex("c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552")
+    assert private.client_public_key(b64encode(_ALICE)) == b64encode(_ALICE_PUBLIC)
+    with pytest.raises(ValueError, match="32-byte"):
+        private.x25519(_ALICE[:31], base)
+
+
+def test_dh_service_lists_public_keys_and_one_of_its_own():
+    alice = private.new_client_key()
+    alice_public = private.client_public_key(alice)
+    options = private.service_options({"alice": alice_public}, "dh")
+    assert options["i2cp.leaseSetAuthType"] == "1" and options["i2cp.leaseSetType"] == "5"
+    assert options["i2cp.leaseSetClient.dh.0"] == f"YWxpY2U=:{alice_public}"
+    # the service's own entry: Java's router checks the lease set with its
+    # private half, which the service holds (and no client's)
+    own_name, _, own_public = options["i2cp.leaseSetClient.dh.1"].partition(":")
+    assert b64decode(own_name) == private.SERVICE_OWN_CLIENT.encode()
+    assert private.client_public_key(options["i2cp.leaseSetPrivKey"]) == own_public
+    assert alice not in options.values() and len(options) == 5
+    # a client's session carries its private key, whatever the kind
+    assert private.client_options(alice) == {"i2cp.leaseSetPrivKey": alice}
+    # the service's private key is redacted; the public keys need not be
+    command = codec.session_create("STREAM", "s", "TRANSIENT", options=options)
+    assert options["i2cp.leaseSetPrivKey"] not in repr(command)
 
 
 @pytest.mark.parametrize(("clients", "match"), [
@@ -111,8 +153,10 @@ def test_endpoints_take_client_keys_and_read_their_files_only_when_used(tmp_path
 @pytest.mark.parametrize(("make", "match"), [
     (lambda r: I2PClientEndpoint(r, DEST.b32, client_key="x", client_key_file="f"), "not both"),
     (lambda r: I2PServerEndpoint(r, clients={"a": private.new_client_key()}, clients_file="f"), "not both"),
-    (lambda r: I2PServerEndpoint(r, clients={"a": private.new_client_key()}, auth="dh"), "auth must be"),
-    (lambda r: serverFromString(r, "i2p:k.key:clients=f:auth=dh"), "auth"),
+    (lambda r: I2PServerEndpoint(r, clients={"a": private.new_client_key()}, auth="ecdh"), "auth must be"),
+    (lambda r: serverFromString(r, "i2p:k.key:clients=f:auth=rsa"), "auth"),
+    (lambda r: I2PServerEndpoint(r, clients={private.SERVICE_OWN_CLIENT: private.new_client_key()}, auth="dh"),
+     "its own key"),
     (lambda r: I2PClientEndpoint(r, DEST.b32, client_key="short"), "32 bytes"),
 ])
 def test_bad_client_key_arguments(make, match):
@@ -161,5 +205,42 @@ async def test_looking_up_a_private_service_without_its_key_says_so(fake_sam):
         fake.names[other.b33()] = DEST.base64
         with pytest.raises(InvalidKey, match="answered"):
             await session.lookup(other.b33())
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize("answers_options", [True, False])
+@pytest_twisted.ensureDeferred
+async def test_lookup_with_options_returns_the_lease_sets_options(fake_sam, answers_options):
+    """``lookup(name, options=True)`` sends ``OPTIONS=true`` and returns the
+    ``OPTION:`` fields; a router that ignores it gives a record without."""
+    from dataclasses import replace
+
+    from twisted.internet import reactor
+
+    from txi2p.address import NameRecord
+    from txi2p.session import SAMBridge
+    from txi2p.testing.fake_bridge import I2PD_2_58
+
+    fake, address = fake_sam(replace(I2PD_2_58, lookup_options=answers_options))
+    fake.names[DEST.b32] = DEST.base64
+    fake.name_options[DEST.b32] = {"_smtp._tcp": "0 0 25 mail.i2p", "note": "a b"}
+    session = await SAMBridge(reactor, address).create_session("STREAM", "c")
+    try:
+        def lookups():
+            sent = [c for c in fake.commands if c.startswith("NAMING")]
+            fake.commands.clear()
+            return sent
+
+        lookups()
+        record = await session.lookup(DEST.b32, options=True)
+        assert lookups() == [f"NAMING LOOKUP NAME={DEST.b32} OPTIONS=true"]
+        expected = fake.name_options[DEST.b32] if answers_options else {}
+        assert record == NameRecord(DEST.b32, DEST, expected)
+        # a destination is asked for by its name; the plain lookup is unchanged
+        assert (await session.lookup(DEST, options=True)).destination == DEST
+        assert lookups() == [f"NAMING LOOKUP NAME={DEST.b32} OPTIONS=true"]
+        assert await session.lookup(DEST.b32) == DEST
+        assert lookups() == [f"NAMING LOOKUP NAME={DEST.b32}"]
     finally:
         session.close()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from txi2p.errors import SAMProtocolError, error_for_result, redact_keys, redact_secrets
 
 __all__ = [
+    "DATAGRAM_STYLES",
     "DEFAULT_SIGNATURE_TYPE",
     "MAX_LINE",
     "NEED_DATA",
@@ -69,7 +70,10 @@ MAX_LINE = 64 * 1024
 MAX_PACKET = 65536
 
 #: Session styles.  ``MASTER`` is the pre-3.3 spelling of ``PRIMARY``.
-STYLES = frozenset({"STREAM", "DATAGRAM", "RAW", "PRIMARY", "MASTER"})
+#: Repliable datagram styles: DATAGRAM (signed), DATAGRAM2 (signed, replay-protected) and
+#: DATAGRAM3 (unsigned: the sender is only a hash); the last two since SAM API 0.9.66.
+DATAGRAM_STYLES = ("DATAGRAM", "DATAGRAM2", "DATAGRAM3")
+STYLES = frozenset({"STREAM", *DATAGRAM_STYLES, "RAW", "PRIMARY", "MASTER"})
 
 #: A public destination in base64 is at most this long; longer DESTINATION
 #: values are private-key blobs and are never shown.

@@ -60,6 +60,15 @@ What each field means, how it is learned, and which routers differ:
     The RESULT codes a NAMING LOOKUP or STREAM CONNECT uses for "no such
     destination (yet)": KEY_NOT_FOUND (specification, Java I2P) and
     INVALID_KEY (i2pd), for a well-formed name.
+``post_quantum_enc_types``
+    Whether a session's ``i2cp.leaseSetEncType`` may list the post-quantum
+    hybrid types (5, 6, 7: ML-KEM with X25519).  i2pd before 2.58 takes
+    any number there: with 5 or 6 listed, i2pd 2.45.1 logged "Unknown
+    crypto key type" and exited (2.56.0 has the same code); i2pd 2.58
+    skips the types it cannot do.  Nothing a router answers shows this
+    short of that crash, so it is not probed: it is allowed from SAM 3.3,
+    which the routers that skip unknown types negotiate (i2pd 2.58, Java
+    I2P) and the routers seen to exit do not (they answer 3.0 or 3.1).
 """
 
 from __future__ import annotations
@@ -110,6 +119,7 @@ class SAMDialect:
     :ivar destination_release: seconds before a destination whose session
         ended may be created again.
     :ivar not_found_results: RESULT codes that mean "not found (yet)".
+    :ivar post_quantum_enc_types: ``i2cp.leaseSetEncType`` may list 5-7.
     """
 
     version: str = MIN_VERSION
@@ -127,13 +137,15 @@ class SAMDialect:
     unforwarded_port: str | None = None
     destination_release: float = 6.0
     not_found_results: frozenset[str] = frozenset({"KEY_NOT_FOUND", "INVALID_KEY"})
+    post_quantum_enc_types: bool = False
 
     @classmethod
     def for_version(cls, version: str) -> SAMDialect:
         """What the specification allows a router that negotiated *version*."""
         v = version_tuple(version)
         if v >= (3, 3):
-            return cls(version, "PRIMARY", None, True, _ALL_STYLES, control_datagram_max=31744)
+            return cls(version, "PRIMARY", None, True, _ALL_STYLES, control_datagram_max=31744,
+                       post_quantum_enc_types=True)
         if v >= (3, 2):
             return cls(version, "MASTER", None, True)
         return cls(version)

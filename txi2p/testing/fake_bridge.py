@@ -50,6 +50,11 @@ class RouterProfile:
         without PORT is never answered (i2pd 2.56).
     :ivar streams_on_primary: STREAM commands may name a PRIMARY session
         (i2pd); Java answers ``I2P_ERROR "primary session"``.
+    :ivar datagram_styles: the repliable datagram styles ``SESSION CREATE``
+        takes (DATAGRAM2/3: SAM API 0.9.66); others answer ``I2P_ERROR``.
+    :ivar lookup_options: ``NAMING LOOKUP ... OPTIONS=true`` answers the
+        lease set's options as ``OPTION:key=value`` (SAM API 0.9.66); i2pd
+        ignores ``OPTIONS``.
     """
 
     name: str
@@ -63,6 +68,8 @@ class RouterProfile:
     silent_add_without_from_port: bool = False
     silent_unforwarded_datagrams: bool = False
     streams_on_primary: bool = True
+    datagram_styles: frozenset[str] = frozenset({"DATAGRAM"})
+    lookup_options: bool = False
 
 
 I2PD_2_45 = RouterProfile("i2pd 2.45.1", frozenset({"3.0", "3.1"}), frozenset({"MASTER"}), "close",
@@ -70,7 +77,8 @@ I2PD_2_45 = RouterProfile("i2pd 2.45.1", frozenset({"3.0", "3.1"}), frozenset({"
 I2PD_2_56 = RouterProfile("i2pd 2.56.0", frozenset({"3.0", "3.1"}), frozenset({"MASTER"}), "close",
                           silent_unforwarded_datagrams=True)
 I2PD_2_58 = RouterProfile("i2pd 2.58.0", frozenset({"3.0", "3.1", "3.2", "3.3"}),
-                          frozenset({"MASTER"}), "close-after-pong", error_closes=True)
+                          frozenset({"MASTER"}), "close-after-pong", error_closes=True,
+                          datagram_styles=frozenset({"DATAGRAM", "DATAGRAM2", "DATAGRAM3"}))
 JAVA_2_7 = RouterProfile("Java I2P 2.7.0", frozenset({"3.0", "3.1", "3.2", "3.3"}),
                          frozenset({"PRIMARY", "MASTER"}), "keep",
                          frozenset({"STREAM", "DATAGRAM", "RAW"}), subsession_needs_port=True,
@@ -122,7 +130,8 @@ class _FakeSAMProtocol(Protocol):
             self._say(f"HELLO REPLY RESULT=OK VERSION={version}")
         elif verb == "SESSION CREATE":
             style = args.get("STYLE", "")
-            if style in ("PRIMARY", "MASTER") and style not in self.profile.primary_styles:
+            if ((style in ("PRIMARY", "MASTER") and style not in self.profile.primary_styles)
+                    or (style.startswith("DATAGRAM") and style not in self.profile.datagram_styles)):
                 self._error("SESSION STATUS", "Unknown STYLE")
                 return
             if (style in ("DATAGRAM", "RAW") and "PORT" not in args
@@ -151,7 +160,10 @@ class _FakeSAMProtocol(Protocol):
             if known is None:
                 self._say(f"NAMING REPLY RESULT={self.profile.not_found} NAME={name}")
             else:
-                self._say(f"NAMING REPLY RESULT=OK NAME={name} VALUE={known}")
+                extra = ""
+                if self.profile.lookup_options and args.get("OPTIONS") == "true":
+                    extra = "".join(f' "OPTION:{k}={v}"' for k, v in self.bridge.name_options.get(name, {}).items())
+                self._say(f"NAMING REPLY RESULT=OK NAME={name} VALUE={known}{extra}")
         elif words[0] == "STREAM":
             if args.get("ID") in self.bridge.primaries and not self.profile.streams_on_primary:
                 self._say('STREAM STATUS RESULT=I2P_ERROR MESSAGE="primary session"')
@@ -171,12 +183,14 @@ class FakeSAMBridge(Factory):
     :ivar commands: every command line received, in order.
     :ivar sessions: IDs of the sessions created.
     :ivar names: name -> base64 destination for NAMING LOOKUP.
+    :ivar name_options: name -> the options its lease set publishes.
     """
 
     profile: RouterProfile
     commands: list[str] = field(default_factory=list)
     sessions: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
+    name_options: dict[str, dict[str, str]] = field(default_factory=dict)
     primaries: set[str] = field(default_factory=set)
     key: Any = field(default_factory=fake_private_key)
     noisy = False
