@@ -8,10 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, reactor
+from twisted.internet import defer, reactor, threads
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
@@ -238,6 +240,47 @@ async def test_private_service_is_reached_by_its_b33_name_only(i2p_network, i2p_
         # (router 3; router 1 now knows it by both names).
         with pytest.raises(errors.NameNotFound):
             await i2p_sessions[2].lookup(host.destination.b32)
+    finally:
+        await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_private_site_is_fetched_by_its_b33_through_i2pds_http_proxy(i2p_network, registry):
+    """A site served as a private service (``private=true``) is what any I2P
+    browser reaches by its b33 name: here through router 1's own i2pd HTTP
+    proxy (not txi2p) with the standard library's HTTP client."""
+    from twisted.web.resource import Resource
+    from twisted.web.server import Site
+    from twisted.web.static import Data
+
+    router = i2p_network.clients[0]
+    if router.http_proxy_address is None:
+        pytest.skip(f"router {router.index} has no HTTP proxy (not i2pd)")
+    sam2 = i2p_network.sam_addresses[1]
+    root = Resource()
+    root.putChild(b"", Data(b"private site over i2pd's proxy\n", "text/plain"))
+    server = serverFromString(reactor, f"i2p:session=private-site:private=true:samaddr={esc(sam2)}:{OPTS}")
+    port = await server.listen(Site(root))
+    try:
+        b33 = port.getHost().host
+        assert b33 == port.getHost().destination.b33()
+        opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({"http": f"http://{router.http_proxy_address}"}))
+
+        def fetch() -> tuple[int, bytes]:
+            try:
+                with opener.open(f"http://{b33}/", timeout=60) as response:
+                    return response.status, response.read()
+            except urllib.error.HTTPError as e:  # the proxy's page while the lease set is not found yet
+                return e.code, e.read()
+
+        deadline = time.monotonic() + 180
+        while True:
+            status, body = await threads.deferToThread(fetch)
+            if status == 200 or time.monotonic() > deadline:
+                break
+            await deferLater(reactor, 2, lambda: None)
+        assert (status, body) == (200, b"private site over i2pd's proxy\n")
     finally:
         await port.stopListening()
 

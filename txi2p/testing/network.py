@@ -146,6 +146,14 @@ class I2PRouter:
         return f"127.0.0.1:{self.sam_port}"
 
     @property
+    def http_proxy_address(self) -> str | None:
+        """``host:port`` of this router's HTTP proxy to I2P sites (i2pd client
+        routers; inside the namespace), or None."""
+        if self.sam_port is None or self.is_java:
+            return None
+        return f"127.0.0.1:{self.sam_port + 2}"
+
+    @property
     def logfile(self) -> Path:
         if self.is_java:
             return self.datadir / "logs" / "log-0.txt"
@@ -193,7 +201,7 @@ port = {self.port}
 enabled = false
 
 [httpproxy]
-enabled = false
+{self._http_proxy(exploratory_length)}
 
 [socksproxy]
 enabled = false
@@ -227,6 +235,14 @@ defaulturl =
 subscriptions =
 
 {self._exploratory(exploratory_length)}"""
+
+    def _http_proxy(self, hops: int | None) -> str:
+        if self.http_proxy_address is None:
+            return "enabled = false\n"
+        host, _, port = self.http_proxy_address.partition(":")
+        length = 1 if hops is None else hops
+        return (f"enabled = true\naddress = {host}\nport = {port}\naddresshelper = false\n"
+                f"inbound.length = {length}\noutbound.length = {length}\n")
 
     def _ssu2(self, enabled: bool) -> str:
         # A Java router uses only routers with the R (reachable) cap as
