@@ -5,7 +5,7 @@ Foolscap and Tahoe-LAFS call these names; they are re-exported where
 ``txi2p.utils``, ``txi2p.sam.SAMI2PStreamClientEndpoint``,
 ``txi2p.sam.SAMI2PStreamServerEndpoint``) and built on this package's own
 endpoints and sessions.  Differences from 0.3.x, all fixes, are listed in
-README.rst ("Migrating from txi2p 0.3").
+docs/migrating.rst.
 """
 
 from __future__ import annotations

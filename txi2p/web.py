@@ -1,4 +1,4 @@
-"""HTTP over I2P without a proxy: a Twisted ``Agent`` that connects via SAM.
+"""HTTP over I2P without a proxy: a Twisted ``Agent`` that connects via SAM::
 
     from txi2p.web import agent
     response = await agent(reactor, sam_address="127.0.0.1:7656").request(
