@@ -60,10 +60,11 @@ def test_drops_a_failed_deferred():
 
 
 def test_a_dropped_failed_deferred_fails_the_unit_test(pytester):
-    """tests/unit/conftest.py: a failed Deferred left unhandled fails the test."""
+    """tests/conftest.py (unit and integration tests): a failed Deferred left
+    unhandled fails the test."""
     from pathlib import Path
 
-    pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text())
+    pytester.makeconftest((Path(__file__).parents[1] / "conftest.py").read_text())
     pytester.makepyfile(test_dropping=DROPPED_FAILURE)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, errors=1)
