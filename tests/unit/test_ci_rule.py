@@ -101,3 +101,17 @@ def test_a_hung_integration_test_fails_alone_showing_where_it_waited(pytester, m
         "*had not finished after 0.5 s (--i2p-test-timeout) and was cancelled where it waited*",
         "*test_waits_for_an_answer_that_never_comes*",
     ])
+
+
+def test_load_tests_run_last_whatever_their_file_names(pytester):
+    """The ``load`` marker, not a file name, puts the load tests last."""
+    from pathlib import Path
+
+    pytester.makeconftest((Path(__file__).parents[1] / "conftest.py").read_text())
+    pytester.makepyfile(
+        test_a_load="import pytest\n\n@pytest.mark.load\ndef test_heavy():\n    pass\n\ndef test_light():\n    pass\n",
+        test_b_other="def test_other():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=3)
+    order = [line.split("::")[1].split()[0] for line in result.outlines if "PASSED" in line and "::" in line]
+    assert order == ["test_light", "test_other", "test_heavy"]

@@ -88,6 +88,14 @@ def network_builds(config: pytest.Config) -> tuple[Any, Any]:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "integration: needs a private I2P network of real i2pd routers")
+    config.addinivalue_line(
+        "markers", "load: heavy load on the routers; runs after every other test")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move ``load`` tests to the end (in their order): heavy load is where
+    a router is likeliest to fail, which must not take other tests with it."""
+    items.sort(key=lambda item: item.get_closest_marker("load") is not None)
 
 
 def in_ci() -> bool:

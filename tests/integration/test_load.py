@@ -1,6 +1,6 @@
 """Load and soak on the private network: nothing lost, nothing leaks.
 
-Runs last (file name): heavy load is where a router is likeliest to fail.
+Runs last (the ``load`` marker): heavy load is where a router is likeliest to fail.
 The streams run between a pair of destinations of their own, so that the
 load meets fresh sessions rather than the probes every earlier test used
 (i2pd 2.45.1 reset a sixth of the 500 streams between the worn probes).
@@ -21,7 +21,7 @@ from txi2p.endpoints import I2PServerEndpoint
 from txi2p.testing import TEST_SESSION_OPTIONS, wait_until_reachable
 from txi2p.testing.ready import create_sessions
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.load]
 
 MIB = 1024 * 1024
 
