@@ -269,6 +269,8 @@ class SAMBridge:
         #: When the last session of each destination (by b32) ended here.
         self._released: dict[str, float] = {}
         self._ping_probe: Deferred[None] | None = None
+        # what the router answered when it refused post-quantum lease-set types, for later refusals
+        self._post_quantum_refusal = ""
 
     @property
     def is_local(self) -> bool:
@@ -515,11 +517,13 @@ class SAMBridge:
             post_quantum = [t for t in enc_types(opts) if t > 4]
             if post_quantum and not dialect.post_quantum_enc_types:
                 control.close()
+                why = (f"it refused them before ({self._post_quantum_refusal})" if self._post_quantum_refusal
+                       else f"it speaks SAM {dialect.version}, and routers that old (i2pd before 2.58) exit "
+                            "on them")
                 raise UnsupportedByRouter(
                     message=f"i2cp.leaseSetEncType={opts['i2cp.leaseSetEncType']}: txi2p does not send "
                     f"post-quantum types ({', '.join(map(str, post_quantum))}) to the SAM bridge at "
-                    f"{self.address}, which speaks SAM {dialect.version}: routers that old (i2pd before "
-                    "2.58) exit on them; use 4,0 with this router", command="SESSION CREATE")
+                    f"{self.address}: {why}; use 4,0 with this router", command="SESSION CREATE")
             wire_style = dialect.primary_style if style == "PRIMARY" else style
             keys = dict(extra or {})
             unforwarded = style in (*codec.DATAGRAM_STYLES, "RAW") and "PORT" not in keys
@@ -536,6 +540,14 @@ class SAMBridge:
                 reply = await control.command(command, self.timeouts.session_create)
             except I2PError as e:
                 control.close()
+                if post_quantum and "crypto type" in e.message.lower():
+                    # Java I2P 2.7: "Unsupported crypto type: 6"; later sessions fail here
+                    self._post_quantum_refusal = e.message
+                    self.learn(dialect.learned(post_quantum_enc_types=False))
+                    raise UnsupportedByRouter(
+                        e.result, f"the SAM bridge at {self.address} refused i2cp.leaseSetEncType="
+                        f"{opts['i2cp.leaseSetEncType']} ({e.message}); use 4,0 with this router",
+                        e.command) from e
                 if style in codec.DATAGRAM_STYLES[1:]:
                     raise UnsupportedByRouter(
                         e.result, f"the SAM bridge at {self.address} refused STYLE={style} "

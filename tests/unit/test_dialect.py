@@ -231,7 +231,7 @@ def test_post_quantum_lease_set_types_only_from_sam_3_3():
 
 
 @pytest.mark.parametrize(("profile", "sent"), [("i2pd 2.45.1", False), ("i2pd 2.56.0", False),
-                                               ("i2pd 2.58.0", True), ("Java I2P 2.7.0", True)])
+                                               ("i2pd 2.58.0", True), ("Java I2P 2.7.0", "refused")])
 @pytest_twisted.ensureDeferred
 async def test_post_quantum_enc_types_never_reach_an_older_router(fake_sam, profile, sent):
     from twisted.internet import reactor
@@ -243,7 +243,16 @@ async def test_post_quantum_enc_types_never_reach_an_older_router(fake_sam, prof
     fake, address = fake_sam(PROFILES[profile])
     bridge = SAMBridge(reactor, address)
     options = {"i2cp.leaseSetEncType": "6,4"}
-    if sent:
+    if sent == "refused":
+        # the router says no: a clear error, learned, not asked again
+        with pytest.raises(UnsupportedByRouter, match=r"refused i2cp.leaseSetEncType=6,4.*Unsupported crypto"):
+            await bridge.create_session("STREAM", "pq", options=options)
+        assert bridge.dialect.post_quantum_enc_types is False
+        fake.commands.clear()
+        with pytest.raises(UnsupportedByRouter, match=r"it refused them before.*use 4,0"):
+            await bridge.create_session("STREAM", "pq2", options=options)
+        assert not [c for c in fake.commands if c.startswith("SESSION CREATE")]
+    elif sent:
         session = await bridge.create_session("STREAM", "pq", options=options)
         assert "i2cp.leaseSetEncType=6,4" in next(c for c in fake.commands if c.startswith("SESSION CREATE"))
         session.close()

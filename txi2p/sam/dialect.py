@@ -69,6 +69,9 @@ What each field means, how it is learned, and which routers differ:
     short of that crash, so it is not probed: it is allowed from SAM 3.3,
     which the routers that skip unknown types negotiate (i2pd 2.58, Java
     I2P) and the routers seen to exit do not (they answer 3.0 or 3.1).
+    Java I2P 2.7.0 refuses the session instead (I2P_ERROR "Unsupported
+    crypto type: 6"): learned from that refusal, later sessions with such
+    types fail at once.
 """
 
 from __future__ import annotations

@@ -52,6 +52,10 @@ class RouterProfile:
         (i2pd); Java answers ``I2P_ERROR "primary session"``.
     :ivar datagram_styles: the repliable datagram styles ``SESSION CREATE``
         takes (DATAGRAM2/3: SAM API 0.9.66); others answer ``I2P_ERROR``.
+    :ivar post_quantum: ``i2cp.leaseSetEncType`` with types 5-7 is taken
+        (i2pd 2.58 skips types it cannot do) or refused (Java I2P 2.7.0:
+        ``I2P_ERROR`` "Unsupported crypto type").  (i2pd before 2.58 exits:
+        not played; txi2p never sends them there.)
     :ivar lookup_options: ``NAMING LOOKUP ... OPTIONS=true`` answers the
         lease set's options as ``OPTION:key=value`` (SAM API 0.9.66); i2pd
         ignores ``OPTIONS``.
@@ -69,6 +73,7 @@ class RouterProfile:
     silent_unforwarded_datagrams: bool = False
     streams_on_primary: bool = True
     datagram_styles: frozenset[str] = frozenset({"DATAGRAM"})
+    post_quantum: bool = True
     lookup_options: bool = False
 
 
@@ -82,7 +87,7 @@ I2PD_2_58 = RouterProfile("i2pd 2.58.0", frozenset({"3.0", "3.1", "3.2", "3.3"})
 JAVA_2_7 = RouterProfile("Java I2P 2.7.0", frozenset({"3.0", "3.1", "3.2", "3.3"}),
                          frozenset({"PRIMARY", "MASTER"}), "keep",
                          frozenset({"STREAM", "DATAGRAM", "RAW"}), subsession_needs_port=True,
-                         not_found="KEY_NOT_FOUND", streams_on_primary=False)
+                         not_found="KEY_NOT_FOUND", streams_on_primary=False, post_quantum=False)
 #: Every profile, by name.
 PROFILES = {p.name: p for p in (I2PD_2_45, I2PD_2_56, I2PD_2_58, JAVA_2_7)}
 
@@ -133,6 +138,10 @@ class _FakeSAMProtocol(Protocol):
             if ((style in ("PRIMARY", "MASTER") and style not in self.profile.primary_styles)
                     or (style.startswith("DATAGRAM") and style not in self.profile.datagram_styles)):
                 self._error("SESSION STATUS", "Unknown STYLE")
+                return
+            enc_types = args.get("i2cp.leaseSetEncType", "").split(",")
+            if not self.profile.post_quantum and any(t.isdigit() and int(t) > 4 for t in enc_types):
+                self._error("SESSION STATUS", "Error creating I2PSocketManager: Unsupported crypto type: 6")
                 return
             if (style in ("DATAGRAM", "RAW") and "PORT" not in args
                     and self.profile.silent_unforwarded_datagrams):
