@@ -1,4 +1,5 @@
-"""The ``txi2p`` command: check a router, make and read keys, look names up.
+"""The ``txi2p`` command: check a router, make and read keys, look names up,
+serve a site, run a private test network.
 
 ::
 
@@ -6,21 +7,43 @@
     txi2p keygen  FILE [--sig-type N] [--sam HOST:PORT]  # a new key file (mode 0600)
     txi2p address FILE|DESTINATION                       # its .b32.i2p names and destination
     txi2p lookup  NAME [--sam HOST:PORT]                 # a name's destination
-    txi2p clientkey FILE [--name NAME]                   # a client key for a private service
+    txi2p clientkey FILE [--name NAME] [--auth psk|dh]   # a client key for a private service
+    txi2p serve   DIR [--key FILE] [--port N] [--sam HOST:PORT]   # a static site on I2P
+    txi2p testnet [--routers N] [--i2pd PATH] [-- COMMAND ...]    # a private network of i2pd routers
 
 Also ``python -m txi2p``.  Progress goes to stderr, results to stdout;
 errors end with exit status 1 and say what to check (2: bad arguments).
+
+``serve`` and ``testnet`` run until Ctrl-C, SIGTERM or SIGHUP, then stop
+cleanly (exit status 0).  ``testnet`` runs its routers in a network namespace of
+their own: their SAM bridges are reachable only inside it.  Given a
+COMMAND, it runs that inside the namespace with ``I2P_SAM_ADDRESS`` set
+(``I2P_SAM_ADDRESSES``: all of them, comma-separated), leaves Ctrl-C to
+it, passes SIGTERM on, stops the routers when it exits and exits with
+its status.  Without one, it prints the SAM addresses and the
+``nsenter`` line that opens a shell inside the namespace.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import shutil
+import signal
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
+
+from twisted.internet import defer
+from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.task import deferLater
+from twisted.python.failure import Failure
 
 from txi2p import private
 from txi2p.address import (
@@ -34,7 +57,11 @@ from txi2p.address import (
 from txi2p.errors import InvalidKey, TxI2PError
 from txi2p.session import DEFAULT_SIGNATURE_TYPE, SAMBridge, default_sam_address
 
-__all__ = ["main", "parser", "run"]
+__all__ = ["CommandError", "main", "parser", "run"]
+
+
+class CommandError(Exception):
+    """A subcommand cannot go on; the message says why and what to check."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -68,11 +95,56 @@ def parser() -> argparse.ArgumentParser:
                                                   "(mode 0600); prints the line the service lists it by")
     clientkey.add_argument("file", type=Path)
     clientkey.add_argument("--name", default="client", help="the client's name in the service's list")
+    clientkey.add_argument("--auth", choices=sorted(private.AUTH_TYPES), default="psk",
+                           help="the service's kind of client keys: psk (it lists the key itself, the default) "
+                                "or dh (it lists the key's public half)")
+    serve = subs.add_parser("serve", help="a static site on I2P: the files of DIR, at a .b32.i2p address, "
+                                          "until Ctrl-C")
+    serve.add_argument("dir", type=Path, metavar="DIR", help="the directory to serve")
+    serve.add_argument("--key", type=Path, default=None, metavar="FILE",
+                       help="the site's key file, created if missing: the same address every run "
+                            "(default: a new address each run)")
+    serve.add_argument("--port", type=int, default=None, metavar="N",
+                       help="the I2P port to accept (default: every port)")
+    bridge_options(serve)
+    serve.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                       help="an I2CP option for the site's session (repeatable), e.g. inbound.length=1")
+    testnet = subs.add_parser(
+        "testnet", help="a private I2P network of real i2pd routers on this machine, until Ctrl-C "
+                        "(or as long as COMMAND runs)",
+        usage="txi2p testnet [-h] [--routers N] [--i2pd PATH] [--no-wait] [--keep] [-- COMMAND [ARGS ...]]",
+        description="Starts two floodfills and N routers with SAM bridges in a network namespace of "
+                    "their own (their addresses are reachable only inside it).  With a COMMAND, runs it "
+                    "inside with I2P_SAM_ADDRESS set and stops when it exits (with its status); without "
+                    "one, prints how to reach the bridges and runs until Ctrl-C.  Needs root or "
+                    "unprivileged user namespaces.")
+    testnet.add_argument("--routers", type=_count, default=2, metavar="N",
+                         help="routers with a SAM bridge (default 2), besides the two floodfills")
+    testnet.add_argument("--i2pd", default=None, metavar="PATH",
+                         help="the i2pd binary (default: $I2PD, else i2pd on $PATH)")
+    testnet.add_argument("--no-wait", action="store_true",
+                         help="go on once the SAM bridges accept connections, without waiting for a "
+                              "session on each router and a stream between two (usually 20-40 s)")
+    testnet.add_argument("--keep", action="store_true",
+                         help="keep the routers' data directories and logs (default: removed at exit)")
+    testnet.add_argument("child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return top
 
 
-async def run(reactor: Any, argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """Run the command *argv*; the exit status."""
+def _count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 50:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 1 to 50")
+    return int(text)
+
+
+async def run(reactor: Any, argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr,
+              *, stop: Deferred[None] | None = None) -> int:
+    """Run the command *argv*; the exit status.
+
+    *stop* fires when a subcommand that runs until stopped (``serve``,
+    ``testnet``) should stop; by default, reactor shutdown (Ctrl-C,
+    SIGTERM), which then waits for it to finish.
+    """
     argv = list(argv)
     if len(argv) == 2 and argv[0] == "address" and argv[1].startswith("-") and argv[1] not in ("-h", "--help"):
         argv.insert(1, "--")  # a base64 destination may start with "-": not an option
@@ -89,7 +161,15 @@ async def run(reactor: Any, argv: Sequence[str], out: TextIO = sys.stdout, err: 
         if args.command == "address":
             return _address(args.source, out)
         if args.command == "clientkey":
-            return _clientkey(args.file, args.name, out)
+            return _clientkey(args.file, args.name, args.auth, out)
+        if args.command in ("serve", "testnet"):
+            until = _Until(reactor, stop)
+            try:
+                if args.command == "serve":
+                    return await _serve(reactor, args, until, out, say)
+                return await _testnet(reactor, args, until, out, say)
+            finally:
+                until.done()
         bridge = SAMBridge(reactor, args.sam, user=args.user, password=args.password,
                            allow_remote=args.allow_remote)
         if args.command == "check":
@@ -97,7 +177,7 @@ async def run(reactor: Any, argv: Sequence[str], out: TextIO = sys.stdout, err: 
         if args.command == "keygen":
             return await _keygen(bridge, args.file, args.sig_type, out, say)
         return await _lookup(bridge, args.name, out, say)
-    except (TxI2PError, ValueError, OSError) as e:
+    except (TxI2PError, ValueError, OSError, CommandError) as e:
         print(f"txi2p {args.command}: error: {e}", file=err, flush=True)
         return 1
 
@@ -107,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     from twisted.internet import defer, task
 
     async def go(reactor: Any) -> None:
+        if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:  # the terminal closed: stop as for SIGTERM
+            signal.signal(signal.SIGHUP, lambda signum, frame: reactor.callFromThread(reactor.stop))
         status = await run(reactor, sys.argv[1:] if argv is None else argv)
         if status:
             raise SystemExit(status)  # react() exits with it
@@ -147,12 +229,13 @@ def _address(source: str, out: TextIO) -> int:
     return _print_destination(destination, out)
 
 
-def _clientkey(path: Path, name: str, out: TextIO) -> int:
+def _clientkey(path: Path, name: str, auth: str, out: TextIO) -> int:
     key = private.new_client_key()
-    line = private.client_line(name, key)
+    listed = private.client_public_key(key) if auth == "dh" else key
+    line = private.client_line(name, listed)
     private.write_client_key(path, key)
     print(f"wrote {path} (mode 0600): give it to the client (clientKey={path})", file=out)
-    print(f"the service lists it with this line in its clients= file:\n{line}", file=out)
+    print(f"the service (auth={auth}) lists it with this line in its clients= file:\n{line}", file=out)
     return 0
 
 
@@ -208,3 +291,322 @@ async def _check(reactor: Any, bridge: SAMBridge, options: dict[str, str], out: 
     print(f"learned:         {dialect}", file=out)
     print("the router works for txi2p", file=out)
     return 0
+
+
+# ------------------------------------------------------ running until stopped
+
+
+class _Stopped(Exception):
+    """The command was stopped (Ctrl-C, SIGTERM) while it waited."""
+
+
+class _Until:
+    """When a subcommand that runs until stopped should stop.
+
+    Without a *stop* Deferred of the caller's, that is reactor shutdown,
+    which then waits for :meth:`done` (the command has cleaned up).
+    """
+
+    def __init__(self, reactor: Any, stop: Deferred[None] | None) -> None:
+        self._reactor = reactor
+        self._finished: Deferred[None] = Deferred()
+        self._trigger: Any = None
+        if stop is None:
+            stop = Deferred()
+            self._trigger = reactor.addSystemEventTrigger("before", "shutdown", self._shutdown)
+        self._stop = stop
+
+    def _shutdown(self) -> Deferred[None]:
+        self._trigger = None
+        if not self._stop.called:
+            self._stop.callback(None)
+        return self._finished
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.called
+
+    def until(self, work: Deferred[Any]) -> Deferred[Any]:
+        """*work*'s result; :class:`_Stopped` (and *work* cancelled) if stopped first."""
+        result: Deferred[Any] = Deferred()
+
+        def finished(value: Any) -> None:
+            if not result.called:
+                (result.errback if isinstance(value, Failure) else result.callback)(value)
+
+        def stopped(value: Any) -> Any:
+            if not result.called:
+                result.errback(_Stopped())
+                work.cancel()
+            return value
+
+        work.addBoth(finished)
+        self._stop.addBoth(stopped)
+        return result
+
+    async def wait(self) -> None:
+        """Return once stopped."""
+        with contextlib.suppress(_Stopped):
+            await self.until(Deferred())
+
+    def done(self) -> None:
+        """The command has finished: let reactor shutdown go on."""
+        if self._trigger is not None:
+            self._reactor.removeSystemEventTrigger(self._trigger)
+            self._trigger = None
+        if not self._finished.called:
+            self._finished.callback(None)
+
+
+#: What stops a command that runs until stopped (SIGHUP: its terminal closed).
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """The stop signals raise KeyboardInterrupt here (a blocking step, even
+    while the reactor runs with its own handlers); ignored ones stay so."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, interrupt) for number in _STOP_SIGNALS
+                if signal.getsignal(number) is not signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ctrl-C reaches the child (the terminal sends it to both); we go on."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+# ---------------------------------------------------------------- serve
+
+
+@contextlib.contextmanager
+def _warnings_to(say: Callable[[str], None]) -> Iterator[None]:
+    """Logged warnings and errors (a session lost and started again) as progress."""
+    from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogPublisher
+    from zope.interface import provider
+
+    @provider(ILogObserver)
+    def observe(event: dict[str, Any]) -> None:
+        level = event.get("log_level")
+        if level in (LogLevel.warn, LogLevel.error, LogLevel.critical):
+            failure = event.get("log_failure")
+            detail = f": {failure.getErrorMessage()}" if failure is not None else ""
+            say(f"{level.name}: {formatEvent(event)}{detail}")
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        yield
+    finally:
+        globalLogPublisher.removeObserver(observe)
+
+
+async def _serve(reactor: Any, args: argparse.Namespace, until: _Until, out: TextIO,
+                 say: Callable[[str], None]) -> int:
+    from twisted.web.server import Site
+    from twisted.web.static import File
+
+    from txi2p.endpoints import I2PServerEndpoint
+
+    root = args.dir.resolve()
+    if not root.is_dir():
+        raise CommandError(f"{args.dir} is not a directory")
+    endpoint = I2PServerEndpoint(
+        reactor, str(args.key) if args.key else None, args.port, sam_address=args.sam,
+        options=_options(args.option) or None, user=args.user, password=args.password,
+        allow_remote=args.allow_remote, progress=say)
+    say(f"starting a session on the router at {args.sam or default_sam_address()} "
+        "(i2pd answers after its readiness check, about 20 s)")
+    with _warnings_to(say):
+        try:
+            port = await until.until(endpoint.listen(Site(File(str(root)))))
+        except _Stopped:
+            say("stopped before the site was up")
+            return 0
+        return await _serving(args, root, port, until, out, say)
+
+
+async def _serving(args: argparse.Namespace, root: Path, port: Any, until: _Until, out: TextIO,
+                   say: Callable[[str], None]) -> int:
+    try:
+        host = port.getHost()
+        suffix = f":{args.port}" if args.port not in (None, 80) else ""
+        print(f"serving {root} at http://{host.host}{suffix}/", file=out, flush=True)
+        if args.key is None:
+            say("a new address each run: --key FILE keeps one")
+        say("a new site takes a few seconds to be reachable (its lease set is published); Ctrl-C stops it")
+        await until.wait()
+        say("stopping")
+    finally:
+        await port.stopListening()
+    return 0
+
+
+# ---------------------------------------------------------------- testnet
+
+
+class _Child(ProcessProtocol):
+    """The command ``testnet`` runs inside the network."""
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self._waiting: list[Deferred[int]] = []
+
+    def processEnded(self, reason: Failure) -> None:
+        ended: Any = reason.value  # ProcessDone or ProcessTerminated
+        code, number = ended.exitCode, ended.signal
+        self.status = code if code is not None else 128 + (number or 0)
+        waiting, self._waiting = self._waiting, []
+        for d in waiting:
+            d.callback(self.status)
+
+    def ended(self) -> Deferred[int]:
+        """Fires with its exit status (128 + N for signal N); cancelling it leaves the child."""
+        if self.status is not None:
+            return succeed(self.status)
+        d: Deferred[int] = Deferred(lambda d: self._waiting.remove(d) if d in self._waiting else None)
+        self._waiting.append(d)
+        return d
+
+    def signal(self, name: str) -> None:
+        if self.status is None and self.transport is not None:
+            with contextlib.suppress(Exception):  # it may have exited meanwhile
+                self.transport.signalProcess(name)
+
+
+def _user_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/user")
+    except OSError:
+        return "?"
+
+
+async def _testnet(reactor: Any, args: argparse.Namespace, until: _Until, out: TextIO,
+                   say: Callable[[str], None]) -> int:
+    from txi2p.testing import namespace, network
+    from txi2p.testing.ready import NetworkNotReady, wait_until_ready
+
+    child = list(args.child[1:] if args.child[:1] == ["--"] else args.child)
+    executable = shutil.which(child[0]) if child else None
+    if child and executable is None:
+        raise CommandError(f"{child[0]}: command not found (nothing was started)")
+    i2pd = args.i2pd or network.find_i2pd()
+    if i2pd is None:
+        raise CommandError("i2pd is not installed: apt-get install i2pd, or give --i2pd PATH (or set $I2PD)")
+    try:
+        network.RouterBuild("i2pd", os.path.abspath(i2pd)).check()
+    except network.NetworkStartError as e:
+        raise CommandError(f"{e} (--i2pd PATH, or $I2PD)") from None
+    # Let the reactor start first: from then on its handlers catch SIGINT and
+    # SIGTERM (it starts no thread: a user namespace needs a single thread).
+    await deferLater(reactor, 0, lambda: None)
+    directory = Path(tempfile.mkdtemp(prefix="txi2p-testnet-"))
+    net = network.PrivateI2PNetwork(directory, clients=args.routers, floodfills=2,
+                                    i2pd=os.path.abspath(i2pd), progress=say)
+    started = time.monotonic()
+    user_ns = _user_namespace()
+    try:
+        try:
+            with _signals_interrupt():
+                # its own namespace, even inside another test network's
+                namespace.enter_private_namespace([r.host for r in net.routers], fresh=True)
+                net.start()
+        except KeyboardInterrupt:
+            say("interrupted while starting")
+            return 130 if child else 0
+        except namespace.NamespaceUnavailable as e:
+            raise CommandError(f"cannot make a private network namespace: {e} (run as root, or allow "
+                               "unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1, "
+                               "and on Ubuntu kernel.apparmor_restrict_unprivileged_userns=0)") from None
+        except network.NetworkStartError as e:
+            raise CommandError(str(e)) from None
+        say("routers:\n" + net.describe())
+        if not args.no_wait:
+            try:
+                sessions = await until.until(Deferred.fromCoroutine(
+                    wait_until_ready(reactor, net, progress=say, prefix="testnet-probe")))
+            except _Stopped:
+                return 130 if child else 0
+            except NetworkNotReady as e:
+                raise CommandError(f"{e}\n{net.logs(20)}") from None
+            await gatherResults([session.close() for session in sessions])
+        took = time.monotonic() - started
+        say(f"the SAM bridges are up ({took:.1f} s); the network carries streams in 20-40 s" if args.no_wait
+            else f"the network is up ({took:.0f} s): sessions come up"
+                 + (" and a stream went from one router to another" if len(net.clients) > 1 else ""))
+        if child:
+            assert executable is not None
+            return await _run_child(reactor, executable, child, net.sam_addresses, until, out, say)
+        _print_testnet(net, user_ns != _user_namespace(), out)
+        while not until.stopped:  # until Ctrl-C, or a router's end
+            for router in net.routers:
+                process = getattr(router, "process", None)
+                if process is not None and process.poll() is not None:
+                    raise CommandError(f"router {router.index} exited (status {process.returncode}); "
+                                       f"the end of its log:\n{router.log_tail(20)}")
+            await deferLater(reactor, 1.0, lambda: None)
+        return 0
+    finally:
+        say("stopping the routers")
+        net.stop()
+        if args.keep:
+            say(f"kept the routers' data and logs in {directory}")
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _print_testnet(net: Any, user_ns: bool, out: TextIO) -> None:
+    shell = os.environ.get("SHELL") or "/bin/sh"
+    enter = f"nsenter --target {os.getpid()} --net" + (" --user --preserve-credentials" if user_ns else "")
+    lines = [
+        "SAM bridges (reachable only inside this network's namespace):",
+        *(f"  I2P_SAM_ADDRESS={address}" for address in net.sam_addresses),
+        "a shell inside it (from another terminal):",
+        f"  {enter} -- env I2P_SAM_ADDRESS={net.sam_addresses[0]} {shell}",
+        "or run a program inside a new network: txi2p testnet -- PROGRAM [ARGS ...]",
+        "the test suite's sessions use 0-hop tunnels here: inbound.length=0 outbound.length=0 (e.g. "
+        "txi2p check -o inbound.length=0 -o outbound.length=0, or in_depth=0:out_depth=0 in i2p: strings)",
+        "Ctrl-C stops the routers.",
+    ]
+    print("\n".join(lines), file=out, flush=True)
+
+
+async def _run_child(reactor: Any, executable: str, argv: list[str], sam_addresses: list[str],
+                     until: _Until, out: TextIO, say: Callable[[str], None]) -> int:
+    env = {**os.environ, "I2P_SAM_ADDRESS": sam_addresses[0], "I2P_SAM_ADDRESSES": ",".join(sam_addresses)}
+    say(f"running {' '.join(argv)} inside the network (I2P_SAM_ADDRESS={sam_addresses[0]})")
+    out.flush()
+    child = _Child()
+    with _sigint_ignored():
+        reactor.spawnProcess(child, executable, argv, env=env, childFDs={0: 0, 1: 1, 2: 2})
+        try:
+            status: int = await until.until(child.ended())
+        except _Stopped:
+            say(f"stopping {argv[0]} (SIGTERM)")
+            child.signal("TERM")
+            try:
+                status = await child.ended().addTimeout(10, reactor)
+            except defer.TimeoutError:
+                say(f"{argv[0]} did not exit in 10 s: SIGKILL")
+                child.signal("KILL")
+                status = await child.ended()
+    say(f"{argv[0]} exited with status {status}")
+    return status

@@ -86,13 +86,17 @@ def _new_namespace() -> None:
     _write("/proc/self/gid_map", f"0 {gid} 1")
 
 
-def enter_private_namespace(addresses: Iterable[str]) -> bool:
+def enter_private_namespace(addresses: Iterable[str], *, fresh: bool = False) -> bool:
     """Make sure this process runs in a private namespace holding *addresses*.
 
     If ``lo`` already carries every address (a previous call, or a
     namespace made by the caller), nothing changes.  Otherwise the process
     moves into a fresh network namespace, brings ``lo`` up and assigns the
     addresses to it.  Every address must be in 198.18.0.0/24.
+
+    *fresh*: always move into a new namespace, even from one that holds
+    test addresses already (a second network beside the one this process
+    is in: nested namespaces work as root and in a user namespace).
 
     Returns True when a new namespace was created.
     Raises :class:`NamespaceUnavailable` with the reason when it cannot.
@@ -102,9 +106,9 @@ def enter_private_namespace(addresses: Iterable[str]) -> bool:
         if not address.startswith(TESTNET_PREFIX):
             raise ValueError(f"{address!r} is not a 198.18.0.x test address")
     present = addresses_on_loopback()
-    if set(wanted) <= present:
+    if set(wanted) <= present and not fresh:
         return False
-    created = not any(a.startswith(TESTNET_PREFIX) for a in present)
+    created = fresh or not any(a.startswith(TESTNET_PREFIX) for a in present)
     if created:
         # Never put test addresses on a namespace we did not make.
         _new_namespace()
