@@ -7,6 +7,7 @@ network namespace.  Each step says what it waits for and how long it took.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import Data
 
-from txi2p import private
+from txi2p import command, private
 from txi2p.datagram import I2PDatagramEndpoint
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.errors import ClientKeyRequired
@@ -322,6 +323,23 @@ async def tunnel_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, sess
     await backend.stopListening()
 
 
+async def command_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork) -> None:
+    sam = network.sam_addresses[0]
+
+    async def check() -> int:
+        out, err = io.StringIO(), io.StringIO()
+        demo.say("   waiting for its test session (i2pd answers SESSION CREATE after ~20 s)")
+        status = await command.run(reactor, ["check", "--sam", sam, "-o", "inbound.length=0",
+                                             "-o", "outbound.length=0"], out=out, err=err)
+        for line in out.getvalue().splitlines():
+            demo.say(f"   | {line}")
+        if status != 0:
+            raise RuntimeError(f"txi2p check said:\n{err.getvalue()}")
+        return status
+
+    await demo.step(f"What a user runs first when something does not work: txi2p check --sam {sam}", check)
+
+
 async def main(reactor: Any) -> None:
     demo = Demo()
     workdir = tempfile.mkdtemp(prefix="txi2p-demo-")
@@ -351,6 +369,7 @@ async def main(reactor: Any) -> None:
         await shim_demo(demo, reactor, network, sessions)
         await tunnel_demo(demo, reactor, network, sessions)
         await datagram_demo(demo, reactor, network)
+        await command_demo(demo, reactor, network)
         for session in sessions:
             session.close()
         demo.say("All steps worked.")

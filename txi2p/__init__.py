@@ -10,13 +10,42 @@ The layers, bottom up:
 * :mod:`txi2p.testing` — a private network of real i2pd routers for tests.
 """
 
-from txi2p.address import Destination, I2PAddress, PrivateKey, read_key_file, write_key_file
-from txi2p.compat import generateDestination, testAPI
-from txi2p.errors import SAMError, TxI2PError
-from txi2p.protocol import Timeouts
-from txi2p.session import SAMBridge, SAMSession
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from txi2p.address import Destination, I2PAddress, PrivateKey, read_key_file, write_key_file
+    from txi2p.compat import generateDestination, testAPI
+    from txi2p.errors import SAMError, TxI2PError
+    from txi2p.protocol import Timeouts
+    from txi2p.session import SAMBridge, SAMSession
 
 __version__ = "0.4.0.dev0"
+
+# The names below are loaded on first use, so that importing the sans-I/O
+# layer (txi2p.sam.codec, txi2p.sam.dialect) never imports Twisted.
+_LAZY = {
+    "Destination": "txi2p.address",
+    "I2PAddress": "txi2p.address",
+    "PrivateKey": "txi2p.address",
+    "read_key_file": "txi2p.address",
+    "write_key_file": "txi2p.address",
+    "generateDestination": "txi2p.compat",
+    "testAPI": "txi2p.compat",
+    "SAMError": "txi2p.errors",
+    "TxI2PError": "txi2p.errors",
+    "Timeouts": "txi2p.protocol",
+    "SAMBridge": "txi2p.session",
+    "SAMSession": "txi2p.session",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'txi2p' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 __all__ = [
     "Destination",

@@ -56,3 +56,18 @@ def test_wheel_registers_endpoint_plugins(tmp_path):
     assert out.stdout.split() == ["I2PClientEndpoint", "I2PServerEndpoint", "py.typed"]
     assert not Path(site, "twisted", "__init__.py").exists()
     assert Path(site, "twisted", "plugins", "txi2p_endpoints.py").exists()
+
+
+def test_the_sans_io_layer_imports_no_twisted():
+    """``txi2p.sam.codec`` and ``txi2p.sam.dialect`` are sans I/O: importing
+    them (and so ``txi2p`` and ``txi2p.sam``) in a fresh interpreter loads
+    no Twisted module; ``txi2p``'s own names still import on first use."""
+    code = (
+        "import sys, txi2p.sam.codec, txi2p.sam.dialect\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'twisted')\n"
+        "assert not loaded, loaded[:10]\n"
+        "from txi2p import SAMBridge, Destination, generateDestination\n"
+        "assert 'twisted' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
