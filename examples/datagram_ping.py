@@ -6,8 +6,14 @@
 Repliable datagrams carry the sender's destination, so the server answers
 each "ping N" to whoever sent it.  Datagrams may be lost: the pinger counts
 the pongs that came back.  Needs an I2P router with SAM ($I2P_SAM_ADDRESS).
+
+DATAGRAM_STYLE=DATAGRAM2 or DATAGRAM3 (both ends) uses the newer kinds of
+SAM API 0.9.66 (i2pd 2.58; older routers refuse them, and the error says
+so): with DATAGRAM3 the sender is only a .b32.i2p name, which the pong is
+sent to.
 """
 
+import os
 import sys
 import time
 
@@ -15,6 +21,8 @@ from twisted.internet import defer, task
 from twisted.internet.protocol import DatagramProtocol
 
 from txi2p.datagram import I2PDatagramEndpoint
+
+STYLE = os.environ.get("DATAGRAM_STYLE", "DATAGRAM")
 
 
 class Ponger(DatagramProtocol):
@@ -39,11 +47,11 @@ class Pinger(DatagramProtocol):
 
 async def main(reactor, mode="serve", target=None, count="5"):
     if mode == "serve":
-        port = await I2PDatagramEndpoint(reactor, progress=print).listen(Ponger())
+        port = await I2PDatagramEndpoint(reactor, style=STYLE, progress=print).listen(Ponger())
         print(f"answering pings at {port.getHost().host}")
         await defer.Deferred()
     pinger = Pinger()
-    port = await I2PDatagramEndpoint(reactor, progress=print).listen(pinger)
+    port = await I2PDatagramEndpoint(reactor, style=STYLE, progress=print).listen(pinger)
     for i in range(int(count)):
         pinger.sent_at[str(i)] = time.monotonic()
         await port.write(f"ping {i}".encode(), target)

@@ -10,8 +10,8 @@ Needs an I2P router with SAM enabled ($I2P_SAM_ADDRESS, default
 A private service that only listed clients can reach (see
 docs/private-services.rst)::
 
-    txi2p clientkey alice.key --name alice     # prints the line for friends.txt
-    python examples/echo_server.py "i2p:echo.key:clients=friends.txt"
+    txi2p clientkey alice.key --name alice --auth dh   # prints the line for friends.txt
+    python examples/echo_server.py "i2p:echo.key:clients=friends.txt:auth=dh"
     python examples/echo_client.py "i2p:<the b33 name it prints>:clientKey=alice.key"
 """
 
