@@ -184,6 +184,18 @@ def enc_types(options: Mapping[str, str]) -> list[int]:
     return [int(n) for n in numbers]
 
 
+def _local_destination(name: object) -> Destination | str:
+    """*name* as a destination where it is one (a Destination, or base64
+    parsed locally), else the name to look up; a bad value raises ValueError."""
+    if isinstance(name, Destination):
+        return name
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"an I2P address must be a non-empty str, not {name!r}")
+    if len(name) >= 516 and not name.endswith(".i2p"):
+        return Destination.from_base64(name)
+    return name
+
+
 def own_address(destination: Destination, options: Mapping[str, str]) -> I2PAddress:
     """The address peers reach a session of *destination* and *options* by.
 
@@ -396,13 +408,10 @@ class SAMBridge:
         the hosts file first; the rest is asked of the router (on the
         session's control connection if given).  Results are cached.
         """
-        if isinstance(name, Destination):
-            return name
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"an I2P address must be a non-empty str, not {name!r}")
-        if len(name) >= 516 and not name.endswith(".i2p"):
-            return Destination.from_base64(name)
-        key = name.lower()
+        parsed = _local_destination(name)
+        if isinstance(parsed, Destination):
+            return parsed
+        key = parsed.lower()
         cached = self._names.get(key)
         if cached is not None:
             return cached
@@ -411,9 +420,9 @@ class SAMBridge:
             if found is not None:
                 self._names[key] = found
                 return found
-        dest, _ = await self._ask_router(name, session, options=False)
+        dest, _ = await self._ask_router(parsed, session, options=False)
         flags = b33_flags(key)
-        if name != "ME" and not (flags is not None and (flags.secret or flags.client_auth)):
+        if parsed != "ME" and not (flags is not None and (flags.secret or flags.client_auth)):
             # (a service that lets in only some clients is found again by
             # each session: another session here may hold no key for it)
             self._names[key] = dest
@@ -426,15 +435,11 @@ class SAMBridge:
         Routers that do not know ``OPTIONS`` (i2pd) answer as for a plain
         lookup: the record's options are then empty.
         """
-        if isinstance(name, Destination):
-            name = name.b32
-        elif not isinstance(name, str) or not name:
-            raise ValueError(f"an I2P address must be a non-empty str, not {name!r}")
-        elif len(name) >= 516 and not name.endswith(".i2p"):
-            name = Destination.from_base64(name).b32
-        dest, reply = await self._ask_router(name, session, options=True)
+        parsed = _local_destination(name)
+        asked = parsed.b32 if isinstance(parsed, Destination) else parsed
+        dest, reply = await self._ask_router(asked, session, options=True)
         options = {k[len(_OPTION_PREFIX):]: v for k, v in reply.fields.items() if k.startswith(_OPTION_PREFIX)}
-        return NameRecord(name, dest, options)
+        return NameRecord(asked, dest, options)
 
     async def _ask_router(self, name: str, session: SAMSession | None,
                           options: bool) -> tuple[Destination, codec.Reply]:
