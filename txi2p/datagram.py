@@ -341,9 +341,8 @@ class I2PDatagramEndpoint:
                  timeouts: Timeouts | None = None, allow_remote: bool = False,
                  user: str | None = None, password: str | None = None,
                  progress: Callable[[str], None] | None = None) -> None:
-        styles = (*codec.DATAGRAM_STYLES, "RAW")
-        if style is not None and style not in styles:
-            raise ValueError(f"style must be one of {', '.join(styles)}, not {style!r}")
+        if style is not None and style not in codec.PACKET_STYLES:
+            raise ValueError(f"style must be one of {', '.join(codec.PACKET_STYLES)}, not {style!r}")
         if raw and style not in (None, "RAW"):
             raise ValueError(f"raw=True is style='RAW', not {style!r}")
         if transport not in ("auto", "udp", "control"):

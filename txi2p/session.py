@@ -505,7 +505,7 @@ class SAMBridge:
         say = progress or (lambda text: None)
         nickname = nickname or f"txi2p-{secrets.token_hex(6)}"
         codec.check_token("session name", nickname)
-        styles = ("STREAM", *codec.DATAGRAM_STYLES, "RAW", "PRIMARY")
+        styles = ("STREAM", *codec.PACKET_STYLES, "PRIMARY")
         if style not in styles:
             raise ValueError(f"style must be one of {', '.join(styles)}, not {style!r}")
         opts = session_options(options)
@@ -531,7 +531,7 @@ class SAMBridge:
                     f"{self.address}: {why}; use 4,0 with this router", command="SESSION CREATE")
             wire_style = dialect.primary_style if style == "PRIMARY" else style
             keys = dict(extra or {})
-            unforwarded = style in (*codec.DATAGRAM_STYLES, "RAW") and "PORT" not in keys
+            unforwarded = style in codec.PACKET_STYLES and "PORT" not in keys
             if unforwarded and dialect.unforwarded_port is not None:
                 keys["PORT"] = dialect.unforwarded_port
             command = codec.session_create(

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_SIGNATURE_TYPE",
     "MAX_LINE",
     "NEED_DATA",
+    "PACKET_STYLES",
     "STYLES",
     "Command",
     "Event",
@@ -73,6 +74,8 @@ MAX_PACKET = 65536
 #: Repliable datagram styles: DATAGRAM (signed), DATAGRAM2 (signed, replay-protected) and
 #: DATAGRAM3 (unsigned: the sender is only a hash); the last two since SAM API 0.9.66.
 DATAGRAM_STYLES = ("DATAGRAM", "DATAGRAM2", "DATAGRAM3")
+#: Styles whose sessions carry packets (forwarded to a UDP port, or on the control socket).
+PACKET_STYLES = (*DATAGRAM_STYLES, "RAW")
 STYLES = frozenset({"STREAM", *DATAGRAM_STYLES, "RAW", "PRIMARY", "MASTER"})
 
 #: A public destination in base64 is at most this long; longer DESTINATION
