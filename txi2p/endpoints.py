@@ -7,7 +7,7 @@ Sessions come from a :class:`~txi2p.registry.SessionRegistry` (the
 reactor's own unless one is passed in), so endpoints naming the same
 session share one destination.
 
-The ``i2p:`` endpoint strings (:mod:`txi2p._parsers`) build these.
+The ``i2p:`` endpoint strings (:mod:`txi2p.endpoint_strings`) build these.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from twisted.logger import globalLogPublisher
 from twisted.python import usage
 
 from txi2p import errors
-from txi2p._twistd import Options
+from txi2p.i2ptunnel import Options
 from txi2p.address import read_key_file, write_key_file
 from txi2p.protocol import SAMControlProtocol, Timeouts
 from txi2p.sam import codec

@@ -4,7 +4,7 @@ from twisted.application.service import ServiceMaker
 
 txi2pI2PTunnel = ServiceMaker(
     "txi2p i2ptunnel",
-    "txi2p._twistd",
+    "txi2p.i2ptunnel",
     "I2P tunnels: expose a local server on I2P, or reach an I2P destination from a local port.",
     "i2ptunnel",
 )
