@@ -19,9 +19,10 @@ from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, cli
 from twisted.internet.interfaces import IStreamClientEndpoint
 
 from txi2p.address import I2PAddress, signature_type_code, write_key_file
+from txi2p.config import DEFAULT_SIGNATURE_TYPE, BridgeConfig
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.errors import SAMConnectionFailed
-from txi2p.session import DEFAULT_SIGNATURE_TYPE, SAMBridge
+from txi2p.session import SAMBridge
 
 __all__ = [
     "DEFAULT_API",
@@ -63,11 +64,12 @@ def _signature_type(sig_type: int | str | None) -> int | str:
         raise ValueError(f"sigType: {e}") from None
 
 
-def _bridge_settings(samEndpoint: Any) -> dict[str, Any]:
+def _bridge_config(samEndpoint: Any) -> BridgeConfig:
+    """The :class:`BridgeConfig` of a 0.3.x ``samEndpoint``: by address for TCP endpoints."""
     if not IStreamClientEndpoint.providedBy(samEndpoint):
         raise TypeError(f"samEndpoint must be a Twisted client endpoint, not {samEndpoint!r}")
     address = _sam_address_of(samEndpoint)
-    return {"sam_address": address} if address else {"sam_endpoint": samEndpoint}
+    return BridgeConfig(address) if address else BridgeConfig(endpoint=samEndpoint)
 
 
 class SAMI2PStreamClientEndpoint(I2PClientEndpoint):
@@ -82,7 +84,7 @@ class SAMI2PStreamClientEndpoint(I2PClientEndpoint):
         return cls(_reactor_of(samEndpoint), host, int(port) if port else None, session=nickname,
                    keyfile=keyfile, options=options, from_port=int(localPort) if localPort else None,
                    signature_type=_signature_type(sigType), auto_close=bool(autoClose),
-                   **_bridge_settings(samEndpoint))
+                   bridge=_bridge_config(samEndpoint))
 
 
 class SAMI2PStreamServerEndpoint(I2PServerEndpoint):
@@ -95,7 +97,7 @@ class SAMI2PStreamServerEndpoint(I2PServerEndpoint):
         """Listen on the destination in *keyfile* (created if missing)."""
         return cls(_reactor_of(samEndpoint), keyfile, int(port) if port else None, session=nickname,
                    options=options, signature_type=_signature_type(sigType),
-                   auto_close=bool(autoClose), **_bridge_settings(samEndpoint))
+                   auto_close=bool(autoClose), bridge=_bridge_config(samEndpoint))
 
 
 def _api(api: str | None, apiEndpoint: Any) -> tuple[str, Any]:
@@ -113,10 +115,7 @@ def _api(api: str | None, apiEndpoint: Any) -> tuple[str, Any]:
 def _bridge(reactor: Any, apiEndpoint: Any) -> SAMBridge:
     if isinstance(apiEndpoint, str):
         apiEndpoint = clientFromString(reactor, apiEndpoint)
-    address = _sam_address_of(apiEndpoint)
-    if address:
-        return SAMBridge(reactor, address)
-    return SAMBridge(reactor, endpoint=apiEndpoint)
+    return SAMBridge(reactor, config=_bridge_config(apiEndpoint))
 
 
 def testAPI(reactor: Any, api: str | None = None, apiEndpoint: Any = None) -> Deferred[bool]:

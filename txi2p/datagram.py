@@ -36,24 +36,20 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, cast
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import AbstractDatagramProtocol, DatagramProtocol
 from twisted.logger import Logger
 
-from txi2p.address import (
-    Destination,
-    I2PAddress,
-    b32_from_hash,
-    b64decode,
-    read_key_file,
-    write_key_file,
-)
-from txi2p.errors import TxI2PError
+from txi2p.address import Destination, I2PAddress, PrivateKey, b32_from_hash, b64decode
+from txi2p.config import DEFAULT_SIGNATURE_TYPE, BridgeConfig, SessionConfig, check_port, parse_sam_address
+from txi2p.errors import SessionConflict, TxI2PError
 from txi2p.protocol import Timeouts
+from txi2p.registry import SessionRegistry
 from txi2p.sam import codec
-from txi2p.session import SAMBridge, SAMSession, parse_sam_address, pass_through_firing, session_options
+from txi2p.session import SAMBridge, SAMSession, pass_through_firing
 
 __all__ = [
     "MAX_DGRAM",
@@ -115,9 +111,10 @@ class I2PDatagramPort:
     :ivar max_size: the largest payload this port can send.
     """
 
-    def __init__(self, reactor: Any, session: SAMSession, protocol: AbstractDatagramProtocol,
+    def __init__(self, reactor: Any, session: SAMSession, protocol: AbstractDatagramProtocol | None,
                  kind: str, mode: str, udp: Any = None, sam_udp: tuple[str, int] | None = None,
-                 *, from_port: int | None = None, prime: bool = True) -> None:
+                 *, from_port: int | None = None, prime: bool = True,
+                 registry: SessionRegistry | None = None) -> None:
         self.reactor = reactor
         self.session = session
         self.protocol = protocol
@@ -127,6 +124,7 @@ class I2PDatagramPort:
         self._sam_udp = sam_udp
         self._from_port = from_port
         self._prime = prime
+        self._registry = registry
         self._primed: dict[str, Deferred[None]] = {}
         self.sent = 0
         self.received = 0
@@ -145,6 +143,11 @@ class I2PDatagramPort:
 
     def __repr__(self) -> str:
         return f"<I2PDatagramPort {self.kind} {self.session.b32} via {self.mode}>"
+
+    def attach(self, protocol: AbstractDatagramProtocol) -> None:
+        """Connect *protocol* to this port: it gets the packets from now on."""
+        self.protocol = protocol
+        protocol.makeConnection(self)  # type: ignore[arg-type]
 
     def getHost(self) -> I2PAddress:
         return I2PAddress(self.session.destination, port=self._from_port)
@@ -234,6 +237,9 @@ class I2PDatagramPort:
     # ------------------------------------------------------------ receiving
 
     def _deliver(self, data: bytes, addr: I2PAddress | None) -> None:
+        if self.protocol is None:
+            self._drop("no protocol is attached yet")
+            return
         self.received += 1
         try:
             cast(Any, self.protocol).datagramReceived(data, addr)
@@ -278,15 +284,22 @@ class I2PDatagramPort:
     # ------------------------------------------------------------ closing
 
     def stopListening(self) -> Deferred[None]:
-        """End the session and stop the protocol."""
+        """Stop the protocol and end the session."""
         if not self.listening:
             return succeed(None)
         self.listening = False
-        d = self.session.close()
+        if self._registry is not None:
+            self._registry.release(self.session)
+        d = self.session.close() if self.session.is_open else succeed(None)
+        self._stop()
+        return d
+
+    def _stop(self) -> None:
         if self._udp is not None:
             self._udp.stopListening()
-        self.protocol.doStop()
-        return d
+            self._udp = None
+        if self.protocol is not None:
+            self.protocol.doStop()
 
     loseConnection = stopListening
 
@@ -295,13 +308,19 @@ class I2PDatagramPort:
             _log.warn("datagram session {nickname} ended: {reason}", nickname=self.session.nickname,
                       reason=self.session.close_reason.getErrorMessage() if self.session.close_reason else "")
             self.listening = False
-            if self._udp is not None:
-                self._udp.stopListening()
-            self.protocol.doStop()
+            self._stop()
 
 
 class I2PDatagramEndpoint:
     """Starts a DATAGRAM or RAW session and connects a datagram protocol to it.
+
+    Sessions come from a :class:`~txi2p.registry.SessionRegistry` (the
+    reactor's unless one is passed in), as for streams: one session per
+    name on a bridge, key files read or written the same way, and a name
+    asked for again with other settings raises
+    :class:`~txi2p.errors.SessionConflict`.  A named session carries one
+    protocol at a time (the :mod:`txi2p.socket` shim shares it among its
+    sockets).
 
     :param reactor: the reactor.
     :param raw: True for raw packets (``STYLE=RAW``), False for repliable
@@ -314,10 +333,16 @@ class I2PDatagramEndpoint:
         DATAGRAM2/3 need SAM API 0.9.66 (i2pd 2.58, Java I2P 2.9); older
         routers refuse them with :class:`~txi2p.errors.UnsupportedByRouter`.
     :param sam_address: ``host:port`` of the SAM bridge.
-    :param bridge: instead of *sam_address*, a :class:`SAMBridge`.
+    :param bridge: instead of *sam_address*, *user*, *password*,
+        *allow_remote* and *timeouts*: a :class:`~txi2p.config.BridgeConfig`
+        (or a :class:`~txi2p.session.SAMBridge` to use as it is).
     :param session: the session name (random if None).
     :param keyfile: key file of the destination (created if missing).
     :param options: I2CP options; *in_depth*/*out_depth* as for streams.
+    :param signature_type: for a new destination (default 7, Ed25519).
+    :param session_config: instead of *session*, *keyfile*, *options*,
+        *in_depth*, *out_depth* and *signature_type*: a
+        :class:`~txi2p.config.SessionConfig` (its style must be a packet style).
     :param from_port: our I2P port (3.2+ routers).
     :param to_port: default I2P port packets are sent to (3.2+ routers).
     :param protocol_number: raw packets' I2CP protocol (3.2+ routers).
@@ -327,12 +352,13 @@ class I2PDatagramEndpoint:
         the TCP port, i.e. TCP port minus 1).
     :param prime: look a destination up before the first packet to it.
     :param allow_remote: accept a *sam_address* not on loopback.
+    :param registry: the session registry (default: the reactor's).
     :param progress: called with a sentence as each step starts.
     """
 
     def __init__(self, reactor: Any, *, raw: bool = False, style: str | None = None,
                  sam_address: str | None = None,
-                 bridge: SAMBridge | None = None, session: str | None = None,
+                 bridge: BridgeConfig | SAMBridge | None = None, session: str | None = None,
                  keyfile: str | None = None, options: Mapping[str, object] | None = None,
                  in_depth: int | None = None, out_depth: int | None = None,
                  from_port: int | None = None, to_port: int | None = None,
@@ -340,78 +366,127 @@ class I2PDatagramEndpoint:
                  udp_port: int | None = None, prime: bool = True,
                  timeouts: Timeouts | None = None, allow_remote: bool = False,
                  user: str | None = None, password: str | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None,
+                 signature_type: int | str = DEFAULT_SIGNATURE_TYPE,
+                 session_config: SessionConfig | None = None,
+                 registry: SessionRegistry | None = None) -> None:
         if style is not None and style not in codec.PACKET_STYLES:
             raise ValueError(f"style must be one of {', '.join(codec.PACKET_STYLES)}, not {style!r}")
         if raw and style not in (None, "RAW"):
             raise ValueError(f"raw=True is style='RAW', not {style!r}")
         if transport not in ("auto", "udp", "control"):
             raise ValueError(f"transport must be 'auto', 'udp' or 'control', not {transport!r}")
-        if session is not None:
-            codec.check_token("session", session)
         for name, value in (("from_port", from_port), ("to_port", to_port),
                             ("protocol_number", protocol_number), ("udp_port", udp_port)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or not 0 <= value <= 65535):
-                raise ValueError(f"{name} must be an integer from 0 to 65535, not {value!r}")
+            if value is not None:
+                check_port(name, value, allow_zero=True)
         self.reactor = reactor
-        self.kind = style or ("RAW" if raw else "DATAGRAM")
-        self.bridge = bridge or SAMBridge(reactor, sam_address, timeouts=timeouts, user=user,
-                                          password=password, allow_remote=allow_remote)
-        self.options = session_options(options, in_depth=in_depth, out_depth=out_depth)
-        self.nickname = session
-        self.keyfile = keyfile
+        session_config = SessionConfig.given(
+            session_config, codec.PACKET_STYLES, name=session, keyfile=keyfile,
+            style=style or ("RAW" if raw else None), options=options, in_depth=in_depth,
+            out_depth=out_depth, signature_type=signature_type, auto_close=True)
+        if session_config.nickname is None:
+            # no name: a session of this endpoint's own, not one shared by every unnamed endpoint
+            session_config = replace(session_config,
+                                     nickname=f"txi2p-{session_config.style.lower()}-{secrets.token_hex(4)}")
+        self.session_config = session_config
+        self.kind = session_config.style
+        self._bridge_object: SAMBridge | None = None
+        if isinstance(bridge, SAMBridge):
+            self._bridge_object = bridge
+            self.bridge_config = bridge.config
+        else:
+            self.bridge_config = BridgeConfig.given(bridge, sam_address, None, allow_remote, user, password,
+                                                    timeouts)
         self.from_port = from_port
         self.to_port = to_port
         self.protocol_number = protocol_number
-        host = parse_sam_address(self.bridge.address)[0] if ":" in self.bridge.address else ""
-        self.sam_host = host
         if transport == "auto":
-            transport = "udp" if self.bridge.is_local else "control"
+            transport = "udp" if self.bridge_config.is_local else "control"
         self.transport = transport
         self.udp_port = udp_port
         self.prime = prime
         self.progress = progress
+        self._registry = registry
+
+    @property
+    def registry(self) -> SessionRegistry:
+        return self._registry or SessionRegistry.for_reactor(self.reactor)
+
+    @property
+    def nickname(self) -> str | None:
+        return self.session_config.nickname
+
+    @property
+    def keyfile(self) -> str | None:
+        return self.session_config.keyfile
+
+    @property
+    def options(self) -> dict[str, str]:
+        return self.session_config.option_map
+
+    def _bridge(self) -> SAMBridge:
+        return self._bridge_object or self.registry.bridge(self.bridge_config)
 
     def listen(self, protocol: AbstractDatagramProtocol) -> Deferred[I2PDatagramPort]:
         """Start the session; fires with the port once it is up (~20 s on i2pd)."""
         return Deferred.fromCoroutine(self._listen(protocol))
 
     async def _listen(self, protocol: AbstractDatagramProtocol) -> I2PDatagramPort:
-        key = read_key_file(self.keyfile) if self.keyfile else None
+        port = await self.acquire_port()
+        if port.protocol is not None:
+            self.registry.release(port.session)
+            raise SessionConflict(
+                f"datagram session {port.session.nickname!r} already carries a protocol; give this one "
+                "another session name")
+        port.attach(protocol)
+        return port
+
+    async def acquire_port(self) -> I2PDatagramPort:
+        """The port of this endpoint's session (started if needed, shared by name); one user of it.
+
+        Its protocol is None until :meth:`I2PDatagramPort.attach`; give it
+        back with :meth:`I2PDatagramPort.stopListening` or
+        ``endpoint.registry.release(port.session)``.
+        """
+        session = await self.registry.acquire(self._bridge(), self.session_config, self.progress,
+                                              start=self._start)
+        port = session.packet_port
+        assert isinstance(port, I2PDatagramPort)
+        return port
+
+    async def _start(self, bridge: SAMBridge, name: str, key: PrivateKey | None, spec: SessionConfig,
+                     progress: Callable[[str], None]) -> SAMSession:
         extra: dict[str, str | None] = {}
         udp = None
         receiver: _UDPReceiver | None = None
+        sam_host = parse_sam_address(bridge.address)[0] if self.transport == "udp" else ""
         if self.transport == "udp":
             receiver = _UDPReceiver()
-            udp = self.reactor.listenUDP(0, receiver, interface=self.sam_host or "127.0.0.1",
-                                         maxPacketSize=65536)
+            udp = self.reactor.listenUDP(0, receiver, interface=sam_host or "127.0.0.1", maxPacketSize=65536)
             extra["PORT"] = str(udp.getHost().port)
             extra["HOST"] = udp.getHost().host
-        for name, value in (("FROM_PORT", self.from_port), ("TO_PORT", self.to_port),
-                            ("PROTOCOL", self.protocol_number if self.kind == "RAW" else None)):
+        for field_name, value in (("FROM_PORT", self.from_port), ("TO_PORT", self.to_port),
+                                  ("PROTOCOL", self.protocol_number if self.kind == "RAW" else None)):
             if value is not None:
-                extra[name] = str(value)
+                extra[field_name] = str(value)
         try:
-            session = await self.bridge.create_session(
-                self.kind, self.nickname or f"txi2p-{self.kind.lower()}-{secrets.token_hex(4)}",
-                key, options=self.options, extra=extra, progress=self.progress)
+            session = await bridge.create_session(self.kind, name, key, options=spec.option_map, extra=extra,
+                                                  signature_type=spec.signature_type, progress=progress)
         except BaseException:
             if udp is not None:
                 udp.stopListening()
             raise
-        if self.keyfile and key is None:
-            write_key_file(self.keyfile, session.key)
         sam_udp = None
         if udp is not None:
             dialect = session.control.dialect
-            tcp_port = parse_sam_address(self.bridge.address)[1]
+            tcp_port = parse_sam_address(bridge.address)[1]
             offset = dialect.udp_port_offset if dialect is not None else -1
-            sam_udp = (self.sam_host, self.udp_port or tcp_port + offset)
-        port = I2PDatagramPort(self.reactor, session, protocol, self.kind, self.transport, udp,
-                               sam_udp, from_port=self.from_port, prime=self.prime)
+            sam_udp = (sam_host, self.udp_port or tcp_port + offset)
+        port = I2PDatagramPort(self.reactor, session, None, self.kind, self.transport, udp, sam_udp,
+                               from_port=self.from_port, prime=self.prime, registry=self.registry)
         if receiver is not None:
             receiver.port = port
-        protocol.makeConnection(port)  # type: ignore[arg-type]
+        session.packet_port = port
         session.closed.addCallback(lambda _: port._session_ended())
-        return port
+        return session

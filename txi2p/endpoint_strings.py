@@ -26,6 +26,7 @@ from twisted.plugin import IPlugin
 from zope.interface import implementer
 
 from txi2p.address import signature_type_code
+from txi2p.config import BridgeConfig, parse_bool
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 
 __all__ = ["CLIENT_KEYWORDS", "SERVER_KEYWORDS", "I2PClientParser", "I2PServerParser"]
@@ -77,12 +78,10 @@ def _int(keyword: str, value: str, low: int, high: int) -> int:
 
 
 def _bool(keyword: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("true", "yes", "1", "on"):
-        return True
-    if lowered in ("false", "no", "0", "off"):
-        return False
-    raise _fail(keyword, value, "a boolean (true or false)")
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise _fail(keyword, value, "a boolean (true or false)") from None
 
 
 def _sig_type(value: str) -> int:
@@ -109,8 +108,8 @@ def _options(value: str) -> dict[str, str]:
 _TCP = re.compile(r"^tcp:(?:host=)?([^:]+):(?:port=)?([0-9]+)$")
 
 
-def _sam(reactor: Any, kwargs: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _bridge(reactor: Any, kwargs: dict[str, str]) -> BridgeConfig:
+    """The keywords that say how to reach the bridge, as one :class:`BridgeConfig`."""
     api = kwargs.pop("api", None)
     if api is not None and api.upper() != "SAM":
         if api.upper() == "BOB":
@@ -120,24 +119,30 @@ def _sam(reactor: Any, kwargs: dict[str, str]) -> dict[str, Any]:
     api_endpoint = kwargs.pop("apiEndpoint", None)
     if samaddr is not None and api_endpoint is not None:
         raise ValueError("i2p endpoint: give samaddr or apiEndpoint, not both")
+    address: str | None = None
+    endpoint = None
+    allow_remote = _bool("allowRemote", kwargs.pop("allowRemote")) if "allowRemote" in kwargs else False
     if samaddr is not None:
         host, sep, port = samaddr.rpartition(":")
         if not sep or not host:
             raise _fail("samaddr", samaddr, r"host\:port")
         _int("samaddr port", port, 1, 65535)
-        out["sam_address"] = samaddr
+        address = samaddr
     elif api_endpoint is not None:
         match = _TCP.match(api_endpoint)
         if match:
             _int("apiEndpoint port", match.group(2), 1, 65535)
-            out["sam_address"] = f"{match.group(1)}:{match.group(2)}"
-            out["allow_remote"] = True  # txi2p 0.3.x configurations name it explicitly
+            address = f"{match.group(1)}:{match.group(2)}"
+            allow_remote = True  # txi2p 0.3.x configurations name it explicitly
         else:
             try:
-                out["sam_endpoint"] = clientFromString(reactor, api_endpoint)
+                endpoint = clientFromString(reactor, api_endpoint)
             except Exception as e:  # Twisted raises ValueError or others
                 raise _fail("apiEndpoint", api_endpoint, f"a client endpoint string ({e})") from e
-    return out
+    try:
+        return BridgeConfig(address, endpoint, allow_remote, kwargs.pop("user", None), kwargs.pop("password", None))
+    except ValueError as e:
+        raise ValueError(f"i2p endpoint: {e}") from None
 
 
 def _common(reactor: Any, kwargs: dict[str, str], allowed: dict[str, str]) -> dict[str, Any]:
@@ -151,7 +156,7 @@ def _common(reactor: Any, kwargs: dict[str, str], allowed: dict[str, str]) -> di
                 "and I2CP options (names with a dot, like inbound.length)")
     if "options" in kwargs:
         options = {**_options(kwargs.pop("options")), **options}
-    out = _sam(reactor, kwargs)
+    out: dict[str, Any] = {"bridge": _bridge(reactor, kwargs)}
     session = kwargs.pop("session", None)
     nickname = kwargs.pop("nickname", None)
     if session is not None and nickname is not None and session != nickname:
@@ -165,11 +170,6 @@ def _common(reactor: Any, kwargs: dict[str, str], allowed: dict[str, str]) -> di
         out["signature_type"] = _sig_type(kwargs.pop("sigType"))
     if "autoClose" in kwargs:
         out["auto_close"] = _bool("autoClose", kwargs.pop("autoClose"))
-    if "allowRemote" in kwargs:
-        out["allow_remote"] = _bool("allowRemote", kwargs.pop("allowRemote"))
-    for name in ("user", "password"):
-        if name in kwargs:
-            out[name] = kwargs.pop(name)
     out["options"] = options or None
     return out
 

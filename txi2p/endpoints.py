@@ -30,6 +30,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from txi2p.address import Destination, is_b32_name, signature_type_code
+from txi2p.config import DEFAULT_SIGNATURE_TYPE, BridgeConfig, SessionConfig, check_port
 from txi2p.private import (
     ENCRYPTED_LEASE_SET,
     check_auth,
@@ -39,30 +40,15 @@ from txi2p.private import (
     read_clients_file,
     service_options,
 )
-from txi2p.registry import SessionRegistry, SessionSpec
+from txi2p.registry import SessionRegistry
 from txi2p.sam import codec
-from txi2p.session import (
-    DEFAULT_SIGNATURE_TYPE,
-    I2PListeningPort,
-    SAMBridge,
-    is_loopback,
-    parse_sam_address,
-    session_options,
-)
+from txi2p.session import I2PListeningPort, SAMBridge, SAMSession
 
 __all__ = ["I2PClientEndpoint", "I2PServerEndpoint", "Progress"]
 
 _log = Logger()
 
 Progress = Callable[[str], None]
-
-
-def _check_port(what: str, port: int | None, allow_zero: bool = False) -> int | None:
-    if port is None:
-        return None
-    if isinstance(port, bool) or not isinstance(port, int) or not (0 if allow_zero else 1) <= port <= 65535:
-        raise ValueError(f"{what} must be an integer from {0 if allow_zero else 1} to 65535, not {port!r}")
-    return port
 
 
 def _check_host(host: str) -> str:
@@ -78,7 +64,7 @@ def _check_host(host: str) -> str:
 
 
 class _EndpointBase:
-    """Settings shared by client and server endpoints."""
+    """Settings shared by client and server endpoints: one bridge config, one session config."""
 
     def __init__(
         self,
@@ -98,61 +84,55 @@ class _EndpointBase:
         user: str | None = None,
         password: str | None = None,
         allow_remote: bool = False,
+        bridge: BridgeConfig | None = None,
+        session_config: SessionConfig | None = None,
+        extra_options: Mapping[str, str] | None = None,
     ) -> None:
         self._reactor = reactor
-        self._allow_remote = bool(allow_remote)
-        if session is not None:
-            codec.check_token("session", session)
-        if sam_address is not None:
-            host, _ = parse_sam_address(sam_address)
-            if not allow_remote and not is_loopback(host):
-                raise ValueError(
-                    f"the SAM bridge address {sam_address} is not on this machine: SAM traffic is not "
-                    "encrypted; pass allow_remote=True (allowRemote=true) to use it anyway")
-        if isinstance(signature_type, bool) or not isinstance(signature_type, (int, str)):
-            raise ValueError(f"signature_type must be an integer or a name, not {signature_type!r}")
-        codec.check_value("signature_type", signature_type)
-        self._spec = SessionSpec.make(
-            session, str(keyfile) if keyfile else None, "STREAM",
-            session_options(options, in_depth=in_depth, out_depth=out_depth),
-            signature_type, bool(auto_close))
-        self._sam_address = sam_address
-        self._sam_endpoint = sam_endpoint
+        self.bridge_config = BridgeConfig.given(bridge, sam_address, sam_endpoint, allow_remote, user, password)
+        session_config = SessionConfig.given(
+            session_config, ("STREAM",), name=session, keyfile=keyfile, options=options, in_depth=in_depth,
+            out_depth=out_depth, signature_type=signature_type, auto_close=auto_close)
+        self._spec = session_config.with_options(extra_options or {})
         #: reads the options kept in files (client keys) at connect/listen time
         self._file_options: Callable[[], Mapping[str, str]] | None = None
         self._registry = registry
         self._progress = progress
-        self._user = user
-        self._password = password
 
     @property
     def registry(self) -> SessionRegistry:
         return self._registry or SessionRegistry.for_reactor(self._reactor)
 
-    def _session_spec(self) -> SessionSpec:
+    @property
+    def session_config(self) -> SessionConfig:
+        """The session this endpoint uses (without the options read from files at connect/listen)."""
+        return self._spec
+
+    def _session_spec(self) -> SessionConfig:
         """The session this endpoint needs, with the options kept in files read now."""
         if self._file_options is None:
             return self._spec
-        merged = dict(self._spec.options)
-        merged.update(self._file_options())
-        return replace(self._spec, options=tuple(sorted(merged.items())))
+        return self._spec.with_options(self._file_options())
 
     def _bridge(self) -> SAMBridge:
-        return self.registry.bridge(self._sam_address, endpoint=self._sam_endpoint,
-                                    user=self._user, password=self._password,
-                                    allow_remote=self._allow_remote)
+        return self.registry.bridge(self.bridge_config)
+
+    async def acquire_session(self) -> SAMSession:
+        """The session (from the registry) this endpoint connects or listens with; one user of it.
+
+        Give it back with ``endpoint.registry.release(session)``.
+        """
+        return await self.registry.acquire(self._bridge(), self._session_spec(), self._progress)
 
 
-def _private_options(options: Mapping[str, object] | None, signature_type: int | str) -> dict[str, object]:
-    """*options* with the encrypted lease set of a private service."""
-    merged = dict(options or {})
-    given = merged.get("i2cp.leaseSetType")
+def _private_options(options: Mapping[str, object], signature_type: int | str) -> dict[str, str]:
+    """The option that makes a session with *options* a private service (an encrypted lease set)."""
+    given = options.get("i2cp.leaseSetType")
     if given is not None and str(given) != ENCRYPTED_LEASE_SET:
         raise ValueError(f"private=True publishes i2cp.leaseSetType={ENCRYPTED_LEASE_SET}, but the options "
                          f"ask for i2cp.leaseSetType={given}")
     check_blindable(signature_type_code(signature_type))
-    merged["i2cp.leaseSetType"] = ENCRYPTED_LEASE_SET
-    return merged
+    return {"i2cp.leaseSetType": ENCRYPTED_LEASE_SET}
 
 
 @implementer(IStreamClientEndpoint)
@@ -188,6 +168,11 @@ class I2PClientEndpoint(_EndpointBase):
         (``i2cp.leaseSetPrivKey``).
     :param client_key_file: instead, the file holding it (read at
         ``connect()``).
+    :param bridge: instead of *sam_address*, *sam_endpoint*, *user*,
+        *password* and *allow_remote*: a :class:`~txi2p.config.BridgeConfig`.
+    :param session_config: instead of *session*, *keyfile*, *options*,
+        *in_depth*, *out_depth*, *signature_type* and *auto_close*: a
+        :class:`~txi2p.config.SessionConfig` (shared with other front doors).
     """
 
     def __init__(
@@ -213,22 +198,23 @@ class I2PClientEndpoint(_EndpointBase):
         allow_remote: bool = False,
         client_key: str | None = None,
         client_key_file: str | None = None,
+        bridge: BridgeConfig | None = None,
+        session_config: SessionConfig | None = None,
     ) -> None:
         if client_key is not None and client_key_file is not None:
             raise ValueError("pass client_key or client_key_file, not both")
-        if client_key is not None:
-            options = {**(options or {}), **client_options(client_key)}
         super().__init__(reactor, session=session, keyfile=keyfile, sam_address=sam_address,
                          sam_endpoint=sam_endpoint, options=options, in_depth=in_depth,
                          out_depth=out_depth, signature_type=signature_type, auto_close=auto_close,
                          registry=registry, progress=progress, user=user, password=password,
-                         allow_remote=allow_remote)
+                         allow_remote=allow_remote, bridge=bridge, session_config=session_config,
+                         extra_options=client_options(client_key) if client_key is not None else None)
         if client_key_file is not None:
             path = str(client_key_file)
             self._file_options = lambda: client_options(read_client_key(path))
         self.host = _check_host(host)
-        self.port = _check_port("port", port)
-        self.from_port = _check_port("from_port", from_port, allow_zero=True)
+        self.port = None if port is None else check_port("port", port)
+        self.from_port = None if from_port is None else check_port("from_port", from_port, allow_zero=True)
 
     def __repr__(self) -> str:
         port = f":{self.port}" if self.port is not None else ""
@@ -240,7 +226,7 @@ class I2PClientEndpoint(_EndpointBase):
 
     async def _connect(self, factory: IProtocolFactory) -> IProtocol:
         registry = self.registry
-        session = await registry.acquire(self._bridge(), self._session_spec(), self._progress)
+        session = await self.acquire_session()
 
         def lost(reason: Failure) -> None:
             registry.release(session)
@@ -281,7 +267,8 @@ class I2PServerEndpoint(_EndpointBase):
         default) or ``"dh"`` (the service lists each client's X25519 public
         key: :func:`txi2p.private.client_public_key`).
 
-    The other arguments are as for :class:`I2PClientEndpoint`.
+    The other arguments (*bridge* and *session_config* included) are as
+    for :class:`I2PClientEndpoint`.
     """
 
     def __init__(
@@ -308,27 +295,33 @@ class I2PServerEndpoint(_EndpointBase):
         clients: Mapping[str, str] | None = None,
         clients_file: str | None = None,
         auth: str = "psk",
+        bridge: BridgeConfig | None = None,
+        session_config: SessionConfig | None = None,
     ) -> None:
         if clients is not None and clients_file is not None:
             raise ValueError("pass clients or clients_file, not both")
         check_auth(auth)
+        extra: dict[str, str] = {}
         if clients is not None:
-            options = {**(options or {}), **service_options(clients, auth)}
+            extra.update(service_options(clients, auth))
         if private or clients is not None or clients_file is not None:
-            options = _private_options(options, signature_type)
+            given = session_config.option_map if session_config is not None else (options or {})
+            extra.update(_private_options(
+                given, session_config.signature_type if session_config is not None else signature_type))
         super().__init__(reactor, session=session, keyfile=keyfile, sam_address=sam_address,
                          sam_endpoint=sam_endpoint, options=options, in_depth=in_depth,
                          out_depth=out_depth, signature_type=signature_type, auto_close=auto_close,
                          registry=registry, progress=progress, user=user, password=password,
-                         allow_remote=allow_remote)
-        self.port = _check_port("port", port)
+                         allow_remote=allow_remote, bridge=bridge, session_config=session_config,
+                         extra_options=extra)
+        self.port = None if port is None else check_port("port", port)
         if isinstance(pending, bool) or not isinstance(pending, int) or not 1 <= pending <= 100:
             raise ValueError(f"pending must be an integer from 1 to 100, not {pending!r}")
         self.pending = pending
         if clients_file is not None:
             path = str(clients_file)
             self._file_options = lambda: service_options(read_clients_file(path), auth)
-        if session is None:
+        if self._spec.nickname is None:
             # A server with no name gets a session of its own, not the
             # transient one unnamed clients share.
             self._spec = replace(self._spec, nickname=f"txi2p-server-{secrets.token_hex(5)}")
@@ -347,7 +340,7 @@ class I2PServerEndpoint(_EndpointBase):
 
     async def _listen_once(self, factory: IProtocolFactory) -> I2PListeningPort:
         registry = self.registry
-        session = await registry.acquire(self._bridge(), self._session_spec(), self._progress)
+        session = await self.acquire_session()
         try:
             port = session.listen(factory, self.port, pending=self.pending,
                                   on_stop=lambda: registry.release(session))

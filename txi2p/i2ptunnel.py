@@ -33,8 +33,9 @@ from twisted.application.service import IService, MultiService
 from twisted.python import usage
 
 from txi2p import tunnel
+from txi2p.config import BridgeConfig, parse_bool
+from txi2p.private import check_auth
 from txi2p.sam import codec
-from txi2p.session import parse_sam_address
 
 __all__ = ["Options", "makeService", "tunnel_specs"]
 
@@ -43,11 +44,17 @@ _COMMON_PARAMETERS = [
     ["keyfile", "k", None, "Key file of our destination: created if missing, so the address "
                            "stays the same across restarts."],
     ["samaddr", None, None, "SAM bridge host:port (default: $I2P_SAM_ADDRESS or 127.0.0.1:7656)."],
+    ["sam-user", None, None, "SAM 3.2 user name, for a bridge with authentication on."],
+    ["sam-password", None, None, "Its password (better in a --config file than on the command line)."],
     ["i2p-port", None, None, "I2P port: to accept (server) or to connect to (client)."],
     ["in-depth", None, None, "Inbound tunnel length (default 2)."],
     ["out-depth", None, None, "Outbound tunnel length (default 2)."],
     ["nconnect", None, "-1", "Most simultaneous connections; more are refused (-1: unlimited)."],
     ["timeout", None, None, "Longest one connection may last, in seconds (default: forever)."],
+]
+
+_COMMON_FLAGS = [
+    ["allow-remote", None, "Accept a --samaddr that is not on this machine (SAM is not encrypted)."],
 ]
 
 _INT_KEYS = {"port": (0, 65535), "i2p-port": (1, 65535), "in-depth": (0, 7), "out-depth": (0, 7),
@@ -56,6 +63,8 @@ _INT_KEYS = {"port": (0, 65535), "i2p-port": (1, 65535), "in-depth": (0, 7), "ou
 
 class _TunnelOptions(usage.Options):
     kind = ""
+
+    optFlags: list[list[str | None]] = []
 
     def __init__(self) -> None:
         super().__init__()
@@ -80,7 +89,14 @@ class ServerOptions(_TunnelOptions):
     optParameters = [
         ["port", "p", None, "Local TCP port to relay incoming I2P streams to (required)."],
         ["host", None, "127.0.0.1", "Local host to relay to."],
+        ["clients", None, None, "File of NAME:KEY lines: a private service only these clients reach "
+                                "(implies --private)."],
+        ["auth", None, None, "Kind of client keys in --clients: psk (default) or dh."],
         *_COMMON_PARAMETERS,
+    ]
+    optFlags = [
+        ["private", None, "A private service: encrypted lease set, reached by its b33 name only."],
+        *_COMMON_FLAGS,
     ]
 
 
@@ -94,8 +110,10 @@ class ClientOptions(_TunnelOptions):
         ["port", "p", None, "Local TCP port to listen on (required)."],
         ["interface", None, "127.0.0.1", "Local interface to listen on (anything but loopback "
                                          "exposes the tunnel to other machines)."],
+        ["client-key", None, None, "File holding this client's key, for a private service that lists it."],
         *_COMMON_PARAMETERS,
     ]
+    optFlags = [*_COMMON_FLAGS]
 
 
 class Options(usage.Options):
@@ -135,7 +153,8 @@ def tunnel_spec(kind: str, values: dict[str, Any], where: str) -> dict[str, Any]
     """Check one tunnel's settings; return the keyword arguments of its service."""
     extra_options = {k[len("option."):]: v for k, v in values.items() if k.startswith("option.")}
     values = {k.replace("_", "-"): v for k, v in values.items() if not k.startswith("option.")}
-    allowed: set[str] = {str(p[0]) for p in (ServerOptions if kind == "server" else ClientOptions).optParameters}
+    options_class = ServerOptions if kind == "server" else ClientOptions
+    allowed: set[str] = {str(p[0]) for p in [*options_class.optParameters, *options_class.optFlags]}
     allowed |= {"options", "type"}
     unknown = set(values) - allowed
     if unknown:
@@ -153,12 +172,15 @@ def tunnel_spec(kind: str, values: dict[str, Any], where: str) -> dict[str, Any]
     spec["session"] = values.get("session") or f"i2ptunnel-{kind}-{port}"
     try:
         codec.check_token("session", spec["session"])
-        if values.get("samaddr"):
-            parse_sam_address(values["samaddr"])
     except ValueError as e:
         raise usage.UsageError(f"{where}{e}") from None
-    spec["sam_address"] = values.get("samaddr")
     spec["keyfile"] = values.get("keyfile")
+    try:
+        spec["bridge"] = BridgeConfig(values.get("samaddr") or None, None,
+                                      _flag("allow-remote", values.get("allow-remote"), where),
+                                      values.get("sam-user") or None, values.get("sam-password") or None)
+    except ValueError as e:
+        raise usage.UsageError(f"{where}{e}") from None
     for name in ("i2p-port", "in-depth", "out-depth", "nconnect"):
         if values.get(name) is not None:
             spec[name.replace("-", "_")] = _int(name, values[name], where)
@@ -183,10 +205,27 @@ def tunnel_spec(kind: str, values: dict[str, Any], where: str) -> dict[str, Any]
     spec["options"] = {**options, **extra_options}
     if kind == "server":
         spec["host"] = values.get("host") or "127.0.0.1"
+        spec["private"] = _flag("private", values.get("private"), where)
+        spec["clients_file"] = values.get("clients") or None
+        spec["auth"] = values.get("auth") or "psk"
+        try:
+            check_auth(spec["auth"])
+        except ValueError as e:
+            raise usage.UsageError(f"{where}{e}") from None
     else:
         spec["dest"] = values["dest"]
         spec["interface"] = values.get("interface") or "127.0.0.1"
+        spec["client_key_file"] = values.get("client-key") or None
     return spec
+
+
+def _flag(name: str, value: Any, where: str) -> bool:
+    if value is None:
+        return False
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise usage.UsageError(f"{where}{name} must be true or false, not {value!r}") from None
 
 
 def tunnel_specs_from_file(path: str) -> list[dict[str, Any]]:
@@ -220,14 +259,16 @@ def tunnel_specs(options: Options) -> list[dict[str, Any]]:
 def _service(reactor: Any, spec: dict[str, Any]) -> tunnel.Tunnel:
     spec = dict(spec)
     kind = spec.pop("kind")
-    common = dict(sam_address=spec["sam_address"], options=spec["options"] or None,
+    common = dict(bridge=spec["bridge"], options=spec["options"] or None,
                   in_depth=spec.get("in_depth"), out_depth=spec.get("out_depth"),
                   nconnect=spec.get("nconnect", -1), timeout=spec.get("timeout"),
                   keyfile=spec["keyfile"], i2p_port=spec.get("i2p_port"))
     if kind == "server":
-        return tunnel.TunnelServer(reactor, spec["session"], spec["port"], host=spec["host"], **common)
+        return tunnel.TunnelServer(reactor, spec["session"], spec["port"], host=spec["host"],
+                                   private=spec["private"], clients_file=spec["clients_file"],
+                                   auth=spec["auth"], **common)
     return tunnel.TunnelClient(reactor, spec["session"], spec["port"], spec["dest"],
-                               interface=spec["interface"], **common)
+                               interface=spec["interface"], client_key_file=spec["client_key_file"], **common)
 
 
 def makeService(options: Options) -> IService:

@@ -15,7 +15,7 @@ bytes straight from the socket, with nothing relayed in between.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -37,11 +37,13 @@ from txi2p.errors import (
 )
 from txi2p.sam import codec
 from txi2p.sam.dialect import SAMDialect
+from txi2p.states import State, checked_move, moves
 
 __all__ = [
     "I2PStreamTransport",
     "SAMControlProtocol",
     "SAMStreamProtocol",
+    "StreamState",
     "Timeouts",
 ]
 
@@ -413,6 +415,46 @@ class _ProtocolTap:
         return getattr(self._user, name)
 
 
+class StreamState(State):
+    """Where a :class:`SAMStreamProtocol` is; each value is the word its repr shows."""
+
+    #: Not connected to the SAM bridge yet.
+    NEW = "new"
+    #: HELLO sent, its reply awaited.
+    HELLO = "hello"
+    #: ``STREAM CONNECT``/``ACCEPT``/``FORWARD`` sent, its reply awaited.
+    STREAM = "stream"
+    #: An ACCEPT (or a connection the router opened for FORWARD) waits for the peer's line.
+    WAITING_PEER = "waiting-peer"
+    #: A FORWARD was taken: the connection idles while the router connects to us.
+    FORWARDING = "forwarding"
+    #: The user's protocol has (or is being given) the connection.
+    ESTABLISHED = "established"
+    #: :attr:`SAMStreamProtocol.established` was cancelled.
+    CANCELLED = "cancelled"
+    #: It failed; the reason went to :attr:`SAMStreamProtocol.established` if still waiting.
+    FAILED = "failed"
+
+
+#: Every move a :class:`SAMStreamProtocol` may make; any other is a txi2p bug.
+_STREAM_TRANSITIONS: Mapping[StreamState, frozenset[StreamState]] = moves({
+    StreamState.NEW: frozenset({StreamState.HELLO, StreamState.WAITING_PEER, StreamState.CANCELLED}),
+    StreamState.HELLO: frozenset({StreamState.STREAM, StreamState.CANCELLED, StreamState.FAILED}),
+    StreamState.STREAM: frozenset({StreamState.WAITING_PEER, StreamState.FORWARDING, StreamState.ESTABLISHED,
+                                   StreamState.CANCELLED, StreamState.FAILED}),
+    StreamState.WAITING_PEER: frozenset({StreamState.ESTABLISHED, StreamState.CANCELLED, StreamState.FAILED}),
+    # The router said something on the idle FORWARD connection.
+    StreamState.FORWARDING: frozenset({StreamState.FAILED}),
+    # No listener for the stream's port, or the user's factory refused it.
+    StreamState.ESTABLISHED: frozenset({StreamState.FAILED}),
+    # A session whose control connection ends cancels its streams, even one
+    # whose TCP connection to the bridge is still being made; once that
+    # connection is made, HELLO is sent all the same.
+    StreamState.CANCELLED: frozenset({StreamState.HELLO}),
+    StreamState.FAILED: frozenset(),
+})
+
+
 class SAMStreamProtocol(Protocol):
     """A SAM data connection, until it is handed to the user's protocol.
 
@@ -463,7 +505,7 @@ class SAMStreamProtocol(Protocol):
         self.on_acknowledged: Callable[[], None] | None = None
         self._decoder = codec.SAMDecoder()
         self._timer: IDelayedCall | None = None
-        self._state = "new"
+        self._state: StreamState = StreamState.NEW
         self._user: IProtocol | None = None
         self.established: Deferred[IProtocol] = Deferred(self._cancel)
 
@@ -480,10 +522,14 @@ class SAMStreamProtocol(Protocol):
     @property
     def accepting(self) -> bool:
         """True while an ACCEPT waits for a peer."""
-        return self._state == "waiting-peer"
+        return self._state == StreamState.WAITING_PEER
+
+    def _move(self, to: StreamState) -> None:
+        """Go to state *to*; a move not in the transition table is a txi2p bug."""
+        self._state = checked_move(_STREAM_TRANSITIONS, "SAMStreamProtocol", self._state, to)
 
     def _cancel(self, d: Deferred[IProtocol]) -> None:
-        self._state = "cancelled"
+        self._move(StreamState.CANCELLED)
         self._stop_timer()
         if self.transport is not None:
             _abort_transport(self.transport)
@@ -502,7 +548,7 @@ class SAMStreamProtocol(Protocol):
         self._fail(CommandTimeout(what, self._timeout, self.address))
 
     def _fail(self, error: Exception) -> None:
-        self._state = "failed"
+        self._move(StreamState.FAILED)
         self._stop_timer()
         if not self.established.called:
             self.established.errback(error)
@@ -512,10 +558,10 @@ class SAMStreamProtocol(Protocol):
     def connectionMade(self) -> None:
         assert self.transport is not None
         if self._hello is None:  # a FORWARD connection from the router
-            self._state = "waiting-peer"
+            self._move(StreamState.WAITING_PEER)
             self._decoder.expect_peer_line()
             return
-        self._state = "hello"
+        self._move(StreamState.HELLO)
         self._start_timer("HELLO VERSION")
         self.transport.write(self._hello.encode())
 
@@ -524,7 +570,7 @@ class SAMStreamProtocol(Protocol):
             self._user.dataReceived(data)
             return
         self._decoder.receive_data(data)
-        while self._user is None and self._state not in ("failed", "cancelled"):
+        while self._user is None and self._state not in (StreamState.FAILED, StreamState.CANCELLED):
             try:
                 event = self._decoder.next_event()
             except SAMProtocolError as e:
@@ -549,17 +595,17 @@ class SAMStreamProtocol(Protocol):
         if not isinstance(event, codec.Reply):
             self._fail(SAMProtocolError(f"unexpected {event!r} on a data connection"))
             return
-        if self._state == "hello":
+        if self._state == StreamState.HELLO:
             try:
                 event.without_secrets(self._hello.secrets if self._hello else ()).raise_for_result("HELLO VERSION")
             except SAMError as e:
                 self._fail(e)
                 return
             assert self._stream_command is not None
-            self._state = "stream"
+            self._move(StreamState.STREAM)
             self._start_timer(self._stream_command.name)
             self.transport.write(self._stream_command.encode())
-        elif self._state == "stream":
+        elif self._state == StreamState.STREAM:
             assert self._stream_command is not None
             try:
                 event.raise_for_result(self._stream_command.name)
@@ -568,12 +614,12 @@ class SAMStreamProtocol(Protocol):
                 return
             self._stop_timer()
             if self._stream_command.action == "ACCEPT":
-                self._state = "waiting-peer"
+                self._move(StreamState.WAITING_PEER)
                 self._decoder.expect_peer_line()
                 if self.on_acknowledged is not None:
                     self.on_acknowledged()
             elif self._stream_command.action == "FORWARD":
-                self._state = "forwarding"  # idles; the router connects to us
+                self._move(StreamState.FORWARDING)  # idles; the router connects to us
                 self.established.callback(None)  # type: ignore[arg-type]
             else:
                 self._establish()
@@ -582,7 +628,7 @@ class SAMStreamProtocol(Protocol):
 
     def _establish(self) -> None:
         assert self.transport is not None and self._peer is not None
-        self._state = "established"
+        self._move(StreamState.ESTABLISHED)
         factory = self._factory if self._route is None else self._route(self.to_port)
         if factory is None:
             self._fail(StreamRejected(f"no listener for I2P port {self.to_port}"))
@@ -613,9 +659,9 @@ class SAMStreamProtocol(Protocol):
             return
         if not self.established.called:
             what = {
-                "hello": "before HELLO was answered",
-                "stream": f"before {self._stream_command.name if self._stream_command else 'STREAM'} was answered",
-                "waiting-peer": "while waiting for a peer",
+                StreamState.HELLO: "before HELLO was answered",
+                StreamState.STREAM: f"before {self._stream_command.name if self._stream_command else 'STREAM'} was answered",
+                StreamState.WAITING_PEER: "while waiting for a peer",
             }.get(self._state, "")
             self.established.errback(
                 SAMConnectionLost(

@@ -21,63 +21,52 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.logger import Logger
 
-from txi2p.address import read_key_file, write_key_file
+from txi2p.address import PrivateKey, read_key_file, write_key_file
+from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.errors import SessionConflict
 from txi2p.protocol import Timeouts
-from txi2p.session import DEFAULT_SIGNATURE_TYPE, SAMBridge, SAMSession, default_sam_address
+from txi2p.session import SAMBridge, SAMSession
 
-__all__ = ["Progress", "SessionRegistry", "SessionSpec"]
+__all__ = ["Progress", "SessionRegistry", "SessionSpec", "StartSession"]
 
 _log = Logger()
 
 Progress = Callable[[str], None]
 
+#: Starts one session: ``(bridge, name, key or None, config, progress)``
+#: -> the session.  Datagram sessions use their own (they open a UDP port
+#: first); the default is :meth:`SAMBridge.create_session`.
+StartSession = Callable[[SAMBridge, str, PrivateKey | None, SessionConfig, Progress], Awaitable[SAMSession]]
+
 _REGISTRY_ATTRIBUTE = "_txi2p_session_registry"
 
 
-@dataclass(frozen=True)
-class SessionSpec:
-    """What a session must be: compared when a name is asked for again."""
-
-    nickname: str | None = None
-    keyfile: str | None = None
-    style: str = "STREAM"
-    options: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # may hold client keys
-    signature_type: int | str = DEFAULT_SIGNATURE_TYPE
-    auto_close: bool = field(default=False, compare=False)
-
-    @classmethod
-    def make(cls, nickname: str | None = None, keyfile: str | None = None, style: str = "STREAM",
-             options: Mapping[str, str] | None = None,
-             signature_type: int | str = DEFAULT_SIGNATURE_TYPE,
-             auto_close: bool = False) -> SessionSpec:
-        return cls(nickname or None, keyfile or None, style,
-                   tuple(sorted((options or {}).items())), signature_type, auto_close)
-
-    def differences(self, other: SessionSpec) -> list[str]:
-        names = []
-        for attr in ("keyfile", "style", "options", "signature_type"):
-            if getattr(self, attr) != getattr(other, attr):
-                names.append(attr)
-        return names
+#: The session settings value, under the name this module first gave it.
+SessionSpec = SessionConfig
 
 
 @dataclass(eq=False)
 class _Entry:
-    spec: SessionSpec
+    spec: SessionConfig
     bridge: SAMBridge
     name: str
     session: SAMSession | None = None
     waiters: list[Deferred[SAMSession]] | None = None
     users: int = 0
+
+
+def _create_session(bridge: SAMBridge, name: str, key: PrivateKey | None, spec: SessionConfig,
+                    progress: Progress) -> Awaitable[SAMSession]:
+    return bridge.create_session(spec.style, name, key, options=spec.option_map,
+                                 signature_type=spec.signature_type, progress=progress)
 
 
 class SessionRegistry:
@@ -105,26 +94,32 @@ class SessionRegistry:
             setattr(reactor, _REGISTRY_ATTRIBUTE, registry)
         return registry
 
-    def bridge(self, address: str | None = None, *, endpoint: IStreamClientEndpoint | None = None,
+    def bridge(self, address: str | BridgeConfig | None = None, *,
+               endpoint: IStreamClientEndpoint | None = None,
                user: str | None = None, password: str | None = None,
                allow_remote: bool = False) -> SAMBridge:
-        """The shared :class:`SAMBridge` for *address* (or *endpoint*).
+        """The shared :class:`SAMBridge` for a :class:`~txi2p.config.BridgeConfig`
+        (or for *address*/*endpoint* and the other settings one by one).
 
-        Credentials given for a bridge already in use with other ones raise
+        Bridges are shared by where they are.  A config with credentials
+        for a bridge already in use with other ones (or with none) raises
         :class:`~txi2p.errors.SessionConflict` rather than being ignored; a
-        caller that gives none (the socket shim) uses the bridge as it is.
+        config without credentials uses the bridge as it is.
         """
-        key = address or (repr(endpoint) if endpoint is not None else default_sam_address())
+        if isinstance(address, BridgeConfig):
+            config = address
+        else:
+            config = BridgeConfig(address, endpoint, allow_remote, user, password)
+        config = config.with_defaults(self.timeouts)
+        key = config.where
         bridge = self._bridges.get(key)
-        if (bridge is not None and (user, password) != (None, None)
-                and (bridge.user, bridge.password) != (user, password)):
+        if (bridge is not None and config.has_credentials
+                and (bridge.user, bridge.password) != (config.user, config.password)):
             raise SessionConflict(
                 f"the SAM bridge at {key} is already in use with other credentials (user and "
                 f"password); use the same ones everywhere in this process")
         if bridge is None:
-            bridge = SAMBridge(self.reactor, address or (None if endpoint else key), endpoint=endpoint,
-                               user=user, password=password, timeouts=self.timeouts,
-                               allow_remote=allow_remote)
+            bridge = SAMBridge(self.reactor, config=config)
             self._bridges[key] = bridge
         return bridge
 
@@ -140,7 +135,7 @@ class SessionRegistry:
         and settings.  An adopted session is never closed by the registry
         except at reactor shutdown.
         """
-        spec = SessionSpec.make(session.nickname, None, session.style, session.options)
+        spec = SessionConfig.make(session.nickname, None, session.style, session.options)
         key: tuple[str, Any] = (session.bridge.address, session.nickname)
         if key in self._entries:
             raise SessionConflict(f"session {session.nickname!r} is already registered")
@@ -148,9 +143,10 @@ class SessionRegistry:
         entry = self._entries[key] = _Entry(spec, session.bridge, session.nickname, session, users=1)
         session.closed.addCallback(lambda _: self._ended(key, entry))
 
-    async def acquire(self, bridge: SAMBridge, spec: SessionSpec,
-                      progress: Progress | None = None) -> SAMSession:
-        """The session for *spec* on *bridge*, created if needed.
+    async def acquire(self, bridge: SAMBridge, spec: SessionConfig,
+                      progress: Progress | None = None, *,
+                      start: StartSession | None = None) -> SAMSession:
+        """The session for *spec* on *bridge*, created (by *start*) if needed.
 
         Each call counts as one user; give it back with :meth:`release`.
         """
@@ -179,7 +175,7 @@ class SessionRegistry:
             return session
         entry.waiters = []
         try:
-            session = await self._create(entry, progress)
+            session = await self._create(entry, progress, start)
         except Exception as e:
             waiters, entry.waiters = entry.waiters, None
             if self._entries.get(key) is entry:
@@ -195,7 +191,7 @@ class SessionRegistry:
             w.callback(session)
         return session
 
-    def _same_destination(self, bridge: SAMBridge, spec: SessionSpec,
+    def _same_destination(self, bridge: SAMBridge, spec: SessionConfig,
                           key: tuple[str, Any]) -> tuple[tuple[str, Any], _Entry | None]:
         """The entry already holding *spec*'s key file on *bridge*, if any.
 
@@ -218,7 +214,8 @@ class SessionRegistry:
             return other_key, entry
         return key, None
 
-    async def _create(self, entry: _Entry, progress: Progress | None) -> SAMSession:
+    async def _create(self, entry: _Entry, progress: Progress | None,
+                      start: StartSession | None) -> SAMSession:
         spec = entry.spec
 
         def say(text: str) -> None:
@@ -229,9 +226,7 @@ class SessionRegistry:
         key = read_key_file(spec.keyfile) if spec.keyfile else None
         if spec.keyfile and key is None:
             say(f"key file {spec.keyfile} does not exist yet: a new destination will be written to it")
-        session = await entry.bridge.create_session(
-            spec.style, entry.name, key, options=dict(spec.options),
-            signature_type=spec.signature_type, progress=say)
+        session = await (start or _create_session)(entry.bridge, entry.name, key, spec, say)
         if spec.keyfile and key is None:
             write_key_file(spec.keyfile, session.key)
             say(f"wrote the new destination's key to {spec.keyfile} (mode 0600)")

@@ -13,19 +13,16 @@ subsessions.  Closing the control connection ends the session.
 
 from __future__ import annotations
 
-import ipaddress
-import os
 import secrets
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Literal, overload
 
-from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
 from twisted.internet.error import CannotListenError, ConnectError
 from twisted.internet.interfaces import (
-    IListeningPort,
     IProtocol,
     IProtocolFactory,
     IStreamClientEndpoint,
@@ -34,7 +31,6 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from txi2p.address import (
     BLINDED_SIGNATURE_TYPES,
@@ -47,6 +43,18 @@ from txi2p.address import (
     is_b32_name,
     signature_type_code,
 )
+from txi2p.config import (
+    DEFAULT_OPTIONS,
+    DEFAULT_SAM_ADDRESS,
+    DEFAULT_SIGNATURE_TYPE,
+    LEASE_SET_ENC_TYPES,
+    BridgeConfig,
+    default_sam_address,
+    enc_types,
+    is_loopback,
+    parse_sam_address,
+    session_options,
+)
 from txi2p.errors import (
     ClientKeyRequired,
     CommandTimeout,
@@ -56,17 +64,20 @@ from txi2p.errors import (
     SAMConnectionFailed,
     SAMError,
     SessionClosed,
-    StreamRejected,
     TxI2PError,
     UnsupportedByRouter,
 )
+from txi2p.listening import LISTEN_LINGER_TIME as LISTEN_LINGER_TIME
+from txi2p.listening import AcceptSettle, ForwardingPort, I2PListeningPort, _Acceptor, _Forwarder
 from txi2p.private import ENCRYPTED_LEASE_SET, check_blindable
 from txi2p.protocol import SAMControlProtocol, SAMStreamProtocol, Timeouts
 from txi2p.sam import codec
 from txi2p.sam.dialect import MAX_VERSION, MIN_VERSION, SAMDialect
 
 __all__ = [
+    "DEFAULT_OPTIONS",
     "DEFAULT_SAM_ADDRESS",
+    "DEFAULT_SIGNATURE_TYPE",
     "LEASE_SET_ENC_TYPES",
     "ForwardingPort",
     "SAMBridge",
@@ -74,31 +85,13 @@ __all__ = [
     "SAMSubsession",
     "default_sam_address",
     "enc_types",
+    "is_loopback",
     "own_address",
     "parse_sam_address",
     "session_options",
 ]
 
 _log = Logger()
-
-DEFAULT_SAM_ADDRESS = "127.0.0.1:7656"
-
-#: Signature type sent when creating a new destination (Ed25519; defined
-#: by the wire layer, :data:`txi2p.sam.codec.DEFAULT_SIGNATURE_TYPE`).
-DEFAULT_SIGNATURE_TYPE = codec.DEFAULT_SIGNATURE_TYPE
-
-#: Seconds a session keeps its pending ACCEPTs (refusing the streams they
-#: get) after its last listener stopped, so that a listen() soon after
-#: reuses them at once.  A STREAM FORWARD is kept until the session ends.
-LISTEN_LINGER_TIME = 5.0
-
-#: Session options sent unless the caller overrides them.
-DEFAULT_OPTIONS: Mapping[str, str] = {
-    "i2cp.leaseSetEncType": "4,0",
-    "inbound.length": "2",
-    "outbound.length": "2",
-}
-
 
 #: A ``NAMING REPLY`` key that carries one of the lease set's options (``OPTIONS=true``).
 _OPTION_PREFIX = "OPTION:"
@@ -114,74 +107,6 @@ def pass_through_firing(waiter: Deferred[None]) -> Callable[[Any], Any]:
             waiter.callback(None)
         return result
     return callback
-
-
-def default_sam_address() -> str:
-    """``$I2P_SAM_ADDRESS``, or ``127.0.0.1:7656``."""
-    return os.environ.get("I2P_SAM_ADDRESS") or DEFAULT_SAM_ADDRESS
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``."""
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_sam_address(address: str) -> tuple[str, int]:
-    """``"host:port"`` -> ``(host, port)``; raises ValueError naming the problem."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"SAM address must be host:port, not {address!r}")
-    return host.strip("[]"), int(port)
-
-
-def session_options(
-    options: Mapping[str, object] | None = None,
-    *,
-    in_depth: int | None = None,
-    out_depth: int | None = None,
-) -> dict[str, str]:
-    """The session options to send: defaults, then *options*, then depths.
-
-    ``in_depth``/``out_depth`` (the i2p.socket names) become
-    ``inbound.length``/``outbound.length``.
-    """
-    merged = dict(DEFAULT_OPTIONS)
-    for key, value in (options or {}).items():
-        codec.check_token("option name", key)
-        merged[key] = codec.check_value(f"option {key}", value)
-    enc_types(merged)
-    for name, key, value in (("in_depth", "inbound.length", in_depth),
-                             ("out_depth", "outbound.length", out_depth)):
-        if value is not None:
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 7:
-                raise ValueError(f"{name} must be an integer from 0 to 7, not {value!r}")
-            merged[key] = str(value)
-    return merged
-
-
-#: ``i2cp.leaseSetEncType`` numbers: ElGamal (0), X25519 (4) and the
-#: post-quantum hybrids of ML-KEM-512/768/1024 with X25519 (5, 6, 7).
-LEASE_SET_ENC_TYPES = {0: "ElGamal", 4: "X25519", 5: "ML-KEM-512-X25519", 6: "ML-KEM-768-X25519",
-                       7: "ML-KEM-1024-X25519"}
-
-
-def enc_types(options: Mapping[str, str]) -> list[int]:
-    """The lease-set encryption types *options* ask for (``i2cp.leaseSetEncType``:
-    comma-separated numbers of :data:`LEASE_SET_ENC_TYPES`), checked."""
-    value = options.get("i2cp.leaseSetEncType")
-    if value is None:
-        return []
-    numbers = [item.strip() for item in value.split(",")]
-    if not all(n.isdigit() and int(n) in LEASE_SET_ENC_TYPES for n in numbers):
-        known = ", ".join(f"{n} ({name})" for n, name in LEASE_SET_ENC_TYPES.items())
-        raise ValueError(f"i2cp.leaseSetEncType is a comma-separated list of encryption types: {known}; "
-                         f"not {value!r}")
-    return [int(n) for n in numbers]
 
 
 def _local_destination(name: object) -> Destination | str:
@@ -238,6 +163,11 @@ class SAMBridge:
         ``~/.i2p/hosts.txt`` if present).
     :param allow_remote: accept an *address* that is not on loopback (SAM
         is unencrypted; use *user*/*password* where the bridge supports them).
+    :param config: instead of *address*, *endpoint*, *user*, *password*,
+        *timeouts* and *allow_remote*, all of them in one
+        :class:`~txi2p.config.BridgeConfig`.
+
+    :ivar config: how this bridge is reached (a :class:`~txi2p.config.BridgeConfig`).
     """
 
     def __init__(
@@ -251,24 +181,21 @@ class SAMBridge:
         timeouts: Timeouts | None = None,
         hosts: HostsFile | None = None,
         allow_remote: bool = False,
+        config: BridgeConfig | None = None,
     ) -> None:
+        self.config = config = BridgeConfig.given(config, address, endpoint, allow_remote, user, password,
+                                                  timeouts)
         self.reactor = reactor
-        self.timeouts = timeouts or Timeouts()
-        if endpoint is None:
-            self.address = address or default_sam_address()
-            host, port = parse_sam_address(self.address)
-            if not allow_remote and not is_loopback(host):
-                raise ValueError(
-                    f"the SAM bridge address {self.address} is not on this machine: SAM traffic "
-                    "(private keys included) is not encrypted. To use it anyway, pass "
-                    "allow_remote=True (allowRemote=true in endpoint strings), with user= and "
-                    "password= if the bridge requires them")
-            endpoint = TCP4ClientEndpoint(reactor, host, port, timeout=self.timeouts.connect)
+        self.timeouts = config.timeouts or Timeouts()
+        self.address = config.where
+        if config.endpoint is None:
+            host, port = config.check_address(self.address)
+            self.endpoint: IStreamClientEndpoint = TCP4ClientEndpoint(
+                reactor, host, port, timeout=self.timeouts.connect)
         else:
-            self.address = address or repr(endpoint)
-        self.endpoint = endpoint
-        self.user = user
-        self.password = password
+            self.endpoint = config.endpoint
+        self.user = config.user
+        self.password = config.password
         if hosts is None:
             for path in HostsFile.default_paths():
                 if path.exists():
@@ -515,76 +442,26 @@ class SAMBridge:
         if key is not None:
             await self._wait_for_release(key.destination, say)
         say(f"connecting to the SAM bridge at {self.address}")
-        while True:
+        retry: _TryAgain | None = None
+        for _ in range(_SESSION_CREATE_TRIES):
             control = await self.control()
-            assert self.dialect is not None
-            dialect = self.dialect
-            post_quantum = [t for t in enc_types(opts) if t > 4]
-            if post_quantum and not dialect.post_quantum_enc_types:
-                control.close()
-                why = (f"it refused them before ({self._post_quantum_refusal})" if self._post_quantum_refusal
-                       else f"it speaks SAM {dialect.version}, and routers that old (i2pd before 2.58) exit "
-                            "on them")
-                raise UnsupportedByRouter(
-                    message=f"i2cp.leaseSetEncType={opts['i2cp.leaseSetEncType']}: txi2p does not send "
-                    f"post-quantum types ({', '.join(map(str, post_quantum))}) to the SAM bridge at "
-                    f"{self.address}: {why}; use 4,0 with this router", command="SESSION CREATE")
-            wire_style = dialect.primary_style if style == "PRIMARY" else style
-            keys = dict(extra or {})
-            unforwarded = style in codec.PACKET_STYLES and "PORT" not in keys
-            if unforwarded and dialect.unforwarded_port is not None:
-                keys["PORT"] = dialect.unforwarded_port
-            command = codec.session_create(
-                wire_style, nickname, key.base64 if key else "TRANSIENT",
-                signature_type=None if key else signature_type,
-                options=opts, extra=keys.items(),
-            )
-            say(f"waiting for the router to build tunnels for session {nickname!r} "
-                f"(i2pd answers after its 20 s readiness check)")
             try:
-                reply = await control.command(command, self.timeouts.session_create)
-            except I2PError as e:
-                control.close()
-                if post_quantum and "crypto type" in e.message.lower():
-                    # Java I2P 2.7: "Unsupported crypto type: 6"; later sessions fail here
-                    self._post_quantum_refusal = e.message
-                    self.learn(dialect.learned(post_quantum_enc_types=False))
-                    raise UnsupportedByRouter(
-                        e.result, f"the SAM bridge at {self.address} refused i2cp.leaseSetEncType="
-                        f"{opts['i2cp.leaseSetEncType']} ({e.message}); use 4,0 with this router",
-                        e.command) from e
-                if style in codec.DATAGRAM_STYLES[1:]:
-                    raise UnsupportedByRouter(
-                        e.result, f"the SAM bridge at {self.address} refused STYLE={style} "
-                        f"({e.message or e.result}); DATAGRAM2 and DATAGRAM3 are new in SAM API 0.9.66 "
-                        "(i2pd 2.58, Java I2P 2.9): use DATAGRAM with this router", e.command) from e
-                if wire_style != "PRIMARY":
+                reply = await self._session_create(control, style, nickname, key, opts, signature_type,
+                                                   extra, say)
+                private = _created_key(reply, key)
+            except BaseException as e:
+                control.close()  # a session not made: its control connection goes too
+                if not isinstance(e, _TryAgain):
                     raise
-                # i2pd refuses PRIMARY (and closes the socket): it knows MASTER.
-                self.learn(dialect.learned_primary_refused())
-                say(f"the router refused STYLE=PRIMARY ({e.message or e.result}); "
-                    "trying its older spelling, MASTER")
+                retry, nickname = e, e.nickname
                 continue
-            except CommandTimeout:
-                control.close()
-                if not unforwarded or "PORT" in keys:
-                    raise
-                # i2pd 2.56 never answers a DATAGRAM/RAW session without PORT,
-                # and keeps the half-made session (its ID stays taken).
-                self.learn(dialect.learned(unforwarded_port="0"))
-                abandoned, nickname = nickname, f"{nickname}-p0"
-                say(f"the router did not answer a {style} session without PORT; trying again "
-                    f"with PORT=0 as {nickname!r} (it keeps {abandoned!r} half-made)")
-                continue
-            except BaseException:
-                control.close()
-                raise
             break
-        try:
-            private = _created_key(reply, key)
-        except BaseException:
-            control.close()
-            raise
+        else:
+            assert retry is not None
+            raise I2PError(
+                message=f"SESSION CREATE failed {_SESSION_CREATE_TRIES} times at the SAM bridge at "
+                f"{self.address}, each time teaching txi2p something new (last: {retry.__cause__}); "
+                "not trying again", command="SESSION CREATE") from retry.__cause__
         session = SAMSession(self, control, nickname, style, private, opts)
         say(f"session {nickname!r} is up: {session.b32}")
         _log.info("SAM session {nickname} ({style}) up at {address}: {b32}",
@@ -594,6 +471,86 @@ class SAMBridge:
             probe.addCallback(lambda allowed: control.start_keepalive() if allowed else None)
             probe.addErrback(lambda f: f.trap(TxI2PError, CancelledError))
         return session
+
+    async def _session_create(self, control: SAMControlProtocol, style: str, nickname: str,
+                              key: PrivateKey | None, opts: dict[str, str], signature_type: int | str,
+                              extra: Mapping[str, str | None] | None,
+                              say: Callable[[str], None]) -> codec.Reply:
+        """Send one SESSION CREATE on *control*: its reply.
+
+        A refusal that teaches the bridge something (i2pd refuses PRIMARY,
+        and never answers an unforwarded DATAGRAM/RAW session without PORT)
+        is learned and raises ``_TryAgain``; the caller closes *control*.
+        """
+        assert self.dialect is not None
+        dialect = self.dialect
+        post_quantum = [t for t in enc_types(opts) if t > 4]
+        if post_quantum and not dialect.post_quantum_enc_types:
+            why = (f"it refused them before ({self._post_quantum_refusal})" if self._post_quantum_refusal
+                   else f"it speaks SAM {dialect.version}, and routers that old (i2pd before 2.58) exit "
+                        "on them")
+            raise UnsupportedByRouter(
+                message=f"i2cp.leaseSetEncType={opts['i2cp.leaseSetEncType']}: txi2p does not send "
+                f"post-quantum types ({', '.join(map(str, post_quantum))}) to the SAM bridge at "
+                f"{self.address}: {why}; use 4,0 with this router", command="SESSION CREATE")
+        wire_style = dialect.primary_style if style == "PRIMARY" else style
+        keys = dict(extra or {})
+        unforwarded = style in codec.PACKET_STYLES and "PORT" not in keys
+        if unforwarded and dialect.unforwarded_port is not None:
+            keys["PORT"] = dialect.unforwarded_port
+        command = codec.session_create(
+            wire_style, nickname, key.base64 if key else "TRANSIENT",
+            signature_type=None if key else signature_type,
+            options=opts, extra=keys.items(),
+        )
+        say(f"waiting for the router to build tunnels for session {nickname!r} "
+            f"(i2pd answers after its 20 s readiness check)")
+        try:
+            return await control.command(command, self.timeouts.session_create)
+        except I2PError as e:
+            if post_quantum and "crypto type" in e.message.lower():
+                # Java I2P 2.7: "Unsupported crypto type: 6"; later sessions fail here
+                self._post_quantum_refusal = e.message
+                self.learn(dialect.learned(post_quantum_enc_types=False))
+                raise UnsupportedByRouter(
+                    e.result, f"the SAM bridge at {self.address} refused i2cp.leaseSetEncType="
+                    f"{opts['i2cp.leaseSetEncType']} ({e.message}); use 4,0 with this router",
+                    e.command) from e
+            if style in codec.DATAGRAM_STYLES[1:]:
+                raise UnsupportedByRouter(
+                    e.result, f"the SAM bridge at {self.address} refused STYLE={style} "
+                    f"({e.message or e.result}); DATAGRAM2 and DATAGRAM3 are new in SAM API 0.9.66 "
+                    "(i2pd 2.58, Java I2P 2.9): use DATAGRAM with this router", e.command) from e
+            if wire_style != "PRIMARY":
+                raise
+            # i2pd refuses PRIMARY (and closes the socket): it knows MASTER.
+            self.learn(dialect.learned_primary_refused())
+            say(f"the router refused STYLE=PRIMARY ({e.message or e.result}); "
+                "trying its older spelling, MASTER")
+            raise _TryAgain(nickname) from e
+        except CommandTimeout as e:
+            if not unforwarded or "PORT" in keys:
+                raise
+            # i2pd 2.56 never answers a DATAGRAM/RAW session without PORT,
+            # and keeps the half-made session (its ID stays taken).
+            self.learn(dialect.learned(unforwarded_port="0"))
+            abandoned, nickname = nickname, f"{nickname}-p0"
+            say(f"the router did not answer a {style} session without PORT; trying again "
+                f"with PORT=0 as {nickname!r} (it keeps {abandoned!r} half-made)")
+            raise _TryAgain(nickname) from e
+
+
+#: SESSION CREATE tries: the first, and one for each thing a refusal can
+#: teach (MASTER for PRIMARY, PORT=0 for an unforwarded DATAGRAM/RAW session).
+_SESSION_CREATE_TRIES = 3
+
+
+class _TryAgain(Exception):
+    """A refused SESSION CREATE taught the bridge something: create it again as *nickname*."""
+
+    def __init__(self, nickname: str) -> None:
+        super().__init__(nickname)
+        self.nickname = nickname
 
 
 def _created_key(reply: codec.Reply, key: PrivateKey | None) -> PrivateKey:
@@ -606,223 +563,6 @@ def _created_key(reply: codec.Reply, key: PrivateKey | None) -> PrivateKey:
         raise I2PError(message="the router created a different destination than the key given",
                        command="SESSION CREATE")
     return private
-
-
-class ForwardingPort:
-    """A local TCP port the router connects to for each incoming stream."""
-
-    def __init__(self, listening: IListeningPort, control: SAMStreamProtocol | None) -> None:
-        self.listening = listening
-        self._control = control
-
-    def stopListening(self) -> Deferred[None] | None:
-        if self._control is not None and self._control.transport is not None:
-            self._control.transport.loseConnection()
-        return self.listening.stopListening()
-
-
-@implementer(IListeningPort)
-class I2PListeningPort:
-    """A listener on an I2P port of a session (see :meth:`SAMSession.listen`)."""
-
-    def __init__(self, session: SAMSession, port: int | None, factory: IProtocolFactory,
-                 on_stop: Callable[[], None] | None = None) -> None:
-        self.session = session
-        self.port = port
-        self.factory = factory
-        self._on_stop = on_stop
-        self.listening = True
-
-    def startListening(self) -> None:
-        """Already listening once made; kept for ``IListeningPort``."""
-
-    def stopListening(self) -> Deferred[None]:
-        """Stop accepting for this port; the session is released if unused."""
-        if self.listening:
-            self.listening = False
-            self.session._listeners_changed(self, removed=True)
-            self.factory.doStop()
-            if self._on_stop is not None:
-                self._on_stop()
-        return succeed(None)
-
-    loseConnection = stopListening
-
-    def getHost(self) -> I2PAddress:
-        return I2PAddress(self.session.address, port=self.port)
-
-    def __repr__(self) -> str:
-        return f"<I2PListeningPort {self.session.b32}:{self.port if self.port is not None else '*'}>"
-
-
-class _Acceptor:
-    """Keeps several STREAM ACCEPTs pending on a session and routes streams.
-
-    A stream goes to the listener for its ``TO_PORT``; else to the
-    listener with no port; a router that reports no ports (i2pd 2.45.1)
-    gets the portless listener, or the one with the lowest port.
-    """
-
-    def __init__(self, session: SAMSession, pending: int) -> None:
-        self.session = session
-        self.pending_target = pending
-        self.listeners: dict[int | None, I2PListeningPort] = {}
-        self._pending: set[Deferred[IProtocol]] = set()
-        self._handshaking: Deferred[IProtocol] | None = None
-        self._retry: Any = None
-        self._ready = False
-        self._ready_waiters: list[Deferred[None]] = []
-        self.lingering = False
-        self._linger: Any = None
-
-    #: Seconds to linger (None: until the session ends or a direct accept()).
-    linger_time: float | None = LISTEN_LINGER_TIME
-
-    def linger(self) -> None:
-        """No listener is left: keep the router's acceptor a while, then stop."""
-        if self.lingering:
-            return
-        self.lingering = True
-        if self.linger_time is not None:
-            self._linger = self.session.bridge.reactor.callLater(self.linger_time, self.stop)
-
-    def resume(self) -> None:
-        """A listener came back while lingering: go on with the same acceptor."""
-        self.lingering = False
-        if self._linger is not None and self._linger.active():
-            self._linger.cancel()
-        self._linger = None
-
-    def when_ready(self) -> Deferred[None]:
-        """Fires once the router has taken our first ACCEPT (or FORWARD)."""
-        d: Deferred[None] = Deferred()
-        if self._ready:
-            d.callback(None)
-        else:
-            self._ready_waiters.append(d)
-        return d
-
-    def _set_ready(self) -> None:
-        if not self._ready:
-            self._ready = True
-            waiters, self._ready_waiters = self._ready_waiters, []
-            for d in waiters:
-                d.callback(None)
-
-    def route(self, to_port: int | None) -> IProtocolFactory | None:
-        listener = self.listeners.get(to_port) if to_port is not None else None
-        if listener is None:
-            listener = self.listeners.get(None)
-        if listener is None and to_port is None and self.listeners:
-            listener = self.listeners[min(p for p in self.listeners if p is not None)]
-        return listener.factory if listener is not None else None
-
-    def fill(self) -> None:
-        # One ACCEPT at a time until the router has taken it: i2pd 2.45.1
-        # registers ACCEPTs that arrive together twice and then hands one
-        # socket two streams.
-        if self._handshaking is not None or not self.listeners or not self.session.is_open:
-            return
-        if len(self._pending) >= self.pending_target:
-            return
-        d = self.session.accept(Factory(), route=self.route, on_acknowledged=self._acknowledged)
-        self._handshaking = d
-        self._pending.add(d)
-        d.addBoth(self._done, d)
-
-    def _acknowledged(self) -> None:
-        self._handshaking = None
-        self._set_ready()
-        self.fill()
-
-    def _done(self, result: object, d: Deferred[IProtocol]) -> None:
-        self._pending.discard(d)
-        if self._handshaking is d:
-            self._handshaking = None
-        if not isinstance(result, Failure):
-            self.fill()
-            return
-        if result.check(CancelledError):
-            return
-        if result.check(StreamRejected):
-            _log.info("{session}: {error}", session=self.session.nickname, error=result.value)
-            self.fill()
-            return
-        if not self.session.is_open:
-            return
-        _log.warn("{session}: STREAM ACCEPT failed ({error}); retrying in 1 s",
-                  session=self.session.nickname, error=result.getErrorMessage())
-        if self._retry is None or not self._retry.active():
-            self._retry = self.session.bridge.reactor.callLater(1.0, self.fill)
-
-    def stop(self) -> None:
-        self.resume()
-        self._ready = False  # a later listen() waits for the router again
-        if self._retry is not None and self._retry.active():
-            self._retry.cancel()
-        for d in list(self._pending):
-            d.cancel()
-
-
-class _Forwarder(_Acceptor):
-    """Takes incoming streams with one STREAM FORWARD instead of ACCEPTs.
-
-    Used wherever the bridge is on this host (see
-    :meth:`~txi2p.sam.dialect.SAMDialect.listens_with_forward`), so the
-    router can connect to our local port for each stream: it keeps a
-    permanent acceptor, with no backlog and no race (pending ACCEPTs race
-    in i2pd up to 2.56, are closed young in 2.58, and one ACCEPT at a time
-    overflows i2pd's 128-stream backlog under load).
-
-    Once set up it stays until the session ends (or a direct ``accept()``
-    or ``forward()`` takes over), refusing streams while nothing listens:
-    closing it and opening a new one makes i2pd reset the new one late, so
-    a new FORWARD must wait the dialect's accept_settle time, and a listen() would too.
-    """
-
-    linger_time = None
-
-    def __init__(self, session: SAMSession, pending: int) -> None:
-        super().__init__(session, pending)
-        self._port: ForwardingPort | None = None
-        self._starting: Deferred[ForwardingPort] | None = None
-
-    def fill(self) -> None:
-        if self._port is not None or self._starting is not None:
-            return
-        if not self.listeners or not self.session.is_open:
-            return
-        d = Deferred.fromCoroutine(self.session.forward(Factory(), route=self.route))
-        self._starting = d
-
-        def started(port: ForwardingPort) -> None:
-            self._starting = None
-            if not self.listeners or not self.session.is_open:
-                port.stopListening()
-                return
-            self._port = port
-            self._set_ready()
-
-        def failed(failure: Failure) -> None:
-            self._starting = None
-            if failure.check(CancelledError) or not self.session.is_open:
-                return
-            _log.warn("{session}: STREAM FORWARD failed ({error}); retrying in 1 s",
-                      session=self.session.nickname, error=failure.getErrorMessage())
-            self._retry = self.session.bridge.reactor.callLater(1.0, self.fill)
-
-        d.addCallbacks(started, failed)
-
-    def stop(self) -> None:
-        super().stop()  # (it has no pending ACCEPTs to cancel)
-        if self._starting is not None:
-            self._starting.cancel()
-        port, self._port = self._port, None
-        if port is not None:
-            port.stopListening()
-            # i2pd resets a new FORWARD's acceptor when it processes this
-            # one's end late: the next FORWARD waits a moment.
-            self.session._accept_cancelled_at = self.session.bridge.reactor.seconds()
 
 
 class SAMSession:
@@ -854,9 +594,11 @@ class SAMSession:
         self.closed: Deferred[None] = Deferred()
         self.close_reason: Failure | None = None
         self.closed_on_purpose = False
+        #: The :class:`~txi2p.datagram.I2PDatagramPort` of a DATAGRAM or RAW session.
+        self.packet_port: Any = None
         self._streams: set[SAMStreamProtocol] = set()
         self._acceptor: _Acceptor | None = None
-        self._accept_cancelled_at: float | None = None
+        self._accept_settle = AcceptSettle(bridge.reactor)
         #: The PRIMARY session of a subsession, else None.
         self.parent = parent
         if parent is None:
@@ -966,7 +708,7 @@ class SAMSession:
     def _stream_done(self, result: object, proto: SAMStreamProtocol) -> object:
         self._streams.discard(proto)
         if isinstance(result, Failure) and result.check(CancelledError) and proto.is_accept:
-            self._accept_cancelled_at = self.bridge.reactor.seconds()
+            self._accept_settle.cancelled()
         return result
 
     def _end_lingering_acceptor(self) -> None:
@@ -977,22 +719,6 @@ class SAMSession:
         acceptor = self._acceptor
         if acceptor is not None and not acceptor.listeners and acceptor.lingering:
             acceptor.stop()
-
-    async def _settle_accepts(self) -> None:
-        """On routers without concurrent accepts, let a cancelled ACCEPT/FORWARD end first.
-
-        i2pd 2.45.1 does not register an ACCEPT that arrives while a
-        cancelled one is still registered, and it resets a new FORWARD's
-        acceptor when it processes the old one's end late: the new one
-        would never (or no longer) see a stream.
-        """
-        dialect = self.bridge.dialect
-        if dialect is None or not dialect.accept_settle or self._accept_cancelled_at is None:
-            return
-        reactor = self.bridge.reactor
-        wait = self._accept_cancelled_at + dialect.accept_settle - reactor.seconds()
-        if wait > 0:
-            await deferLater(reactor, wait, lambda: None)
 
     async def connect(
         self,
@@ -1041,7 +767,7 @@ class SAMSession:
             self._check_open()
             self._check_streams_allowed()
             self._end_lingering_acceptor()
-            await self._settle_accepts()
+            await self._accept_settle.settle(self.bridge.dialect)
             proto = self._stream(codec.stream_accept(self.nickname), factory, None,
                                  self.bridge.timeouts.command, route, on_lost)
             proto.on_acknowledged = on_acknowledged
@@ -1065,7 +791,7 @@ class SAMSession:
         self._check_open()
         self._check_streams_allowed()
         self._end_lingering_acceptor()
-        await self._settle_accepts()
+        await self._accept_settle.settle(self.bridge.dialect)
         reactor = self.bridge.reactor
 
         def build(addr: object) -> SAMStreamProtocol:
@@ -1144,7 +870,7 @@ class SAMSession:
         if acceptor is None:
             dialect = self.bridge.dialect or SAMDialect()
             if dialect.listens_with_forward(self.bridge.is_local):
-                acceptor = self._acceptor = _Forwarder(self, 1)
+                acceptor = self._acceptor = _Forwarder(self, 1, self._accept_settle)
             else:
                 acceptor = self._acceptor = _Acceptor(self, dialect.accepts_pending(pending))
         if port in acceptor.listeners:

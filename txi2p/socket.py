@@ -34,6 +34,8 @@ import sys as _sys
 import threading
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
+from enum import Enum
+from types import MappingProxyType
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -44,10 +46,11 @@ from twisted.python.failure import Failure
 
 from txi2p import errors as _errors
 from txi2p.address import Destination, I2PAddress
+from txi2p.config import BridgeConfig, SessionConfig, session_options
 from txi2p.datagram import MAX_DGRAM, MAX_RAW, I2PDatagramEndpoint, I2PDatagramPort
 from txi2p.protocol import close_after_flush
-from txi2p.registry import SessionRegistry, SessionSpec
-from txi2p.session import SAMSession, default_sam_address, session_options
+from txi2p.registry import SessionRegistry
+from txi2p.session import SAMSession
 
 __all__ = [
     "AF_I2P",
@@ -79,6 +82,7 @@ __all__ = [
     "ClosedError",
     "Error",
     "NetworkError",
+    "SocketState",
     "Timeout",
     "create_connection",
     "poll",
@@ -140,6 +144,34 @@ RECV_BUFFER_HIGH = 1024 * 1024
 SEND_BUFFER_HIGH = 256 * 1024
 
 
+class SocketState(str, Enum):
+    """Where a stream :class:`socket` is; each value is the word its repr shows."""
+
+    #: Neither connected nor listening (also after a failed connect).
+    NEW = "new"
+    #: A connect is under way (a non-blocking one returned before it ended).
+    CONNECTING = "connecting"
+    #: It has a stream: connected, or returned by :meth:`socket.accept`.
+    CONNECTED = "connected"
+    #: :meth:`socket.listen` was called.
+    LISTENING = "listening"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: Every move a :class:`socket` may make; any other is a txi2p bug.
+_SOCKET_TRANSITIONS: MappingProxyType[SocketState, frozenset[SocketState]] = MappingProxyType({
+    SocketState.NEW: frozenset({SocketState.CONNECTING, SocketState.CONNECTED, SocketState.LISTENING}),
+    # listen() does not check the state: it may be called while a
+    # non-blocking connect is under way, or on a connected socket, and that
+    # connect may end (in CONNECTED or NEW) after it.
+    SocketState.CONNECTING: frozenset({SocketState.NEW, SocketState.CONNECTED, SocketState.LISTENING}),
+    SocketState.CONNECTED: frozenset({SocketState.LISTENING}),
+    SocketState.LISTENING: frozenset({SocketState.NEW, SocketState.CONNECTED}),
+})
+
+
 class Error(_errors.TxI2PError, OSError):
     """Base class for all errors of this module."""
 
@@ -182,6 +214,19 @@ def _network_error(exc: BaseException) -> Error:
     return NetworkError("I2P_ERROR", f"{type(exc).__name__}: {exc}")
 
 
+_STYLES = {SOCK_STREAM: "STREAM", SOCK_DGRAM: "DATAGRAM", SOCK_RAW: "RAW"}
+
+
+def _bridge_config(samaddr: str | None, bridge: BridgeConfig | None) -> BridgeConfig:
+    if bridge is None:
+        return BridgeConfig(samaddr)
+    if not isinstance(bridge, BridgeConfig):
+        raise TypeError(f"bridge must be a txi2p.config.BridgeConfig, not {bridge!r}")
+    if samaddr is not None:
+        raise ValueError("give samaddr or bridge, not both")
+    return bridge
+
+
 def keyword_options(kwargs: dict[str, Any]) -> dict[str, str]:
     """Session options from i2p.socket-style keywords.
 
@@ -191,8 +236,12 @@ def keyword_options(kwargs: dict[str, Any]) -> dict[str, str]:
     kwargs = dict(kwargs)
     in_depth = kwargs.pop("in_depth", None)
     out_depth = kwargs.pop("out_depth", None)
-    options = {k.replace("_", ".") if "." not in k and "_" in k else k: v for k, v in kwargs.items()}
-    return session_options(options, in_depth=in_depth, out_depth=out_depth)
+    return session_options(_dotted(kwargs), in_depth=in_depth, out_depth=out_depth)
+
+
+def _dotted(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """I2CP option names from keywords: ``_`` stands for ``.`` (``inbound_quantity``)."""
+    return {k.replace("_", ".") if "." not in k and "_" in k else k: v for k, v in kwargs.items()}
 
 
 # ------------------------------------------------------------------ reactor
@@ -208,7 +257,6 @@ class _ShimContext:
         self.registry = SessionRegistry.for_reactor(reactor)
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
-        self.datagram_sessions: dict[tuple[str, str, int], _DatagramShare] = {}
 
     @classmethod
     def get(cls) -> _ShimContext:
@@ -409,10 +457,10 @@ class _AcceptFeed(Factory):
 
 
 class _DatagramShare(DatagramProtocol):
-    """One DATAGRAM/RAW session shared by the shim sockets that name it."""
+    """The protocol of one DATAGRAM/RAW session, shared by the shim sockets that name it."""
 
-    def __init__(self) -> None:
-        self.port: I2PDatagramPort | None = None
+    def __init__(self, port: I2PDatagramPort) -> None:
+        self.port = port
         self.sockets: list[socket] = []
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
@@ -432,27 +480,32 @@ class socket:
         the same type); ``""`` for a transient session.
     :param type: :data:`SOCK_STREAM`, :data:`SOCK_DGRAM` or :data:`SOCK_RAW`.
     :param samaddr: ``host:port`` of the SAM bridge.
+    :param bridge: instead of *samaddr*, a :class:`~txi2p.config.BridgeConfig`
+        (a remote bridge, SAM 3.2 credentials).
     :param kwargs: ``in_depth``, ``out_depth``, and I2CP options (dots may
         be written as underscores: ``inbound_quantity=3``).
     """
 
     def __init__(self, session: str = "", type: int = SOCK_STREAM, samaddr: str | None = None,
-                 **kwargs: Any) -> None:
+                 *, bridge: BridgeConfig | None = None, **kwargs: Any) -> None:
         if type not in (SOCK_STREAM, SOCK_DGRAM, SOCK_RAW):
             raise ValueError(f"type must be SOCK_STREAM, SOCK_DGRAM or SOCK_RAW, not {type!r}")
         if not isinstance(session, str):
             raise TypeError(f"session must be a str, not {session!r}")
+        self._bridge_config = _bridge_config(samaddr, bridge)
+        in_depth = kwargs.pop("in_depth", None)
+        out_depth = kwargs.pop("out_depth", None)
+        self._session_config = SessionConfig.build(
+            name=session or None, style=_STYLES[type], options=_dotted(kwargs),
+            in_depth=in_depth, out_depth=out_depth, auto_close=type != SOCK_STREAM)
         self._init_state(type)
         self._ctx = _ShimContext.get()
-        self._samaddr = samaddr or default_sam_address()
         self._session_name = session
-        self._options = keyword_options(kwargs)
         try:
             if type == SOCK_STREAM:
-                spec = SessionSpec.make(session or None, None, "STREAM", self._options)
                 registry = self._ctx.registry
                 self._session: SAMSession = self._ctx.call(
-                    lambda: registry.acquire(registry.bridge(self._samaddr), spec),
+                    lambda: registry.acquire(registry.bridge(self._bridge_config), self._session_config),
                     what=f"creating session {session!r}")
             else:
                 self._session = self._ctx.call(self._join_datagram_session, what=f"creating session {session!r}")
@@ -473,7 +526,7 @@ class socket:
         self._signal = _Signal()
         self._timeout: float | None = None
         self._closed = False
-        self._state = "new"
+        self._state: SocketState = SocketState.NEW
         self._buffer = bytearray()
         self._outgoing: list[bytes] = []
         self._outgoing_bytes = 0
@@ -493,30 +546,28 @@ class socket:
         self._session_error: Error | None = None
 
     async def _join_datagram_session(self) -> SAMSession:
-        key = (self._samaddr, self._session_name, self.type)
-        share = self._ctx.datagram_sessions.get(key) if self._session_name else None
-        if share is None or share.port is None or not share.port.listening:
-            share = _DatagramShare()
-            endpoint = I2PDatagramEndpoint(
-                self._ctx.reactor, raw=self.type == SOCK_RAW, sam_address=self._samaddr,
-                session=self._session_name or None, options=self._options)
-            share.port = await endpoint.listen(share)
-            if self._session_name:
-                self._ctx.datagram_sessions[key] = share
+        """The DATAGRAM/RAW session of this socket's name, from the registry (shared by name)."""
+        endpoint = I2PDatagramEndpoint(self._ctx.reactor, bridge=self._bridge_config,
+                                       session_config=self._session_config, registry=self._ctx.registry)
+        port = await endpoint.acquire_port()
+        share = port.protocol
+        if not isinstance(share, _DatagramShare):
+            share = _DatagramShare(port)
+            port.attach(share)
         share.sockets.append(self)
         self._share = share
-        return share.port.session
+        return port.session
 
     @classmethod
     def _accepted(cls, parent: socket, feed: _StreamFeed, peer: Any) -> socket:
         sock = cls.__new__(cls)
         sock._init_state(SOCK_STREAM)
         sock._ctx = parent._ctx
-        sock._samaddr = parent._samaddr
+        sock._bridge_config = parent._bridge_config
         sock._session_name = parent._session_name
-        sock._options = parent._options
+        sock._session_config = parent._session_config
         sock._session = parent._session
-        sock._state = "connected"
+        sock._move(SocketState.CONNECTED)
         sock._peer = peer.destination if isinstance(peer, I2PAddress) else None
         sock._feed_proto = feed
         feed.sock = sock
@@ -710,18 +761,18 @@ class socket:
             return
         target = self._connect_target(address)
         with self._cond:
-            if self._state == "connected":
+            if self._state == SocketState.CONNECTED:
                 if target == self._connect_to:
                     return  # a non-blocking connect that has completed
                 raise Error("the socket is already connected")
-            if self._state == "connecting":
-                self._wait(lambda: self._state != "connecting", 0, "connect")
+            if self._state == SocketState.CONNECTING:
+                self._wait(lambda: self._state != SocketState.CONNECTING, 0, "connect")
                 return self._finish_connect()
             if self._connect_error is not None:  # a non-blocking connect that failed
                 return self._finish_connect()
-            if self._state != "new":
+            if self._state != SocketState.NEW:
                 raise Error(f"cannot connect a socket that is {self._state}")
-            self._state = "connecting"
+            self._move(SocketState.CONNECTING)
             self._connect_to = target
             self._signal.set_writable(False)
         feed = _StreamFeed(self)
@@ -734,7 +785,7 @@ class socket:
 
         self._ctx.reactor.callFromThread(start)
         with self._cond:
-            self._wait(lambda: self._state != "connecting", 0, "connect")
+            self._wait(lambda: self._state != SocketState.CONNECTING, 0, "connect")
         self._finish_connect()
 
     @staticmethod
@@ -747,16 +798,23 @@ class socket:
             raise ValueError(f"an I2P address must be a destination or host name, not {address!r}")
         return address
 
+    def _move(self, to: SocketState) -> None:
+        """Go to state *to*; a move not in the transition table is a txi2p bug."""
+        if to not in _SOCKET_TRANSITIONS[self._state]:
+            raise RuntimeError(f"txi2p internal error: a socket cannot go from state {self._state} "
+                               f"to state {to}")
+        self._state = to
+
     def _connected(self, result: Any, feed: _StreamFeed) -> None:
         with self._cond:
             if isinstance(result, Failure):
                 self._connect_error = result.value
                 self._feed_proto = None
-                self._state = "new"
+                self._move(SocketState.NEW)
             else:
                 peer = feed.transport.getPeer() if feed.transport is not None else None
                 self._peer = peer.destination if isinstance(peer, I2PAddress) else None
-                self._state = "connected"
+                self._move(SocketState.CONNECTED)
             self._signal.set_writable(True)
             self._update_signal()
             self._cond.notify_all()
@@ -790,7 +848,7 @@ class socket:
             return port
 
         self._listening_port = self._ctx.call(listen, what="listen")
-        self._state = "listening"
+        self._move(SocketState.LISTENING)
 
     def accept(self) -> tuple[socket, str | None]:
         """Wait for an incoming stream: ``(conn, remotedest)``."""
@@ -822,7 +880,7 @@ class socket:
         if self.type == SOCK_STREAM:
             self._check_open()
             with self._cond:
-                if self._state != "connected" or self._feed_proto is None:
+                if self._state != SocketState.CONNECTED or self._feed_proto is None:
                     raise Error("the socket is not connected")
                 feed = self._feed_proto
                 gone = lambda: self._closed or (self._eof is not None and feed.transport is None)  # noqa: E731
@@ -851,7 +909,7 @@ class socket:
     def _room_for_sends(self) -> None:
         """Called holding ``self._cond`` when sends may go on: wake and mark writable."""
         feed = self._feed_proto
-        if not self._signal.writable and self._state == "connected" and (
+        if not self._signal.writable and self._state == SocketState.CONNECTED and (
                 feed is None or not feed.write_paused):
             self._signal.set_writable(True)
         self._cond.notify_all()
@@ -879,7 +937,7 @@ class socket:
         if self.type == SOCK_STREAM:
             raise Error("sendto() is for SOCK_DGRAM and SOCK_RAW sockets")
         data = bytes(memoryview(data))
-        assert self._share is not None and self._share.port is not None
+        assert self._share is not None
         port = self._share.port
         if len(data) > port.max_size:
             raise Error(f"a packet of {len(data)} bytes is over this socket's limit of {port.max_size}")
@@ -925,7 +983,7 @@ class socket:
 
     def _recv_stream(self, bufsize: int, flags: int) -> bytes:
         with self._cond:
-            if self._state != "connected" and not self._buffer:
+            if self._state != SocketState.CONNECTED and not self._buffer:
                 if self._closed or self._eof is not None:
                     return b""
                 raise Error("the socket is not connected")
@@ -993,10 +1051,9 @@ class socket:
             for feed, _ in list(self._accept_queue):
                 reactor.callFromThread(feed.close_transport)
         if self._share is not None:
-            share = self._share
-            share.sockets.remove(self)
-            if not share.sockets and share.port is not None:
-                reactor.callFromThread(share.port.stopListening)
+            self._share.sockets.remove(self)
+            # the session ends with its last socket (the registry closes it)
+            reactor.callFromThread(self._ctx.registry.release, self._session)
         self._signal.close()
 
     def __enter__(self) -> socket:
@@ -1081,7 +1138,7 @@ def create_connection(address: Any, timeout: float | None = _DEFAULT_TIMEOUT,
     *address* is ``(destination or host name, port)`` or just the name.
     *timeout* applies to the connect and stays the socket's timeout (left
     out: blocking).  *source_address* is ignored (I2P sockets are always
-    bound).  *session*, *samaddr* and *kwargs* are those of :class:`socket`
+    bound).  *session*, *samaddr* and *kwargs* (*bridge* too) are those of :class:`socket`
     (a transient session by default).  A failed connect closes the socket.
     """
     sock = socket(session, SOCK_STREAM, samaddr, **kwargs)
@@ -1095,18 +1152,20 @@ def create_connection(address: Any, timeout: float | None = _DEFAULT_TIMEOUT,
     return sock
 
 
-def resolve(host: str, samaddr: str | None = None) -> str:
+def resolve(host: str, samaddr: str | None = None, *, bridge: BridgeConfig | None = None) -> str:
     """I2P host name (or ``.b32.i2p`` name) -> base64 destination.
 
-    A base64 destination is returned as it is.
+    A base64 destination is returned as it is.  *samaddr* or *bridge* say
+    which bridge to ask, as for :class:`socket`.
     """
+    config = _bridge_config(samaddr, bridge)
     if isinstance(host, str) and len(host) >= 516 and not host.endswith(".i2p"):
         Destination.from_base64(host)
         return host
     context = _ShimContext.get()
-    bridge = context.registry.bridge(samaddr or default_sam_address())
+    sam = context.registry.bridge(config)
     try:
-        return str(context.call(lambda: bridge.lookup(host), what=f"resolving {host}").base64)
+        return str(context.call(lambda: sam.lookup(host), what=f"resolving {host}").base64)
     except Error:
         raise
     except Exception as e:

@@ -43,6 +43,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from txi2p.config import BridgeConfig, check_port
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.protocol import close_after_flush
 from txi2p.registry import SessionRegistry
@@ -317,6 +318,10 @@ class TunnelServer(Tunnel):
     :param keyfile: key file of the destination (stable address across restarts).
     :param i2p_port: accept only streams to this I2P port (None: all).
     :param sam_address, options, in_depth, out_depth: as for the endpoints.
+    :param bridge: instead of *sam_address*, a :class:`~txi2p.config.BridgeConfig`
+        (a remote bridge, SAM 3.2 credentials).
+    :param private, clients_file, auth: a private service, as for
+        :class:`~txi2p.endpoints.I2PServerEndpoint`.
 
     :ivar dest: our destination (base64), once started.
     :ivar b32: our ``.b32.i2p`` address, once started.
@@ -328,13 +333,16 @@ class TunnelServer(Tunnel):
                  in_depth: int | None = None, out_depth: int | None = None,
                  nconnect: int = -1, timeout: float | None = None,
                  registry: SessionRegistry | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
-        _check_local_port("port", port)
+                 progress: Callable[[str], None] | None = None,
+                 bridge: BridgeConfig | None = None, private: bool = False,
+                 clients_file: str | None = None, auth: str = "psk") -> None:
+        check_port("port", port)
         self.session_name = session
         self.local = (host, port)
         receive = I2PServerEndpoint(reactor, keyfile, i2p_port, session=session, sam_address=sam_address,
                                     options=options, in_depth=in_depth, out_depth=out_depth,
-                                    auto_close=True, registry=registry, progress=progress)
+                                    auto_close=True, registry=registry, progress=progress, bridge=bridge,
+                                    private=private, clients_file=clients_file, auth=auth)
         super().__init__(reactor, receive, TCP4ClientEndpoint(reactor, host, port, timeout=30),
                          nconnect, timeout, name=f"server {session}")
         self.i2p_port = i2p_port
@@ -370,6 +378,9 @@ class TunnelClient(Tunnel):
     :param interface: the local interface (default 127.0.0.1; anything
         else makes the tunnel reachable from other machines).
     :param i2p_port: the remote I2P port to connect to.
+    :param bridge: instead of *sam_address*, a :class:`~txi2p.config.BridgeConfig`.
+    :param client_key_file: this client's key for a private service that
+        lists it (as for :class:`~txi2p.endpoints.I2PClientEndpoint`).
 
     :ivar dest: our local destination (base64), once started.
     :ivar remotedest: the destination we relay to.
@@ -382,13 +393,15 @@ class TunnelClient(Tunnel):
                  in_depth: int | None = None, out_depth: int | None = None,
                  nconnect: int = -1, timeout: float | None = None,
                  registry: SessionRegistry | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
-        _check_local_port("port", port, allow_zero=True)
+                 progress: Callable[[str], None] | None = None,
+                 bridge: BridgeConfig | None = None, client_key_file: str | None = None) -> None:
+        check_port("port", port, allow_zero=True)
         self.session_name = session
         self.remotedest = dest
         send = I2PClientEndpoint(reactor, dest, i2p_port, session=session, keyfile=keyfile,
                                  sam_address=sam_address, options=options, in_depth=in_depth,
-                                 out_depth=out_depth, registry=registry, progress=progress)
+                                 out_depth=out_depth, registry=registry, progress=progress,
+                                 bridge=bridge, client_key_file=client_key_file)
         super().__init__(reactor, _local_endpoint_server(reactor, port, interface), send,
                          nconnect, timeout, name=f"client {session}")
         self._send_endpoint = send
@@ -397,9 +410,7 @@ class TunnelClient(Tunnel):
     async def _start(self) -> IListeningPort:
         # Start the session first: the local destination is known, and the
         # first connection does not wait 20 s for it.
-        endpoint = self._send_endpoint
-        registry = endpoint.registry
-        self._session = await registry.acquire(endpoint._bridge(), endpoint._spec, endpoint._progress)
+        self._session = await self._send_endpoint.acquire_session()
         port = await super()._start()
         local: Any = port.getHost()
         _log.info("tunnel {name}: {iface}:{port} -> {remote} (from {b32})", name=self.name,
@@ -429,9 +440,3 @@ class TunnelClient(Tunnel):
     @property
     def session(self) -> str:
         return self.session_name
-
-
-def _check_local_port(what: str, port: int, allow_zero: bool = False) -> None:
-    if isinstance(port, bool) or not isinstance(port, int) or not (0 if allow_zero else 1) <= port <= 65535:
-        raise ValueError(f"{what} must be a TCP port number, not {port!r}")
-

@@ -41,7 +41,7 @@ def test_client_long_form_with_every_keyword(reactor):
     opts = dict(spec.options)
     assert opts["inbound.length"] == "1" and opts["outbound.length"] == "3"
     assert opts["inbound.quantity"] == "2"
-    assert ep._sam_address == "127.0.0.1:7700"
+    assert ep.bridge_config.address == "127.0.0.1:7700"
 
 
 def test_client_base64_destination(reactor):
@@ -53,7 +53,7 @@ def test_server_short_form_tahoe_style(reactor):
     ep = serverFromString(reactor, "i2p:/tmp/node.key:3457:api=SAM:apiEndpoint=tcp\\:127.0.0.1\\:7656")
     assert isinstance(ep, I2PServerEndpoint)
     assert ep._spec.keyfile == "/tmp/node.key" and ep.port == 3457
-    assert ep._sam_address == "127.0.0.1:7656"
+    assert ep.bridge_config.address == "127.0.0.1:7656"
     assert reactor.tcpClients == []
 
 
@@ -70,7 +70,7 @@ def test_txi2p_03_keywords(reactor):
     assert ep._spec.nickname == "old" and ep._spec.signature_type == 7 and ep._spec.auto_close
     assert dict(ep._spec.options)["inbound.length"] == "1"
     other = clientFromString(reactor, f"i2p:{B32}:apiEndpoint=unix\\:/tmp/sam.sock")
-    assert other._sam_endpoint is not None
+    assert other.bridge_config.endpoint is not None
 
 
 @pytest.mark.parametrize("text,match", [

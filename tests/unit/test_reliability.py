@@ -17,8 +17,8 @@ from twisted.logger import globalLogPublisher
 from twisted.python import usage
 
 from txi2p import errors
-from txi2p.i2ptunnel import Options
 from txi2p.address import read_key_file, write_key_file
+from txi2p.i2ptunnel import Options
 from txi2p.protocol import SAMControlProtocol, Timeouts
 from txi2p.sam import codec
 from txi2p.session import SAMBridge
@@ -188,12 +188,12 @@ def test_corrupt_key_file_is_not_replaced_by_an_endpoint(tmp_path):
 def test_remote_sam_needs_an_explicit_option(text):
     with pytest.raises(ValueError, match="not on this machine"):
         clientFromString(reactor, text)
-    assert clientFromString(reactor, text + ":allowRemote=true")._allow_remote
+    assert clientFromString(reactor, text + ":allowRemote=true").bridge_config.allow_remote
 
 
 def test_remote_sam_through_03x_api_endpoint_is_explicit():
     ep = serverFromString(reactor, "i2p:k.key:80:api=SAM:apiEndpoint=tcp\\:10.0.0.5\\:7656")
-    assert ep._sam_address == "10.0.0.5:7656" and ep._allow_remote
+    assert ep.bridge_config.address == "10.0.0.5:7656" and ep.bridge_config.allow_remote
 
 
 def test_credentials_go_into_hello():

@@ -120,6 +120,20 @@ class _FakeSAMProtocol(Protocol):
             assert self.transport is not None
             self.transport.loseConnection()
 
+    def _authorized(self, args: dict[str, str]) -> bool:
+        """Java I2P's answers with SAM authentication on (``sam.auth=true``)."""
+        user, password = args.get("USER"), args.get("PASSWORD")
+        if user is None or password is None:
+            message = "USER and PASSWORD required"
+        elif (user.strip('"'), password.strip('"')) != self.bridge.credentials:
+            message = "Authorization failed"
+        else:
+            return True
+        assert self.transport is not None
+        self._say(f'HELLO REPLY RESULT=I2P_ERROR MESSAGE="{message}"')
+        self.transport.loseConnection()
+        return False
+
     def _answer(self, words: list[str]) -> None:
         verb = " ".join(words[:2])
         args = _fields(words[2:])
@@ -130,6 +144,8 @@ class _FakeSAMProtocol(Protocol):
             if self.profile.ping != "keep":
                 self.transport.loseConnection()
         elif verb == "HELLO VERSION":
+            if self.bridge.credentials is not None and not self._authorized(args):
+                return
             high = args.get("MAX", "3.0")
             version = high if high in self.profile.versions else args.get("MIN", "3.0")
             self._say(f"HELLO REPLY RESULT=OK VERSION={version}")
@@ -193,6 +209,8 @@ class FakeSAMBridge(Factory):
     :ivar sessions: IDs of the sessions created.
     :ivar names: name -> base64 destination for NAMING LOOKUP.
     :ivar name_options: name -> the options its lease set publishes.
+    :ivar credentials: ``(user, password)`` every HELLO must carry, as a
+        Java I2P bridge with authentication on (None: no authentication).
     """
 
     profile: RouterProfile
@@ -202,6 +220,7 @@ class FakeSAMBridge(Factory):
     name_options: dict[str, dict[str, str]] = field(default_factory=dict)
     primaries: set[str] = field(default_factory=set)
     key: Any = field(default_factory=fake_private_key)
+    credentials: tuple[str, str] | None = None
     noisy = False
 
     def buildProtocol(self, addr: object) -> Protocol:
