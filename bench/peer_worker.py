@@ -36,6 +36,30 @@ def error_text() -> str:
     return lines[-1] + " (at " + (lines[-3].strip() if len(lines) >= 3 else "?") + ")"
 
 
+class StreamMismatch(Exception):
+    """The bytes that arrived are not the bytes written: reported as the peer's error."""
+
+
+async def until_published(attempt: Any) -> None:
+    """Run *attempt* (30 s each) until the server's lease set is published (180 s at most).
+
+    A :class:`StreamMismatch` (bytes arrived wrong) is raised at once: retrying would hide it.
+    """
+    import asyncio
+
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            await asyncio.wait_for(attempt(), 30)
+            return
+        except StreamMismatch:
+            raise
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(1)
+
+
 async def serve_asyncio_requests(transfer: Any) -> None:
     """Say ready, then run one transfer per request line until stdin closes (asyncio peers)."""
     import asyncio
@@ -193,25 +217,13 @@ def run_i2plib(sam_client: str, sam_server: str, options: dict[str, str]) -> Non
                 i2plib.create_session("peer-i2plib-srv", sam_address=address(sam_server), destination=dest,
                                       options=options),
                 i2plib.create_session("peer-i2plib-cli", sam_address=address(sam_client), options=options))
-            deadline = time.monotonic() + 180
-            while True:  # until the server's lease set is published
-                try:
-                    await asyncio.wait_for(transfer(CHUNK), 30)
-                    break
-                except Exception:
-                    if time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(1)
+            await until_published(lambda: transfer(CHUNK))
         except Exception:
             emit({"error": error_text()})
             return
         await serve_asyncio_requests(transfer)
 
     asyncio.run(main())
-
-
-class StreamMismatch(Exception):
-    """The bytes that arrived are not the bytes written: reported as the peer's error."""
 
 
 def run_i2psam(sam_client: str, sam_server: str, options: dict[str, str]) -> None:
@@ -297,17 +309,7 @@ def run_i2psam(sam_client: str, sam_server: str, options: dict[str, str]) -> Non
                 state["server"], state["client"] = await asyncio.gather(
                     session(stack, server_sam, "peer-i2psam-srv", keys.priv),
                     session(stack, client_sam, "peer-i2psam-cli", "TRANSIENT"))
-                deadline = time.monotonic() + 180
-                while True:  # until the server's lease set is published
-                    try:
-                        await asyncio.wait_for(transfer(2 * CHUNK), 30)  # two writes: the bytes checked
-                        break
-                    except StreamMismatch:
-                        raise
-                    except Exception:
-                        if time.monotonic() > deadline:
-                            raise
-                        await asyncio.sleep(1)
+                await until_published(lambda: transfer(2 * CHUNK))  # two writes: the bytes checked
             except Exception:
                 emit({"error": error_text()})
                 return

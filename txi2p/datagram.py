@@ -410,10 +410,6 @@ class I2PDatagramEndpoint:
         self._registry = registry
 
     @property
-    def registry(self) -> SessionRegistry:
-        return self._registry or SessionRegistry.for_reactor(self.reactor)
-
-    @property
     def nickname(self) -> str | None:
         return self.session_config.nickname
 
@@ -424,6 +420,11 @@ class I2PDatagramEndpoint:
     @property
     def options(self) -> dict[str, str]:
         return self.session_config.option_map
+
+    @property
+    def registry(self) -> SessionRegistry:
+        """The session registry (the reactor's unless one was given)."""
+        return self._registry or SessionRegistry.for_reactor(self.reactor)
 
     def _bridge(self) -> SAMBridge:
         return self._bridge_object or self.registry.bridge(self.bridge_config)

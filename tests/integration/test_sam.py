@@ -54,6 +54,13 @@ class Collector(Protocol):
         self.lost.callback(None)
 
 
+async def assert_echoed(client, payload):
+    """Write *payload* on *client* (a Collector's protocol), wait for it back, close."""
+    client.transport.write(payload)
+    assert await client.wait_for(len(payload)) == payload
+    client.transport.loseConnection()
+
+
 def accept_in_background(session, protocol_class=Echo):
     d = session.accept(Factory.forProtocol(protocol_class))
     d.addErrback(lambda f: f.trap(defer.CancelledError) and None)
@@ -235,9 +242,7 @@ async def test_a_destination_created_again_at_once_outlives_the_routers_cleanup(
         await deferLater(reactor, SAMDialect().destination_release + 2, lambda: None)
         client = await retry_unreachable(reactor, lambda: i2p_sessions[1].connect(
             again.destination, Factory.forProtocol(Collector)))
-        client.transport.write(b"still here")
-        assert await client.wait_for(10) == b"still here"
-        client.transport.loseConnection()
+        await assert_echoed(client, b"still here")
         assert again.is_open
         assert all(router.running() for router in i2p_network.routers)
     finally:
@@ -256,9 +261,7 @@ async def test_primary_session_with_stream_subsession(slow_sessions, i2p_session
     accepted = accept_in_background(bob)
     client = await sub.connect(bob.destination, Factory.forProtocol(Collector))
     await accepted
-    client.transport.write(b"from a subsession")
-    assert await client.wait_for(17) == b"from a subsession"
-    client.transport.loseConnection()
+    await assert_echoed(client, b"from a subsession")
 
 
 @pytest_twisted.ensureDeferred
@@ -303,10 +306,8 @@ async def test_listen_again_soon_reuses_the_routers_acceptor(i2p_sessions):
         assert bob.when_accepting().called  # taken over at once
         assert bob._acceptor is acceptor and not acceptor.lingering
         assert (getattr(acceptor, "_port", None) or set(acceptor._pending)) == router_side
-        client = await alice.connect(bob.destination, Factory.forProtocol(Collector))
-        client.transport.write(b"second listener")
-        assert await client.wait_for(15) == b"second listener"
-        client.transport.loseConnection()
+        await assert_echoed(await alice.connect(bob.destination, Factory.forProtocol(Collector)),
+                            b"second listener")
     finally:
         await second.stopListening()
 

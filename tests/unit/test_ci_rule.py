@@ -25,14 +25,6 @@ def run_with_plugin(pytester, monkeypatch, ci, **files):
     return pytester.runpytest_subprocess("-p", "txi2p.testing.pytest_plugin", "-p", "no:cacheprovider")
 
 
-@pytest.mark.parametrize(("ci", "failed", "skipped"), [("true", 1, 1), ("", 0, 2)])
-def test_integration_skip_fails_only_under_ci(pytester, monkeypatch, ci, failed, skipped):
-    result = run_with_plugin(pytester, monkeypatch, ci, test_skipping=SKIPPING)
-    result.assert_outcomes(failed=failed, skipped=skipped)
-    if failed:
-        result.stdout.fnmatch_lines(["*skipped under CI=true, which is a failure: *no i2pd here*"])
-
-
 MODULE_SKIPPED = """
 import pytest
 
@@ -43,12 +35,20 @@ def test_never_collected():
 """
 
 
-@pytest.mark.parametrize(("ci", "errors", "skipped"), [("true", 1, 0), ("", 0, 1)])
-def test_module_skipped_whole_fails_only_under_ci(pytester, monkeypatch, ci, errors, skipped):
-    result = run_with_plugin(pytester, monkeypatch, ci, test_module_skipped=MODULE_SKIPPED)
-    result.assert_outcomes(errors=errors, skipped=skipped)
-    if errors:
-        result.stdout.fnmatch_lines(["*skipped whole under CI=true, which is a failure: *no_such_module_for_txi2p*"])
+@pytest.mark.parametrize(("source", "ci", "outcomes", "message"), [
+    (SKIPPING, "true", {"failed": 1, "skipped": 1},
+     "*skipped under CI=true, which is a failure: *no i2pd here*"),
+    (SKIPPING, "", {"failed": 0, "skipped": 2}, None),
+    (MODULE_SKIPPED, "true", {"errors": 1, "skipped": 0},
+     "*skipped whole under CI=true, which is a failure: *no_such_module_for_txi2p*"),
+    (MODULE_SKIPPED, "", {"errors": 0, "skipped": 1}, None),
+], ids=["test-ci", "test-local", "module-ci", "module-local"])
+def test_integration_skips_fail_only_under_ci(pytester, monkeypatch, source, ci, outcomes, message):
+    """A skipped integration test (or a module skipped whole) fails under CI=true, and only there."""
+    result = run_with_plugin(pytester, monkeypatch, ci, test_skipping=source)
+    result.assert_outcomes(**outcomes)
+    if message:
+        result.stdout.fnmatch_lines([message])
 
 
 DROPPED_FAILURE = """

@@ -211,6 +211,24 @@ async def test_tunnels_carry_the_credentials_to_the_bridge(auth_sam):
     await registry.close_all()
 
 
+@pytest_twisted.ensureDeferred
+async def test_twistd_i2ptunnel_carries_the_credentials_to_the_bridge(auth_sam):
+    from twisted.internet import reactor
+
+    fake, config = auth_sam
+    options = Options()
+    options.parseOptions(["client", "--dest", DEST, "--port", "0", "--session", "twistd-proxy",
+                          "--samaddr", config.address, "--sam-user", "alice", "--sam-password", "s3cret"])
+    service = makeService(options)
+    service.startService()
+    tunnel = next(iter(service))
+    await tunnel.when_listening()
+    assert "twistd-proxy" in fake.sessions
+    assert all("USER=alice PASSWORD=s3cret" in h for h in hellos(fake))
+    await service.stopService()
+    await SessionRegistry.for_reactor(reactor).close_all()
+
+
 class _Inbox(DatagramProtocol):
     def __init__(self) -> None:
         self.stopped = False

@@ -96,14 +96,19 @@ def check_token(what: str, value: str) -> str:
     """
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a str, not {type(value).__name__}")
-    if not value:
+    return _check_text(what, value, _FORBIDDEN_IN_TOKEN)
+
+
+def _check_text(what: str, text: str, forbidden: frozenset[str]) -> str:
+    """*text*, if it is non-empty printable ASCII without any of *forbidden*."""
+    if not text:
         raise ValueError(f"{what} must not be empty")
-    bad = _FORBIDDEN_IN_TOKEN.intersection(value)
+    bad = forbidden.intersection(text)
     if bad:
-        raise ValueError(f"{what} {value!r} must not contain {_describe(bad)}")
-    if not value.isprintable() or not value.isascii():
-        raise ValueError(f"{what} {value!r} must be printable ASCII")
-    return value
+        raise ValueError(f"{what} {text!r} must not contain {_describe(bad)}")
+    if not text.isprintable() or not text.isascii():
+        raise ValueError(f"{what} {text!r} must be printable ASCII")
+    return text
 
 
 def check_value(what: str, value: object) -> str:
@@ -117,14 +122,7 @@ def check_value(what: str, value: object) -> str:
         text = str(value)
     else:
         raise TypeError(f"{what} must be a str, int or bool, not {type(value).__name__}")
-    if not text:
-        raise ValueError(f"{what} must not be empty")
-    bad = _FORBIDDEN_IN_VALUE.intersection(text)
-    if bad:
-        raise ValueError(f"{what} {text!r} must not contain {_describe(bad)}")
-    if not text.isprintable() or not text.isascii():
-        raise ValueError(f"{what} {text!r} must be printable ASCII")
-    return text
+    return _check_text(what, text, _FORBIDDEN_IN_VALUE)
 
 
 def _describe(chars: Iterable[str]) -> str:
