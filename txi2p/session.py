@@ -49,6 +49,7 @@ from txi2p.config import (
     DEFAULT_SIGNATURE_TYPE,
     LEASE_SET_ENC_TYPES,
     BridgeConfig,
+    check_port,
     default_sam_address,
     enc_types,
     is_loopback,
@@ -214,7 +215,7 @@ class SAMBridge:
     @property
     def is_local(self) -> bool:
         """The bridge is on this host (so the router can connect back to us)."""
-        return is_loopback(parse_sam_address(self.address)[0]) if ":" in self.address else False
+        return self.config.is_local
 
     def __repr__(self) -> str:
         return f"<SAMBridge {self.address}>"
@@ -864,8 +865,7 @@ class SAMSession:
         """
         self._check_open()
         if port is not None:
-            if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-                raise ValueError(f"port must be an integer from 1 to 65535, not {port!r}")
+            check_port("port", port)
         acceptor = self._acceptor
         if acceptor is None:
             dialect = self.bridge.dialect or SAMDialect()
