@@ -71,3 +71,19 @@ def test_the_sans_io_layer_imports_no_twisted():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_classic_and_compat_names_of_txi2p_sam_come_from_their_modules():
+    """txi2p.sam offers the classic i2p.sam and txi2p 0.3.x names, each the public one of its module."""
+    import importlib
+
+    import txi2p.sam as sam
+
+    for module_name, names in sam._PROVIDERS.items():
+        module = importlib.import_module(module_name)
+        for name in names:
+            assert name in module.__all__, (module_name, name)
+            assert getattr(sam, name) is getattr(module, name)
+    assert set(sam.__all__) <= set(dir(sam))
+    with pytest.raises(AttributeError):
+        sam.no_such_name  # noqa: B018

@@ -16,36 +16,31 @@ that importing :mod:`txi2p.sam.codec` never imports Twisted.
 
 from typing import Any
 
-_COMPAT = {
-    "SAMI2PStreamClientEndpoint",
-    "SAMI2PStreamServerEndpoint",
-    "generateDestination",
-    "testAPI",
+#: Where each name this package offers comes from.  The names are fixed by
+#: the APIs they keep: the classic ``i2p.sam`` module (its socket API and
+#: blocking tunnels) and txi2p 0.3.x; they are loaded on first use.
+_PROVIDERS = {
+    "txi2p.compat": ("SAMI2PStreamClientEndpoint", "SAMI2PStreamServerEndpoint", "generateDestination",
+                     "testAPI"),
+    "txi2p.socket": ("socket", "select", "poll", "resolve", "Error", "BlockError", "ClosedError",
+                     "NetworkError", "Timeout", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "MAX_DGRAM",
+                     "MAX_RAW", "MSG_DONTWAIT", "MSG_PEEK", "MSG_WAITALL", "POLLIN", "POLLPRI",
+                     "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL"),
+    "txi2p.blocking_tunnel": ("Tunnel", "TunnelServer", "TunnelClient"),
 }
+_SOURCE = {name: module for module, names in _PROVIDERS.items() for name in names}
 
-
-_SHIM = {
-    "socket", "select", "poll", "resolve",
-    "Error", "BlockError", "ClosedError", "NetworkError", "Timeout",
-    "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "MAX_DGRAM", "MAX_RAW",
-    "MSG_DONTWAIT", "MSG_PEEK", "MSG_WAITALL",
-    "POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL",
-}
-
-_TUNNELS = {"Tunnel", "TunnelServer", "TunnelClient"}
+__all__ = sorted(_SOURCE)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _COMPAT:
-        from txi2p import compat
+    module = _SOURCE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'txi2p.sam' has no attribute {name!r}")
+    import importlib
 
-        return getattr(compat, name)
-    if name in _SHIM:
-        from txi2p import socket
+    return getattr(importlib.import_module(module), name)
 
-        return getattr(socket, name)
-    if name in _TUNNELS:
-        from txi2p import blocking_tunnel
 
-        return getattr(blocking_tunnel, name)
-    raise AttributeError(f"module 'txi2p.sam' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SOURCE})
