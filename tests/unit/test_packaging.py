@@ -9,6 +9,7 @@ editable install of the source tree stays out).
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -37,8 +38,16 @@ def test_wheel_registers_endpoint_plugins(tmp_path):
     except ImportError:
         pytest.skip("setuptools is needed to build the wheel")
     dist = tmp_path / "dist"
+    # built from a copy of the sources: a build/ left in the tree would hide a package missing from setup.cfg
+    tree = tmp_path / "src"
+    tree.mkdir()
+    for name in ("pyproject.toml", "setup.cfg", "setup.py", "README.rst", "LICENSE", "MANIFEST.in"):
+        if (ROOT / name).exists():
+            shutil.copy(ROOT / name, tree / name)
+    for name in ("txi2p", "twisted"):
+        shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(tree)],
         check=True, cwd=tmp_path, capture_output=True)
     (wheel,) = dist.glob("txi2p-*.whl")
     env_dir = tmp_path / "venv"
@@ -54,6 +63,10 @@ def test_wheel_registers_endpoint_plugins(tmp_path):
     Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     out = subprocess.run([python, "-c", CHECK], check=True, capture_output=True, text=True, cwd=tmp_path)
     assert out.stdout.split() == ["I2PClientEndpoint", "I2PServerEndpoint", "py.typed"]
+    # every module of the source tree is in the wheel (a package missing from setup.cfg is not)
+    source = {p.relative_to(ROOT).as_posix() for p in (ROOT / "txi2p").rglob("*.py")}
+    installed = {p.relative_to(site).as_posix() for p in Path(site, "txi2p").rglob("*.py")}
+    assert source - installed == set()
     assert not Path(site, "twisted", "__init__.py").exists()
     assert Path(site, "twisted", "plugins", "txi2p_endpoints.py").exists()
 

@@ -7,6 +7,7 @@ import socket as std_socket
 
 import pytest
 
+from tests.unit.reactor_stand_ins import QueuedCalls
 from txi2p import errors
 from txi2p import socket as i2p
 
@@ -68,21 +69,6 @@ def test_resolve_returns_a_destination_unchanged():
     assert i2p.resolve(dest) == dest
 
 
-class _QueuedCalls:
-    """A reactor stand-in that keeps callFromThread calls for the test to run."""
-
-    def __init__(self):
-        self.calls = []
-
-    def callFromThread(self, f, *args):
-        self.calls.append((f, args))
-
-    def run(self):
-        calls, self.calls = self.calls, []
-        for f, args in calls:
-            f(*args)
-
-
 @pytest.fixture
 def stream_socket():
     """A connected shim stream socket over a StringTransport, and its queued reactor calls."""
@@ -92,7 +78,7 @@ def stream_socket():
 
     sock = i2p.socket.__new__(i2p.socket)
     sock._init_state(i2p.SOCK_STREAM)
-    reactor = _QueuedCalls()
+    reactor = QueuedCalls()
     sock._ctx = SimpleNamespace(reactor=reactor)
     sock._state = "connected"
     feed = i2p._StreamFeed(sock)
@@ -236,7 +222,7 @@ def test_create_connection_sets_the_timeout_and_closes_on_failure(monkeypatch):
         def close(self):
             self.closed = True
 
-    monkeypatch.setattr(i2p, "socket", FakeSocket)
+    monkeypatch.setattr("txi2p.socket.functions.socket", FakeSocket)  # the name create_connection calls
     sock = i2p.create_connection(("site.i2p", 80), 5, samaddr="127.0.0.1:7656", in_depth=0)
     assert sock.args == ("", i2p.SOCK_STREAM, "127.0.0.1:7656", {"in_depth": 0})
     assert sock.timeout == 5 and sock.address == ("site.i2p", 80) and not sock.closed

@@ -16,6 +16,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
+from tests.unit.reactor_stand_ins import QueuedCalls
 from txi2p import errors
 from txi2p import socket as i2p
 from txi2p.address import I2PAddress
@@ -242,21 +243,6 @@ def test_an_unlisted_move_fails_loudly_in_use(monkeypatch):
 # ---------------------------------------------------------------- socket
 
 
-class _QueuedCalls:
-    """A reactor stand-in that keeps callFromThread calls for the test to run."""
-
-    def __init__(self):
-        self.calls = []
-
-    def callFromThread(self, f, *args):
-        self.calls.append((f, args))
-
-    def run(self):
-        calls, self.calls = self.calls, []
-        for f, args in calls:
-            f(*args)
-
-
 class FakeSession:
     """Just what connect() and listen() use of a SAMSession."""
 
@@ -291,7 +277,7 @@ def make_socket():
     def make(fail=False):
         sock = i2p.socket.__new__(i2p.socket)
         sock._init_state(i2p.SOCK_STREAM)
-        sock._ctx = SimpleNamespace(reactor=_QueuedCalls(), call=call_now)
+        sock._ctx = SimpleNamespace(reactor=QueuedCalls(), call=call_now)
         sock._session = FakeSession(fail)
         sock._session_name = "s"
         made.append(sock)

@@ -1,476 +1,54 @@
-"""The classic ``i2p.socket`` module, on top of Twisted.
-
-Blocking Python code uses I2P like the ``socket`` module::
-
-    from txi2p import socket
-    s = socket.socket("Alice", socket.SOCK_STREAM)    # blocks until the session is up
-    s.connect("bob.i2p")
-    s.sendall(b"hello")
-    print(s.recv(1024))
-
-The reactor runs in a background thread (the application's, if it already
-runs one in another thread; otherwise one is started on first use and
-stopped at interpreter exit).  Every call blocks on a result from it, so
-calling a blocking method from the reactor thread raises :class:`Error`
-instead of deadlocking.
-
-Sessions are shared by name within the process, per socket type, as the
-classic module promised; an empty name makes a transient session.  Every
-socket has a real file descriptor (:meth:`socket.fileno`) that is readable
-exactly when a receive (or accept) would not block and writable except
-while a non-blocking connect is under way, so :func:`select`, :func:`poll`
-and the standard library's ``select`` work on shim and ordinary sockets
-together.
-"""
+"""The :class:`socket` class, and the raw file behind its :meth:`~socket.makefile`."""
 
 from __future__ import annotations
 
-import atexit
 import io
-import select as _select
-import socket as _stdsocket
-import struct as _struct
 import sys as _sys
 import threading
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable
-from enum import Enum
-from types import MappingProxyType
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
-from twisted.python import threadable
 from twisted.python.failure import Failure
 
-from txi2p import errors as _errors
 from txi2p.address import Destination, I2PAddress
-from txi2p.config import BridgeConfig, SessionConfig, session_options
-from txi2p.datagram import MAX_DGRAM, MAX_RAW, I2PDatagramEndpoint, I2PDatagramPort
-from txi2p.protocol import close_after_flush
-from txi2p.registry import SessionRegistry
+from txi2p.config import BridgeConfig, SessionConfig
+from txi2p.datagram import I2PDatagramEndpoint
 from txi2p.session import SAMSession
-
-__all__ = [
-    "AF_I2P",
-    "IPPROTO_TCP",
-    "MAX_DGRAM",
-    "MAX_RAW",
-    "MSG_DONTWAIT",
-    "MSG_PEEK",
-    "MSG_WAITALL",
-    "POLLERR",
-    "POLLHUP",
-    "POLLIN",
-    "POLLNVAL",
-    "POLLOUT",
-    "POLLPRI",
-    "SHUT_RD",
-    "SHUT_RDWR",
-    "SHUT_WR",
-    "SOCK_DGRAM",
-    "SOCK_RAW",
-    "SOCK_STREAM",
-    "SOL_SOCKET",
-    "SO_KEEPALIVE",
-    "SO_RCVTIMEO",
-    "SO_REUSEADDR",
-    "SO_SNDTIMEO",
-    "TCP_NODELAY",
-    "BlockError",
-    "ClosedError",
-    "Error",
-    "NetworkError",
-    "SocketState",
-    "Timeout",
-    "create_connection",
-    "poll",
-    "resolve",
-    "select",
-    "socket",
-]
-
-SOCK_STREAM = 1
-SOCK_DGRAM = 2
-SOCK_RAW = 3
-
-MSG_DONTWAIT = 128
-MSG_PEEK = 2
-MSG_WAITALL = 64
-
-POLLIN = _select.POLLIN
-POLLPRI = _select.POLLPRI
-POLLOUT = _select.POLLOUT
-POLLERR = _select.POLLERR
-POLLHUP = _select.POLLHUP
-POLLNVAL = _select.POLLNVAL
-
-#: The address family of every I2P socket (:attr:`socket.family`): no
-#: family of the standard library has this number.
-AF_I2P = 0x4932
-
-# Socket options, as the standard library spells them (see socket.setsockopt).
-SOL_SOCKET = _stdsocket.SOL_SOCKET
-SO_RCVTIMEO = _stdsocket.SO_RCVTIMEO
-SO_SNDTIMEO = _stdsocket.SO_SNDTIMEO
-SO_KEEPALIVE = _stdsocket.SO_KEEPALIVE
-SO_REUSEADDR = _stdsocket.SO_REUSEADDR
-IPPROTO_TCP = _stdsocket.IPPROTO_TCP
-TCP_NODELAY = _stdsocket.TCP_NODELAY
-
-#: Options accepted and remembered without effect on an I2P stream (the
-#: router's streaming library decides): code written for TCP sets them.
-_ADVISORY_OPTIONS = {
-    (SOL_SOCKET, SO_KEEPALIVE): "SO_KEEPALIVE",
-    (SOL_SOCKET, SO_REUSEADDR): "SO_REUSEADDR",
-    (IPPROTO_TCP, TCP_NODELAY): "TCP_NODELAY",
-}
-#: Options that set the socket's one timeout (I2P sockets have one for every call).
-_TIMEOUT_OPTIONS = {(SOL_SOCKET, SO_RCVTIMEO): "SO_RCVTIMEO", (SOL_SOCKET, SO_SNDTIMEO): "SO_SNDTIMEO"}
-_TIMEVAL = _struct.Struct("@ll")
-
-SHUT_RD = _stdsocket.SHUT_RD
-SHUT_WR = _stdsocket.SHUT_WR
-SHUT_RDWR = _stdsocket.SHUT_RDWR
-
-_log = Logger()
-
-#: Incoming stream bytes buffered before the shim pauses the stream.
-RECV_BUFFER_HIGH = 1024 * 1024
-
-#: Bytes a stream socket's sends may queue before send() waits (on top of
-#: the reactor transport's own 64 KiB buffer).
-SEND_BUFFER_HIGH = 256 * 1024
-
-
-class SocketState(str, Enum):
-    """Where a stream :class:`socket` is; each value is the word its repr shows."""
-
-    #: Neither connected nor listening (also after a failed connect).
-    NEW = "new"
-    #: A connect is under way (a non-blocking one returned before it ended).
-    CONNECTING = "connecting"
-    #: It has a stream: connected, or returned by :meth:`socket.accept`.
-    CONNECTED = "connected"
-    #: :meth:`socket.listen` was called.
-    LISTENING = "listening"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-#: Every move a :class:`socket` may make; any other is a txi2p bug.
-_SOCKET_TRANSITIONS: MappingProxyType[SocketState, frozenset[SocketState]] = MappingProxyType({
-    SocketState.NEW: frozenset({SocketState.CONNECTING, SocketState.CONNECTED, SocketState.LISTENING}),
-    # listen() does not check the state: it may be called while a
-    # non-blocking connect is under way, or on a connected socket, and that
-    # connect may end (in CONNECTED or NEW) after it.
-    SocketState.CONNECTING: frozenset({SocketState.NEW, SocketState.CONNECTED, SocketState.LISTENING}),
-    SocketState.CONNECTED: frozenset({SocketState.LISTENING}),
-    SocketState.LISTENING: frozenset({SocketState.NEW, SocketState.CONNECTED}),
-})
-
-
-class Error(_errors.TxI2PError, OSError):
-    """Base class for all errors of this module."""
-
-
-class BlockError(Error, BlockingIOError):
-    """The call would have blocked (non-blocking mode)."""
-
-
-class ClosedError(Error):
-    """A command was used on a socket that is closed."""
-
-
-class Timeout(Error, TimeoutError):
-    """The call did not complete within the socket's timeout."""
-
-
-class NetworkError(Error):
-    """A network error within I2P: ``args == (errtag, errdesc)``.
-
-    ``errtag`` is the SAM error string (``"CANT_REACH_PEER"``...),
-    ``errdesc`` a human-readable description.
-    """
-
-    def __init__(self, errtag: str, errdesc: str) -> None:
-        super().__init__(errtag, errdesc)
-        self.errtag = errtag
-        self.errdesc = errdesc
-
-    def __str__(self) -> str:
-        return f"{self.errtag}: {self.errdesc}"
-
-
-def _network_error(exc: BaseException) -> Error:
-    if isinstance(exc, Error):
-        return exc
-    if isinstance(exc, _errors.SAMError):
-        return NetworkError(exc.result, str(exc))
-    if isinstance(exc, _errors.TxI2PError):
-        return NetworkError(type(exc).__name__, str(exc))
-    return NetworkError("I2P_ERROR", f"{type(exc).__name__}: {exc}")
-
-
-_STYLES = {SOCK_STREAM: "STREAM", SOCK_DGRAM: "DATAGRAM", SOCK_RAW: "RAW"}
-
-
-def _bridge_config(samaddr: str | None, bridge: BridgeConfig | None) -> BridgeConfig:
-    if bridge is None:
-        return BridgeConfig(samaddr)
-    if not isinstance(bridge, BridgeConfig):
-        raise TypeError(f"bridge must be a txi2p.config.BridgeConfig, not {bridge!r}")
-    if samaddr is not None:
-        raise ValueError("give samaddr or bridge, not both")
-    return bridge
-
-
-def keyword_options(kwargs: dict[str, Any]) -> dict[str, str]:
-    """Session options from i2p.socket-style keywords.
-
-    ``in_depth``/``out_depth`` set the tunnel lengths; other keywords are
-    I2CP options, with ``_`` standing for ``.`` (``inbound_quantity=3``).
-    """
-    kwargs = dict(kwargs)
-    in_depth = kwargs.pop("in_depth", None)
-    out_depth = kwargs.pop("out_depth", None)
-    return session_options(_dotted(kwargs), in_depth=in_depth, out_depth=out_depth)
-
-
-def _dotted(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """I2CP option names from keywords: ``_`` stands for ``.`` (``inbound_quantity``)."""
-    return {k.replace("_", ".") if "." not in k and "_" in k else k: v for k, v in kwargs.items()}
-
-
-# ------------------------------------------------------------------ reactor
-
-
-class _ShimContext:
-    """Everything the shim shares in one process: kept on the reactor object."""
-
-    ATTRIBUTE = "_txi2p_socket_shim"
-
-    def __init__(self, reactor: Any) -> None:
-        self.reactor = reactor
-        self.registry = SessionRegistry.for_reactor(reactor)
-        self.thread: threading.Thread | None = None
-        self.lock = threading.Lock()
-
-    @classmethod
-    def get(cls) -> _ShimContext:
-        from twisted.internet import reactor
-
-        context = getattr(reactor, cls.ATTRIBUTE, None)
-        if context is None:
-            context = cls(reactor)
-            setattr(reactor, cls.ATTRIBUTE, context)
-        context.ensure_running()
-        return context
-
-    def ensure_running(self) -> None:
-        if threadable.isInIOThread():
-            raise Error("a blocking txi2p.socket call was made in the reactor thread, where it would "
-                        "deadlock; use txi2p's Twisted API there (endpoints, SAMSession)")
-        with self.lock:
-            if self.reactor.running or (self.thread is not None and self.thread.is_alive()):
-                return
-            started = threading.Event()
-            self.reactor.callWhenRunning(started.set)
-            self.thread = threading.Thread(
-                target=self.reactor.run, kwargs={"installSignalHandlers": False},
-                name="txi2p-reactor", daemon=True)
-            self.thread.start()
-            atexit.register(self._stop)
-        started.wait(10)
-
-    def _stop(self) -> None:
-        if self.thread is not None and self.thread.is_alive() and self.reactor.running:
-            self.reactor.callFromThread(self.reactor.stop)
-            self.thread.join(5)
-
-    def call(self, make: Callable[[], Coroutine[Any, Any, Any] | Deferred[Any] | Any],
-             timeout: float | None = None, what: str = "the call") -> Any:
-        """Run *make* in the reactor thread; block for its result (or raise Timeout)."""
-        done = threading.Event()
-        box: list[Any] = []
-        holder: list[Deferred[Any]] = []
-
-        def start() -> None:
-            try:
-                result = make()
-                d = Deferred.fromCoroutine(result) if isinstance(result, Coroutine) else result
-                if not isinstance(d, Deferred):
-                    box.append((True, d))
-                    done.set()
-                    return
-            except BaseException as e:
-                box.append((False, e))
-                done.set()
-                return
-            holder.append(d)
-
-            def finish(result: Any) -> None:
-                if isinstance(result, Failure):
-                    box.append((False, result.value))
-                else:
-                    box.append((True, result))
-                done.set()
-
-            d.addBoth(finish)
-
-        self.reactor.callFromThread(start)
-        if not done.wait(timeout):
-            def cancel() -> None:
-                if holder:
-                    holder[0].cancel()
-
-            self.reactor.callFromThread(cancel)
-            done.wait(5)
-            if not box or not box[0][0]:
-                raise Timeout(f"{what} did not complete within {timeout:g} s")
-        ok, value = box[0]
-        if not ok:
-            raise value
-        return value
-
-
-# ------------------------------------------------------------------ readiness
-
-
-class _Signal:
-    """A socketpair whose read end is readable/writable exactly when told to be."""
-
-    def __init__(self) -> None:
-        self.r, self.w = _stdsocket.socketpair()
-        self.r.setblocking(False)
-        self.w.setblocking(False)
-        self.readable = False
-        self.writable = True
-        self.closed = False
-
-    def fileno(self) -> int:
-        return self.r.fileno()
-
-    def set_readable(self, flag: bool) -> None:
-        if self.closed:
-            return
-        if flag and not self.readable:
-            self.w.send(b"r")
-        elif not flag and self.readable:
-            self.r.recv(1)
-        self.readable = flag
-
-    def set_writable(self, flag: bool) -> None:
-        if self.closed:
-            return
-        if not flag and self.writable:
-            try:  # fill the read end's send buffer so it polls unwritable
-                while True:
-                    self.r.send(b"\0" * 65536)
-            except BlockingIOError:
-                pass
-        elif flag and not self.writable:
-            try:
-                while self.w.recv(1 << 20):
-                    pass
-            except BlockingIOError:
-                pass
-        self.writable = flag
-
-    def close(self) -> None:
-        self.closed = True
-        self.r.close()
-        self.w.close()
-
-
-# ------------------------------------------------------------------ protocols
-
-
-class _StreamFeed(Protocol):
-    """Reactor side of a shim stream socket: bytes in, the transport for bytes out."""
-
-    def __init__(self, sock: socket | None = None) -> None:
-        self.sock = sock
-        self.early: list[bytes] = []
-        self.lost: Failure | None = None
-        self.paused = False
-        self.write_paused = False
-
-    def connectionMade(self) -> None:
-        # Our sends are a streaming producer for the transport: it says when
-        # its buffer is full (pauseProducing) and when drained (resume).
-        transport: Any = self.transport  # an IConsumer too
-        transport.registerProducer(self, True)
-
-    def close_transport(self, half: bool = False) -> None:
-        """Close (or half-close) the stream once everything sent is written."""
-        transport: Any = self.transport
-        if transport is not None and not getattr(transport, "disconnected", False):
-            close_after_flush(transport, half)
-
-    def pauseProducing(self) -> None:
-        self._write_room(False)
-
-    def resumeProducing(self) -> None:
-        self._write_room(True)
-
-    def stopProducing(self) -> None:
-        self._write_room(True)
-
-    def _write_room(self, room: bool) -> None:
-        self.write_paused = not room
-        sock = self.sock
-        if sock is not None and room:
-            with sock._cond:
-                sock._room_for_sends()
-
-    def call(self, method: str, *args: Any) -> None:
-        """Call a transport method, if still connected (in the reactor thread)."""
-        transport: Any = self.transport
-        if transport is not None and not getattr(transport, "disconnected", False):
-            getattr(transport, method)(*args)
-
-    def dataReceived(self, data: bytes) -> None:
-        if self.sock is None:  # accepted, not yet taken by accept()
-            self.early.append(data)
-            return
-        self.sock._feed(data)
-
-    def connectionLost(self, reason: Failure = Failure(ConnectionError("closed"))) -> None:
-        self.lost = reason
-        if self.sock is not None:
-            self.sock._feed_eof(reason)
-
-
-class _AcceptFeed(Factory):
-    noisy = False
-
-    def __init__(self, sock: socket) -> None:
-        self.sock = sock
-
-    def buildProtocol(self, addr: Any) -> _StreamFeed:
-        feed = _StreamFeed()
-        self.sock._incoming(feed, addr)
-        return feed
-
-
-class _DatagramShare(DatagramProtocol):
-    """The protocol of one DATAGRAM/RAW session, shared by the shim sockets that name it."""
-
-    def __init__(self, port: I2PDatagramPort) -> None:
-        self.port = port
-        self.sockets: list[socket] = []
-
-    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
-        for sock in self.sockets:  # the oldest open socket takes it
-            if not sock._closed:
-                sock._packet(datagram, addr)
-                return
-
-
-# ------------------------------------------------------------------ socket
+from txi2p.socket import (
+    AF_I2P,
+    MSG_DONTWAIT,
+    MSG_PEEK,
+    MSG_WAITALL,
+    RECV_BUFFER_HIGH,
+    SEND_BUFFER_HIGH,
+    SHUT_RD,
+    SHUT_RDWR,
+    SHUT_WR,
+    SOCK_DGRAM,
+    SOCK_RAW,
+    SOCK_STREAM,
+)
+from txi2p.socket.context import _ShimContext
+from txi2p.socket.errors import BlockError, ClosedError, Error, NetworkError, Timeout, _network_error
+from txi2p.socket.feeds import _AcceptFeed, _DatagramShare, _StreamFeed
+from txi2p.socket.options import (
+    _ADVISORY_OPTIONS,
+    _STYLES,
+    _TIMEOUT_OPTIONS,
+    _TIMEVAL,
+    _bridge_config,
+    _dotted,
+)
+from txi2p.socket.readiness import _Signal
+from txi2p.socket.states import _SOCKET_TRANSITIONS, SocketState
+from txi2p.states import checked_move
+
+# Logged under the shim's name, as when it was one module (observers filter on it).
+_log = Logger(namespace="txi2p.socket")
 
 
 class socket:
@@ -800,10 +378,7 @@ class socket:
 
     def _move(self, to: SocketState) -> None:
         """Go to state *to*; a move not in the transition table is a txi2p bug."""
-        if to not in _SOCKET_TRANSITIONS[self._state]:
-            raise RuntimeError(f"txi2p internal error: a socket cannot go from state {self._state} "
-                               f"to state {to}")
-        self._state = to
+        self._state = checked_move(_SOCKET_TRANSITIONS, "a socket", self._state, to)
 
     def _connected(self, result: Any, feed: _StreamFeed) -> None:
         with self._cond:
@@ -1120,89 +695,3 @@ class _SocketIO(io.RawIOBase):
 
     def fileno(self) -> int:
         return self._sock.fileno()
-
-
-# ------------------------------------------------------------------ functions
-
-
-#: "No timeout given": the standard library's own marker, so that code
-#: passing it on (``http.client`` does) means the same here.
-_DEFAULT_TIMEOUT: Any = _stdsocket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
-
-
-def create_connection(address: Any, timeout: float | None = _DEFAULT_TIMEOUT,
-                      source_address: Any = None, *, session: str = "", samaddr: str | None = None,
-                      **kwargs: Any) -> socket:
-    """A connected :data:`SOCK_STREAM` socket, like the standard library's.
-
-    *address* is ``(destination or host name, port)`` or just the name.
-    *timeout* applies to the connect and stays the socket's timeout (left
-    out: blocking).  *source_address* is ignored (I2P sockets are always
-    bound).  *session*, *samaddr* and *kwargs* (*bridge* too) are those of :class:`socket`
-    (a transient session by default).  A failed connect closes the socket.
-    """
-    sock = socket(session, SOCK_STREAM, samaddr, **kwargs)
-    try:
-        if timeout is not _DEFAULT_TIMEOUT:
-            sock.settimeout(timeout)
-        sock.connect(address)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def resolve(host: str, samaddr: str | None = None, *, bridge: BridgeConfig | None = None) -> str:
-    """I2P host name (or ``.b32.i2p`` name) -> base64 destination.
-
-    A base64 destination is returned as it is.  *samaddr* or *bridge* say
-    which bridge to ask, as for :class:`socket`.
-    """
-    config = _bridge_config(samaddr, bridge)
-    if isinstance(host, str) and len(host) >= 516 and not host.endswith(".i2p"):
-        Destination.from_base64(host)
-        return host
-    context = _ShimContext.get()
-    sam = context.registry.bridge(config)
-    try:
-        return str(context.call(lambda: sam.lookup(host), what=f"resolving {host}").base64)
-    except Error:
-        raise
-    except Exception as e:
-        raise _network_error(e) from e
-
-
-def select(readlist: Iterable[Any], writelist: Iterable[Any], errlist: Iterable[Any],
-           timeout: float | None = None) -> tuple[list[Any], list[Any], list[Any]]:
-    """``select.select`` for shim sockets and ordinary Python sockets together."""
-    return _select.select(list(readlist), list(writelist), list(errlist), timeout)
-
-
-class _Poll:
-    """``select.poll()`` that takes shim sockets as well as descriptors."""
-
-    def __init__(self) -> None:
-        self._poll = _select.poll()
-
-    @staticmethod
-    def _fd(obj: Any) -> int:
-        return obj if isinstance(obj, int) else obj.fileno()
-
-    def register(self, obj: Any, eventmask: int = POLLIN | POLLPRI | POLLOUT) -> None:
-        self._poll.register(self._fd(obj), eventmask)
-
-    def modify(self, obj: Any, eventmask: int) -> None:
-        self._poll.modify(self._fd(obj), eventmask)
-
-    def unregister(self, obj: Any) -> None:
-        self._poll.unregister(self._fd(obj))
-
-    def poll(self, timeout: float | None = None) -> list[tuple[int, int]]:
-        """Like ``select.poll().poll``: *timeout* in milliseconds."""
-        return self._poll.poll(timeout)
-
-
-def poll() -> _Poll:
-    """A polling object for shim sockets and ordinary Python sockets."""
-    return _Poll()
-
