@@ -1,5 +1,8 @@
 """The classic ``i2p.sam`` tunnels, for blocking code (``txi2p.sam.Tunnel`` ...).
 
+One of two families of the same names: these block and take the classic
+arguments; :mod:`txi2p.tunnel` has the Twisted services they run on.
+
 * :class:`Tunnel` relays connections from a listening socket (a
   :mod:`txi2p.socket` socket or an ordinary one) to sockets made by
   ``make_send()``, in a daemon thread, as the classic module did.
@@ -19,6 +22,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from txi2p import tunnel as _tunnel
+from txi2p.config import BridgeConfig
 from txi2p.socket import BlockError, Error, Timeout, _ShimContext, keyword_options
 
 __all__ = ["Tunnel", "TunnelClient", "TunnelServer"]
@@ -156,15 +160,17 @@ class _BlockingService:
 class TunnelServer(_BlockingService):
     """Tunnels incoming I2P streams to ``localhost:port``; blocks until ready.
 
-    ``dest``: our destination; ``session``: the session name.  Other
-    keyword arguments are session options, as for :func:`txi2p.socket.socket`.
+    ``dest``: our destination; ``session``: the session name.  *bridge*
+    and the other keyword arguments (session options) are as for
+    :class:`txi2p.socket.socket`.
     """
 
     def __init__(self, session: str, port: int, samaddr: str | None = None, nconnect: int = -1,
-                 timeout: float | None = None, **kwargs: Any) -> None:
+                 timeout: float | None = None, *, bridge: BridgeConfig | None = None, **kwargs: Any) -> None:
         options = keyword_options(kwargs)
+        config = BridgeConfig.given(bridge, samaddr)
         self._start(lambda reactor: _tunnel.TunnelServer(
-            reactor, session, port, sam_address=samaddr, options=options,
+            reactor, session, port, bridge=config, options=options,
             nconnect=nconnect, timeout=timeout))
 
     @property
@@ -180,14 +186,17 @@ class TunnelClient(_BlockingService):
     """Tunnels ``localhost:port`` to the I2P destination *dest*; blocks until ready.
 
     ``dest``: our local destination; ``remotedest``: the one we relay to;
-    ``session``: the session name.
+    ``session``: the session name.  *bridge* and the other keyword
+    arguments are as for :class:`TunnelServer`.
     """
 
     def __init__(self, session: str, port: int, dest: str, samaddr: str | None = None,
-                 nconnect: int = -1, timeout: float | None = None, **kwargs: Any) -> None:
+                 nconnect: int = -1, timeout: float | None = None, *, bridge: BridgeConfig | None = None,
+                 **kwargs: Any) -> None:
         options = keyword_options(kwargs)
+        config = BridgeConfig.given(bridge, samaddr)
         self._start(lambda reactor: _tunnel.TunnelClient(
-            reactor, session, port, dest, sam_address=samaddr, options=options,
+            reactor, session, port, dest, bridge=config, options=options,
             nconnect=nconnect, timeout=timeout))
 
     @property

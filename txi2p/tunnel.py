@@ -22,6 +22,10 @@ bytes both ways until either side closes:
 :class:`TunnelServer` exposes a local TCP server as an I2P destination;
 :class:`TunnelClient` binds an I2P destination to a local port.  Local
 listeners bind to 127.0.0.1 unless told otherwise.
+
+These are the Twisted services; :mod:`txi2p.blocking_tunnel` has the
+classic blocking ``Tunnel``/``TunnelServer``/``TunnelClient`` of the same
+names (``txi2p.sam.Tunnel`` ...), which run these in the shim's reactor.
 """
 
 from __future__ import annotations

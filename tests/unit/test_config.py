@@ -314,6 +314,10 @@ def test_the_shim_carries_the_credentials_and_shares_datagram_sessions_by_name(t
             assert "Authorization failed" in str(e), e
         else:
             raise AssertionError("wrong password accepted")
+        from txi2p.sam import TunnelClient  # the classic blocking tunnels take it too
+        tunnel = TunnelClient("blocking-tunnel", 0, "site.i2p", bridge=config)
+        assert tunnel.dest and "blocking-tunnel" in fake.sessions
+        tunnel.close()
         stream.close()
         print("OK")
     """)
