@@ -124,6 +124,24 @@ async def test_naming_lookup_me_and_b32(i2p_sessions):
 
 
 @pytest_twisted.ensureDeferred
+async def test_sam_credentials_where_the_bridge_has_no_authentication(i2p_network, i2p_sessions):
+    """A HELLO carrying USER and PASSWORD (a BridgeConfig with credentials) is
+    answered as any other by a bridge without SAM authentication (i2pd has
+    none; Java I2P's is off unless enabled), so the setting harms nothing."""
+    from txi2p.config import BridgeConfig
+
+    bridge = SAMBridge(reactor, config=BridgeConfig(i2p_network.sam_addresses[0], user="alice",
+                                                    password="s3cret"))
+    control = await bridge.control()
+    try:
+        assert b" USER=alice PASSWORD=s3cret" in bridge.hello_command().encode()  # what was sent
+        bob = i2p_sessions[1]
+        assert await bridge.lookup(bob.b32) == bob.destination
+    finally:
+        control.close()
+
+
+@pytest_twisted.ensureDeferred
 async def test_naming_lookup_with_options(i2p_sessions):
     """``lookup(name, options=True)`` (``OPTIONS=true``): the destination and
     the options its lease set publishes -- none for Bob's session (i2pd
