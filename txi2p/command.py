@@ -54,6 +54,7 @@ from txi2p.address import (
     read_key_file,
     write_key_file,
 )
+from txi2p.config import BridgeConfig
 from txi2p.errors import InvalidKey, TxI2PError
 from txi2p.session import DEFAULT_SIGNATURE_TYPE, SAMBridge, default_sam_address
 
@@ -170,8 +171,7 @@ async def run(reactor: Any, argv: Sequence[str], out: TextIO = sys.stdout, err: 
                 return await _testnet(reactor, args, until, out, say)
             finally:
                 until.done()
-        bridge = SAMBridge(reactor, args.sam, user=args.user, password=args.password,
-                           allow_remote=args.allow_remote)
+        bridge = SAMBridge(reactor, config=_bridge_config(args))
         if args.command == "check":
             return await _check(reactor, bridge, _options(args.option), out, say)
         if args.command == "keygen":
@@ -180,6 +180,11 @@ async def run(reactor: Any, argv: Sequence[str], out: TextIO = sys.stdout, err: 
     except (TxI2PError, ValueError, OSError, CommandError) as e:
         print(f"txi2p {args.command}: error: {e}", file=err, flush=True)
         return 1
+
+
+def _bridge_config(args: argparse.Namespace) -> BridgeConfig:
+    """The bridge the command's ``--sam``, ``--allow-remote``, ``--user`` and ``--password`` name."""
+    return BridgeConfig(args.sam, allow_remote=args.allow_remote, user=args.user, password=args.password)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -430,10 +435,9 @@ async def _serve(reactor: Any, args: argparse.Namespace, until: _Until, out: Tex
     if not root.is_dir():
         raise CommandError(f"{args.dir} is not a directory")
     endpoint = I2PServerEndpoint(
-        reactor, str(args.key) if args.key else None, args.port, sam_address=args.sam,
-        options=_options(args.option) or None, user=args.user, password=args.password,
-        allow_remote=args.allow_remote, progress=say)
-    say(f"starting a session on the router at {args.sam or default_sam_address()} "
+        reactor, str(args.key) if args.key else None, args.port, bridge=_bridge_config(args),
+        options=_options(args.option) or None, progress=say)
+    say(f"starting a session on the router at {endpoint.bridge_config.where} "
         "(i2pd answers after its readiness check, about 20 s)")
     with _warnings_to(say):
         try:
