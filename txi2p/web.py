@@ -25,13 +25,15 @@ class I2PAgentEndpointFactory:
     """Makes an :class:`~txi2p.endpoints.I2PClientEndpoint` for each URI.
 
     Keyword arguments are those of :class:`~txi2p.endpoints.I2PClientEndpoint`
-    (``session``, ``sam_address``, ``in_depth``, ...).  The URI's port is
+    (``bridge``, ``session_config``, ``session``, ``sam_address``,
+    ``in_depth``, ...), checked here, once.  The URI's port is
     sent as the I2P port (``TO_PORT``).  ``https`` URIs are refused: I2P
     destinations are already end-to-end encrypted and authenticated.
     """
 
     def __init__(self, reactor: Any, **endpoint_args: Any) -> None:
         self._reactor = reactor
+        I2PClientEndpoint(reactor, "example.i2p", **endpoint_args)  # bad arguments fail here, not per request
         self._args = endpoint_args
 
     def endpointForURI(self, uri: URI) -> I2PClientEndpoint:

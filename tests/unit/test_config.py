@@ -323,3 +323,17 @@ def test_the_shim_carries_the_credentials_and_shares_datagram_sessions_by_name(t
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip().endswith("OK"), done.stdout + done.stderr
+
+
+def test_the_web_agent_takes_the_same_values_and_checks_them_at_once():
+    from txi2p.web import I2PAgentEndpointFactory
+
+    bridge = BridgeConfig("127.0.0.1:7999", user="alice", password="s3cret")
+    factory = I2PAgentEndpointFactory(MemoryReactorClock(), bridge=bridge)
+    from twisted.web.client import URI
+
+    assert factory.endpointForURI(URI.fromBytes(b"http://site.i2p/")).bridge_config is bridge
+    with pytest.raises(TypeError):
+        I2PAgentEndpointFactory(MemoryReactorClock(), no_such_argument=1)
+    with pytest.raises(ValueError, match="not both"):
+        I2PAgentEndpointFactory(MemoryReactorClock(), bridge=bridge, sam_address="127.0.0.1:7656")
