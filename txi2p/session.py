@@ -73,7 +73,7 @@ from txi2p.listening import AcceptSettle, ForwardingPort, I2PListeningPort, _Acc
 from txi2p.private import ENCRYPTED_LEASE_SET, check_blindable
 from txi2p.protocol import SAMControlProtocol, SAMStreamProtocol, Timeouts
 from txi2p.sam import codec
-from txi2p.sam.dialect import MAX_VERSION, MIN_VERSION, SAMDialect
+from txi2p.sam.dialect import MAX_VERSION, MIN_VERSION, SAMDialect, refuses
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -509,7 +509,7 @@ class SAMBridge:
         try:
             return await control.command(command, self.timeouts.session_create)
         except I2PError as e:
-            if post_quantum and "crypto type" in e.message.lower():
+            if post_quantum and refuses(e.message, "post_quantum_enc_types"):
                 # Java I2P 2.7: "Unsupported crypto type: 6"; later sessions fail here
                 self._post_quantum_refusal = e.message
                 self.learn(dialect.learned(post_quantum_enc_types=False))
@@ -655,7 +655,7 @@ class SAMSession:
             yield
         except I2PError as e:
             dialect = self.bridge.dialect
-            if self.style != "PRIMARY" or dialect is None or "primary session" not in e.message.lower():
+            if self.style != "PRIMARY" or dialect is None or not refuses(e.message, "streams_on_primary"):
                 raise
             self.bridge.learn(dialect.learned(streams_on_primary=False))
             raise UnsupportedByRouter(message=f"{_PRIMARY_STREAMS} (router said: {e.message})",
@@ -846,7 +846,7 @@ class SAMSession:
             await self.control.command(codec.session_add(
                 style, nickname, from_port=from_port, to_port=to_port, options=options, extra=extra))
         except I2PError as e:
-            if style != "STREAM" and dialect is not None and "STYLE" in e.message.upper():
+            if style != "STREAM" and dialect is not None and refuses(e.message, "subsession_styles"):
                 self.bridge.learn(dialect.learned_subsession_refused(style))
                 raise UnsupportedByRouter(
                     message=f"the router refused {style} subsessions ({e.message}); it may have "

@@ -77,14 +77,32 @@ What each field means, how it is learned, and which routers differ:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 
-__all__ = ["MAX_VERSION", "MIN_VERSION", "SAMDialect", "version_tuple"]
+__all__ = ["MAX_VERSION", "MIN_VERSION", "REFUSALS", "SAMDialect", "refuses", "version_tuple"]
 
 MIN_VERSION = "3.0"
 MAX_VERSION = "3.3"
 
 #: Every subsession style of SAM 3.3.
 _ALL_STYLES = frozenset({"STREAM", "DATAGRAM", "RAW"})
+
+
+#: How routers word the I2P_ERROR refusals a dialect learns from: the
+#: field each teaches -> the words (lower case) its MESSAGE holds.
+REFUSALS = MappingProxyType({
+    # Java I2P 2.7.0: "Error creating I2PSocketManager: Unsupported crypto type: 6"
+    "post_quantum_enc_types": "crypto type",
+    # Java I2P: STREAM CONNECT/ACCEPT/FORWARD naming a PRIMARY session
+    "streams_on_primary": "primary session",
+    # SESSION ADD of a style the router does not take ("... STYLE ...")
+    "subsession_styles": "style",
+})
+
+
+def refuses(message: str | None, field: str) -> bool:
+    """Whether an I2P_ERROR *message* is the refusal that teaches the dialect *field* (see :data:`REFUSALS`)."""
+    return REFUSALS[field] in (message or "").lower()
 
 
 def version_tuple(version: str) -> tuple[int, int]:
