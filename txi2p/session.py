@@ -505,7 +505,7 @@ class SAMBridge:
             options=opts, extra=keys.items(),
         )
         say(f"waiting for the router to build tunnels for session {nickname!r} "
-            f"(i2pd answers after its 20 s readiness check)")
+            f"(i2pd answers after its 20 s readiness check; Java I2P sooner)")
         try:
             return await control.command(command, self.timeouts.session_create)
         except I2PError as e:

@@ -310,8 +310,8 @@ def test_the_shim_carries_the_credentials_and_shares_datagram_sessions_by_name(t
         try:  # and by the bridge
             i2p.socket("x", i2p.SOCK_STREAM, bridge=BridgeConfig(
                 "127.0.0.1:%d" % other.getHost().port, user="alice", password="guess"))
-        except Exception as e:
-            assert "Authorization failed" in str(e), e
+        except OSError as e:  # the shim's NetworkError, as for every refusal
+            assert isinstance(e, i2p.NetworkError) and "Authorization failed" in str(e), repr(e)
         else:
             raise AssertionError("wrong password accepted")
         from txi2p.sam import TunnelClient  # the classic blocking tunnels take it too

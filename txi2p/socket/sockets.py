@@ -17,6 +17,7 @@ from twisted.python.failure import Failure
 from txi2p.address import Destination, I2PAddress
 from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.datagram import I2PDatagramEndpoint
+from txi2p.errors import TxI2PError
 from txi2p.session import SAMSession
 from txi2p.socket import (
     AF_I2P,
@@ -87,8 +88,11 @@ class socket:
                     what=f"creating session {session!r}")
             else:
                 self._session = self._ctx.call(self._join_datagram_session, what=f"creating session {session!r}")
-        except BaseException:
+        except BaseException as e:
             self._signal.close()
+            if isinstance(e, TxI2PError) and not isinstance(e, (Error, ValueError)):
+                # the router refused or failed (a login, a session): an OSError like every network error
+                raise _network_error(e) from e
             raise
         self._watch_session()
 
