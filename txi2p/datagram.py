@@ -305,8 +305,11 @@ class I2PDatagramPort:
 
     def _session_ended(self) -> None:
         if self.listening:
-            _log.warn("datagram session {nickname} ended: {reason}", nickname=self.session.nickname,
-                      reason=self.session.close_reason.getErrorMessage() if self.session.close_reason else "")
+            if self.session.closed_on_purpose:  # closed by its owner (the registry at reactor shutdown)
+                _log.debug("datagram session {nickname} closed", nickname=self.session.nickname)
+            else:
+                _log.warn("datagram session {nickname} ended: {reason}", nickname=self.session.nickname,
+                          reason=self.session.close_reason.getErrorMessage() if self.session.close_reason else "")
             self.listening = False
             self._stop()
 

@@ -337,3 +337,30 @@ def test_the_web_agent_takes_the_same_values_and_checks_them_at_once():
         I2PAgentEndpointFactory(MemoryReactorClock(), no_such_argument=1)
     with pytest.raises(ValueError, match="not both"):
         I2PAgentEndpointFactory(MemoryReactorClock(), bridge=bridge, sam_address="127.0.0.1:7656")
+
+
+@pytest_twisted.ensureDeferred
+async def test_datagram_sessions_close_quietly_with_the_registry(auth_sam):
+    """At reactor shutdown the registry closes every session, datagram ones too: their
+    protocols stop, and nothing is logged as lost."""
+    from twisted.internet import reactor
+    from twisted.logger import LogLevel, globalLogPublisher
+
+    _fake, config = auth_sam
+    registry = SessionRegistry(reactor)
+    inbox = _Inbox()
+    port = await I2PDatagramEndpoint(reactor, bridge=config, session="quiet", transport="control",
+                                     registry=registry).listen(inbox)
+    warnings = []
+
+    def observe(event):
+        if event.get("log_level") in (LogLevel.warn, LogLevel.error):
+            warnings.append(event)
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        await registry.close_all()
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    assert inbox.stopped and not port.listening
+    assert not warnings, [e.get("log_format") for e in warnings]
