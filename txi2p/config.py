@@ -35,7 +35,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from txi2p.address import signature_type_code
 from txi2p.sam import codec
 
 if TYPE_CHECKING:
@@ -316,10 +315,6 @@ class SessionConfig:
         if not extra:
             return self
         return replace(self, options=tuple(sorted({**dict(self.options), **extra}.items())))
-
-    @property
-    def signature_code(self) -> int:
-        return signature_type_code(self.signature_type)
 
     def differences(self, other: SessionConfig) -> list[str]:
         """The settings (by attribute name) in which *other* differs."""
