@@ -291,17 +291,28 @@ class SessionConfig:
     def given(cls, config: SessionConfig | None, styles: tuple[str, ...], *, name: str | None = None,
               keyfile: object = None, options: Mapping[str, object] | None = None,
               in_depth: int | None = None, out_depth: int | None = None,
-              signature_type: int | str = DEFAULT_SIGNATURE_TYPE, auto_close: bool = False,
-              style: str | None = None) -> SessionConfig:
+              signature_type: int | str | None = None, auto_close: bool | None = None,
+              style: str | None = None, auto_close_default: bool = False) -> SessionConfig:
         """*config* (its style one of *styles*), or one built from the settings a
-        front door took one by one (not both)."""
+        front door took one by one (not both: *config* holds every one of them,
+        ``auto_close`` and ``signature_type`` included).
+
+        *auto_close_default* is the front door's own default for ``auto_close``.
+        """
         if config is None:
             return cls.build(name=name, keyfile=keyfile, style=style or styles[0], options=options,
-                             in_depth=in_depth, out_depth=out_depth, signature_type=signature_type,
-                             auto_close=auto_close)
-        if (name, keyfile, options, in_depth, out_depth, style) != (None,) * 6:
-            raise ValueError("pass session_config=SessionConfig(...) or the session's settings one by one, "
-                             "not both")
+                             in_depth=in_depth, out_depth=out_depth,
+                             signature_type=DEFAULT_SIGNATURE_TYPE if signature_type is None else signature_type,
+                             auto_close=auto_close_default if auto_close is None else auto_close)
+        given = {"session": name, "keyfile": keyfile, "options": options, "in_depth": in_depth,
+                 "out_depth": out_depth, "style": style, "signature_type": signature_type,
+                 "auto_close": auto_close}
+        if any(value is not None for value in given.values()):
+            named = ", ".join(key for key, value in given.items() if value is not None)
+            raise ValueError(f"pass session_config=SessionConfig(...) or the session's settings one by one, "
+                             f"not both (given as well: {named})")
+        if not isinstance(config, SessionConfig):
+            raise TypeError(f"session_config must be a txi2p.config.SessionConfig, not {config!r}")
         if config.style not in styles:
             raise ValueError(f"this needs a session of style {' or '.join(styles)}, not {config.style}")
         return config

@@ -44,7 +44,7 @@ from twisted.internet.protocol import AbstractDatagramProtocol, DatagramProtocol
 from twisted.logger import Logger
 
 from txi2p.address import Destination, I2PAddress, PrivateKey, b32_from_hash, b64decode
-from txi2p.config import DEFAULT_SIGNATURE_TYPE, BridgeConfig, SessionConfig, check_port, parse_sam_address
+from txi2p.config import BridgeConfig, SessionConfig, check_port, parse_sam_address
 from txi2p.errors import SessionConflict, TxI2PError
 from txi2p.protocol import Timeouts
 from txi2p.registry import SessionRegistry
@@ -345,7 +345,10 @@ class I2PDatagramEndpoint:
     :param signature_type: for a new destination (default 7, Ed25519).
     :param session_config: instead of *session*, *keyfile*, *options*,
         *in_depth*, *out_depth* and *signature_type*: a
-        :class:`~txi2p.config.SessionConfig` (its style must be a packet style).
+        :class:`~txi2p.config.SessionConfig` (its style must be a packet
+        style; giving any of those as well is an error).  Without one, the
+        session ends with the last port on it; a config's ``auto_close``
+        (default False) says for itself.
     :param from_port: our I2P port (3.2+ routers).
     :param to_port: default I2P port packets are sent to (3.2+ routers).
     :param protocol_number: raw packets' I2CP protocol (3.2+ routers).
@@ -370,7 +373,7 @@ class I2PDatagramEndpoint:
                  timeouts: Timeouts | None = None, allow_remote: bool = False,
                  user: str | None = None, password: str | None = None,
                  progress: Callable[[str], None] | None = None,
-                 signature_type: int | str = DEFAULT_SIGNATURE_TYPE,
+                 signature_type: int | str | None = None,
                  session_config: SessionConfig | None = None,
                  registry: SessionRegistry | None = None) -> None:
         if style is not None and style not in codec.PACKET_STYLES:
@@ -387,7 +390,7 @@ class I2PDatagramEndpoint:
         session_config = SessionConfig.given(
             session_config, codec.PACKET_STYLES, name=session, keyfile=keyfile,
             style=style or ("RAW" if raw else None), options=options, in_depth=in_depth,
-            out_depth=out_depth, signature_type=signature_type, auto_close=True)
+            out_depth=out_depth, signature_type=signature_type, auto_close_default=True)
         if session_config.nickname is None:
             # no name: a session of this endpoint's own, not one shared by every unnamed endpoint
             session_config = replace(session_config,

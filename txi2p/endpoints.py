@@ -77,8 +77,9 @@ class _EndpointBase:
         options: Mapping[str, object] | None,
         in_depth: int | None,
         out_depth: int | None,
-        signature_type: int | str,
-        auto_close: bool,
+        signature_type: int | str | None,
+        auto_close: bool | None,
+        auto_close_default: bool,
         registry: SessionRegistry | None,
         progress: Progress | None,
         user: str | None = None,
@@ -92,7 +93,8 @@ class _EndpointBase:
         self.bridge_config = BridgeConfig.given(bridge, sam_address, sam_endpoint, allow_remote, user, password)
         session_config = SessionConfig.given(
             session_config, ("STREAM",), name=session, keyfile=keyfile, options=options, in_depth=in_depth,
-            out_depth=out_depth, signature_type=signature_type, auto_close=auto_close)
+            out_depth=out_depth, signature_type=signature_type, auto_close=auto_close,
+            auto_close_default=auto_close_default)
         self._spec = session_config.with_options(extra_options or {})
         #: reads the options kept in files (client keys) at connect/listen time
         self._file_options: Callable[[], Mapping[str, str]] | None = None
@@ -157,7 +159,8 @@ class I2PClientEndpoint(_EndpointBase):
     :param out_depth: outbound tunnel length (default 2).
     :param from_port: our I2P port (``FROM_PORT``).
     :param signature_type: for new destinations (default 7, Ed25519).
-    :param auto_close: close the session when its last connection closes.
+    :param auto_close: close the session when its last connection closes
+        (default False).
     :param registry: the session registry (default: the reactor's).
     :param progress: called with a sentence at each step of session start.
     :param user: SAM 3.2 user name (for bridges with AUTH enabled).
@@ -172,7 +175,8 @@ class I2PClientEndpoint(_EndpointBase):
         *password* and *allow_remote*: a :class:`~txi2p.config.BridgeConfig`.
     :param session_config: instead of *session*, *keyfile*, *options*,
         *in_depth*, *out_depth*, *signature_type* and *auto_close*: a
-        :class:`~txi2p.config.SessionConfig` (shared with other front doors).
+        :class:`~txi2p.config.SessionConfig` (shared with other front doors;
+        it holds every one of them, so giving any of them as well is an error).
     """
 
     def __init__(
@@ -189,8 +193,8 @@ class I2PClientEndpoint(_EndpointBase):
         in_depth: int | None = None,
         out_depth: int | None = None,
         from_port: int | None = None,
-        signature_type: int | str = DEFAULT_SIGNATURE_TYPE,
-        auto_close: bool = False,
+        signature_type: int | str | None = None,
+        auto_close: bool | None = None,
         registry: SessionRegistry | None = None,
         progress: Progress | None = None,
         user: str | None = None,
@@ -206,6 +210,7 @@ class I2PClientEndpoint(_EndpointBase):
         super().__init__(reactor, session=session, keyfile=keyfile, sam_address=sam_address,
                          sam_endpoint=sam_endpoint, options=options, in_depth=in_depth,
                          out_depth=out_depth, signature_type=signature_type, auto_close=auto_close,
+                         auto_close_default=False,
                          registry=registry, progress=progress, user=user, password=password,
                          allow_remote=allow_remote, bridge=bridge, session_config=session_config,
                          extra_options=client_options(client_key) if client_key is not None else None)
@@ -251,6 +256,9 @@ class I2PServerEndpoint(_EndpointBase):
     :param port: the I2P port to accept (None: every port).
     :param session: the session name (shared with other endpoints naming
         it); None: a session of this endpoint's own.
+    :param auto_close: close the session when the last of its ports stops
+        listening (default True; a *session_config* says for itself, and
+        its default is False).
     :param pending: how many STREAM ACCEPTs to keep open at once.
     :param private: a private service: the router publishes an encrypted
         lease set (``i2cp.leaseSetType=5``), so only those who know the
@@ -283,8 +291,8 @@ class I2PServerEndpoint(_EndpointBase):
         options: Mapping[str, object] | None = None,
         in_depth: int | None = None,
         out_depth: int | None = None,
-        signature_type: int | str = DEFAULT_SIGNATURE_TYPE,
-        auto_close: bool = True,
+        signature_type: int | str | None = None,
+        auto_close: bool | None = None,
         pending: int = 5,
         registry: SessionRegistry | None = None,
         progress: Progress | None = None,
@@ -306,11 +314,15 @@ class I2PServerEndpoint(_EndpointBase):
             extra.update(service_options(clients, auth))
         if private or clients is not None or clients_file is not None:
             given = session_config.option_map if session_config is not None else (options or {})
-            extra.update(_private_options(
-                given, session_config.signature_type if session_config is not None else signature_type))
+            if session_config is not None:
+                kind = session_config.signature_type
+            else:
+                kind = DEFAULT_SIGNATURE_TYPE if signature_type is None else signature_type
+            extra.update(_private_options(given, kind))
         super().__init__(reactor, session=session, keyfile=keyfile, sam_address=sam_address,
                          sam_endpoint=sam_endpoint, options=options, in_depth=in_depth,
                          out_depth=out_depth, signature_type=signature_type, auto_close=auto_close,
+                         auto_close_default=True,
                          registry=registry, progress=progress, user=user, password=password,
                          allow_remote=allow_remote, bridge=bridge, session_config=session_config,
                          extra_options=extra)

@@ -119,6 +119,32 @@ def test_every_front_door_takes_the_same_values():
         I2PDatagramEndpoint(reactor, bridge=bridge, user="bob", password="x")
     with pytest.raises(ValueError, match="needs a session of style STREAM"):
         I2PClientEndpoint(reactor, "site.i2p", session_config=SessionConfig.build(style="RAW"))
+
+
+def test_a_session_config_holds_auto_close_and_the_signature_type():
+    """Given with a SessionConfig, they are refused (not silently dropped); the
+    keyword path keeps each front door's own default."""
+    reactor = MemoryReactorClock()
+    session = SessionConfig.build(name="shared")
+    for make in (lambda **kw: I2PClientEndpoint(reactor, "site.i2p", session_config=session, **kw),
+                 lambda **kw: I2PServerEndpoint(reactor, session_config=session, **kw)):
+        with pytest.raises(ValueError, match=r"not both \(given as well: auto_close\)"):
+            make(auto_close=True)
+        with pytest.raises(ValueError, match=r"not both \(given as well: signature_type\)"):
+            make(signature_type=7)
+    with pytest.raises(ValueError, match="signature_type"):
+        I2PDatagramEndpoint(reactor, session_config=SessionConfig.build(name="d", style="DATAGRAM"),
+                            signature_type="EdDSA_SHA512_Ed25519")
+    with pytest.raises(TypeError, match=r"must be a txi2p\.config\.SessionConfig"):
+        I2PClientEndpoint(reactor, "site.i2p", session_config="shared")  # type: ignore[arg-type]
+    # a server's session closes with its port, a client's stays; a config says for itself
+    assert I2PServerEndpoint(reactor, session="s").session_config.auto_close is True
+    assert I2PClientEndpoint(reactor, "site.i2p", session="c").session_config.auto_close is False
+    assert I2PServerEndpoint(reactor, session_config=SessionConfig.build(name="s2", auto_close=True)
+                             ).session_config.auto_close is True
+    assert I2PClientEndpoint(reactor, "site.i2p", signature_type="EdDSA_SHA512_Ed25519"
+                             ).session_config.signature_type == "EdDSA_SHA512_Ed25519"
+    assert I2PClientEndpoint(reactor, "site.i2p").session_config.signature_type == 7
     with pytest.raises(ValueError, match="user and a password"):
         clientFromString(reactor, "i2p:site.i2p:user=alice")
 
