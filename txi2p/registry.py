@@ -102,15 +102,14 @@ class SessionRegistry:
         (or for *address*/*endpoint* and the other settings one by one).
 
         Bridges are shared by where they are.  A config with credentials
-        for a bridge already in use with other ones (or with none) raises
-        :class:`~txi2p.errors.SessionConflict` rather than being ignored; a
-        config without credentials uses the bridge as it is.
+        (or timeouts) for a bridge already in use with other ones (or with
+        none) raises :class:`~txi2p.errors.SessionConflict` rather than
+        being ignored; a config without them uses the bridge as it is.
         """
         if isinstance(address, BridgeConfig):
             config = address
         else:
             config = BridgeConfig(address, endpoint, allow_remote, user, password)
-        config = config.with_defaults(self.timeouts)
         key = config.where
         bridge = self._bridges.get(key)
         if (bridge is not None and config.has_credentials
@@ -118,6 +117,11 @@ class SessionRegistry:
             raise SessionConflict(
                 f"the SAM bridge at {key} is already in use with other credentials (user and "
                 f"password); use the same ones everywhere in this process")
+        if bridge is not None and config.timeouts is not None and config.timeouts != bridge.timeouts:
+            raise SessionConflict(
+                f"the SAM bridge at {key} is already in use with other timeouts ({bridge.timeouts}); "
+                f"use the same ones everywhere in this process, or none after the first")
+        config = config.with_defaults(self.timeouts)
         if bridge is None:
             bridge = SAMBridge(self.reactor, config=config)
             self._bridges[key] = bridge

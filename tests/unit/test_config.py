@@ -24,6 +24,7 @@ from txi2p.datagram import I2PDatagramEndpoint
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.errors import I2PError, SessionConflict
 from txi2p.i2ptunnel import Options, makeService, tunnel_spec
+from txi2p.protocol import Timeouts
 from txi2p.registry import SessionRegistry
 from txi2p.testing.fake_bridge import JAVA_2_7, FakeSAMBridge
 from txi2p.tunnel import TunnelClient, TunnelServer
@@ -179,7 +180,7 @@ def test_twistd_i2ptunnel_takes_the_bridge_settings(tmp_path):
 # ------------------------------------------------------------------ the registry
 
 
-def test_bridges_are_shared_by_where_they_are_and_credentials_must_agree():
+def test_bridges_are_shared_by_where_they_are_and_credentials_and_timeouts_must_agree():
     registry = SessionRegistry(MemoryReactorClock())
     with_auth = BridgeConfig("127.0.0.1:7656", user="alice", password="one")
     bridge = registry.bridge(with_auth)
@@ -188,6 +189,15 @@ def test_bridges_are_shared_by_where_they_are_and_credentials_must_agree():
     with pytest.raises(SessionConflict, match="other credentials"):
         registry.bridge(BridgeConfig("127.0.0.1:7656", user="alice", password="two"))
     assert bridge.config == with_auth
+    # timeouts likewise: the same ones or none, not others silently dropped
+    quick = Timeouts(command=5)
+    timed = registry.bridge(BridgeConfig("127.0.0.1:7657", timeouts=quick))
+    assert registry.bridge(BridgeConfig("127.0.0.1:7657", timeouts=Timeouts(command=5))) is timed
+    assert registry.bridge(BridgeConfig("127.0.0.1:7657")) is timed and timed.timeouts == quick
+    with pytest.raises(SessionConflict, match="other timeouts"):
+        registry.bridge(BridgeConfig("127.0.0.1:7657", timeouts=Timeouts(command=9)))
+    with pytest.raises(SessionConflict, match="other timeouts"):
+        registry.bridge(BridgeConfig("127.0.0.1:7656", timeouts=Timeouts(command=9)))
 
 
 # ------------------------------------------------------------------ credentials on the wire
