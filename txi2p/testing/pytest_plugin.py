@@ -18,7 +18,8 @@ greenlet mode, and root or unprivileged user namespaces):
 Tests marked ``integration`` that use them skip with a reason where i2pd
 or namespaces are missing; under ``CI=true`` such a skip is a failure.
 When a test that used the network fails, the routers' log tails are added
-to its report.
+to its report.  A network that starts but carries no stream round trip is
+replaced by a new one once (``NETWORK_ATTEMPTS``).
 
 Options: ``--i2p-routers=N`` (client routers, default 3),
 ``--i2p-keep`` (leave the network's files in place for inspection),
@@ -55,6 +56,9 @@ from txi2p.testing.namespace import NamespaceUnavailable
 from txi2p.testing.network import NetworkStartError, PrivateI2PNetwork, RouterBuild, find_i2pd
 
 DEFAULT_TEST_TIMEOUT = 600.0
+#: How many networks the fixture starts before giving up on one that carries
+#: no stream round trip.
+NETWORK_ATTEMPTS = 2
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -199,44 +203,64 @@ def i2p_network_and_sessions(
     import pytest_twisted
     from twisted.internet import defer, reactor
 
-    from txi2p.testing.ready import testnet_hops, wait_until_ready
+    from txi2p.testing.ready import NetworkNotReady, testnet_hops, wait_until_ready
 
     config = request.config
     clients, floodfills = network_builds(config)
     named = isinstance(clients, list) and isinstance(floodfills, list)
     if find_i2pd() is None and not named:
         pytest.skip("i2pd is not installed (apt-get install i2pd, or set $I2PD)")
-    directory = tmp_path_factory.mktemp("i2pnet")
-    network = PrivateI2PNetwork(
-        directory, clients=clients, floodfills=floodfills,
-        progress=lambda text: _say(config, text))
-    if network.has_java and testnet_hops() == 0:
-        raise NetworkStartError(
-            "the test network has a Java I2P router: set TXI2P_TEST_HOPS=1 (its 0-hop sessions "
-            "cannot look up remote lease sets)")
+    for attempt in range(1, NETWORK_ATTEMPTS + 1):
+        directory = tmp_path_factory.mktemp("i2pnet")
+        network = PrivateI2PNetwork(
+            directory, clients=clients, floodfills=floodfills,
+            progress=lambda text: _say(config, text))
+        if network.has_java and testnet_hops() == 0:
+            raise NetworkStartError(
+                "the test network has a Java I2P router: set TXI2P_TEST_HOPS=1 (its 0-hop sessions "
+                "cannot look up remote lease sets)")
+        try:
+            network.start()
+            _say(config, "routers:\n" + network.describe())
+        except NamespaceUnavailable as e:
+            pytest.skip(f"cannot make a private network namespace here: {e}")
+        except NetworkStartError:
+            network.stop()
+            raise
+        sessions: list[SAMSession] = []
+        try:
+            sessions = pytest_twisted.blockon(defer.Deferred.fromCoroutine(
+                wait_until_ready(reactor, network, progress=lambda text: _say(config, text))))
+        except NetworkNotReady as e:
+            if attempt == NETWORK_ATTEMPTS:
+                _say(config, f"the test network failed: {e}\n{network.logs()}")
+                _end(config, network, directory)
+                raise
+            # The routers came up but carried nothing: a network that breaks so
+            # (i2pd 2.45.1 did, now and then) is replaced, once, by a new one.
+            _say(config, f"the test network carried no round trip ({e}); its routers' logs:\n"
+                         f"{network.logs()}\nstarting a new network "
+                         f"(attempt {attempt + 1} of {NETWORK_ATTEMPTS})")
+            _end(config, network, directory)
+            continue
+        except BaseException as e:
+            if not isinstance(e, (GeneratorExit, pytest.skip.Exception)):
+                _say(config, f"the test network failed: {e}\n{network.logs()}")
+            _end(config, network, directory)
+            raise
+        break
     try:
-        network.start()
-        _say(config, "routers:\n" + network.describe())
-    except NamespaceUnavailable as e:
-        pytest.skip(f"cannot make a private network namespace here: {e}")
-    except NetworkStartError:
-        network.stop()
-        raise
-    sessions: list[SAMSession] = []
-    try:
-        sessions = pytest_twisted.blockon(defer.Deferred.fromCoroutine(
-            wait_until_ready(reactor, network, progress=lambda text: _say(config, text))))
         yield network, sessions
-    except BaseException as e:
-        if not isinstance(e, (GeneratorExit, pytest.skip.Exception)):
-            _say(config, f"the test network failed: {e}\n{network.logs()}")
-        raise
     finally:
         for session in sessions:
             session.close()
-        network.stop()
-        if not config.getoption("--i2p-keep"):
-            shutil.rmtree(directory, ignore_errors=True)
+        _end(config, network, directory)
+
+
+def _end(config: pytest.Config, network: PrivateI2PNetwork, directory: Any) -> None:
+    network.stop()
+    if not config.getoption("--i2p-keep"):
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
