@@ -30,7 +30,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from txi2p.address import Destination, is_b32_name, signature_type_code
-from txi2p.config import DEFAULT_SIGNATURE_TYPE, BridgeConfig, SessionConfig, check_port
+from txi2p.config import BridgeConfig, SessionConfig, check_port
 from txi2p.private import (
     ENCRYPTED_LEASE_SET,
     check_auth,
@@ -312,13 +312,6 @@ class I2PServerEndpoint(_EndpointBase):
         extra: dict[str, str] = {}
         if clients is not None:
             extra.update(service_options(clients, auth))
-        if private or clients is not None or clients_file is not None:
-            given = session_config.option_map if session_config is not None else (options or {})
-            if session_config is not None:
-                kind = session_config.signature_type
-            else:
-                kind = DEFAULT_SIGNATURE_TYPE if signature_type is None else signature_type
-            extra.update(_private_options(given, kind))
         super().__init__(reactor, session=session, keyfile=keyfile, sam_address=sam_address,
                          sam_endpoint=sam_endpoint, options=options, in_depth=in_depth,
                          out_depth=out_depth, signature_type=signature_type, auto_close=auto_close,
@@ -326,6 +319,10 @@ class I2PServerEndpoint(_EndpointBase):
                          registry=registry, progress=progress, user=user, password=password,
                          allow_remote=allow_remote, bridge=bridge, session_config=session_config,
                          extra_options=extra)
+        if private or clients is not None or clients_file is not None:
+            # checked against the session as resolved (a session_config or the keywords)
+            self._spec = self._spec.with_options(
+                _private_options(self._spec.option_map, self._spec.signature_type))
         self.port = None if port is None else check_port("port", port)
         if isinstance(pending, bool) or not isinstance(pending, int) or not 1 <= pending <= 100:
             raise ValueError(f"pending must be an integer from 1 to 100, not {pending!r}")
