@@ -83,6 +83,7 @@ def run_txi2p_tahoe(sam_client: str, sam_server: str, options: dict[str, str]) -
     from twisted.internet import defer, reactor, task, threads
     from twisted.internet.endpoints import TCP4ClientEndpoint
     from twisted.internet.protocol import Factory, Protocol
+
     from txi2p.sam.endpoints import SAMI2PStreamClientEndpoint, SAMI2PStreamServerEndpoint
 
     def sam(address: str) -> Any:

@@ -500,7 +500,8 @@ class I2PAddress:
         return hash(self._identity())
 
     def __repr__(self) -> str:
-        port = f":{self.port}" if self.port is not None else ""
+        # txi2p 0.3.x's form, which callers' logs and tests know
+        port = f", {self.port}" if self.port is not None else ""
         return f"I2PAddress({self.host}{port})"
 
 

@@ -17,19 +17,23 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, clientFromString
 from twisted.internet.interfaces import IStreamClientEndpoint
+from zope.interface import implementer
 
 from txi2p.address import I2PAddress, signature_type_code, write_key_file
-from txi2p.config import DEFAULT_SIGNATURE_TYPE, BridgeConfig
+from txi2p.config import DEFAULT_SIGNATURE_TYPE, BridgeConfig, SessionConfig
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.errors import SAMConnectionFailed
-from txi2p.session import SAMBridge
+from txi2p.registry import SessionRegistry
+from txi2p.session import SAMBridge, SAMSession
 
 __all__ = [
     "DEFAULT_API",
     "DEFAULT_ENDPOINT",
     "SAMI2PStreamClientEndpoint",
     "SAMI2PStreamServerEndpoint",
+    "SAMSession",
     "generateDestination",
+    "getSession",
     "testAPI",
 ]
 
@@ -65,11 +69,34 @@ def _signature_type(sig_type: int | str | None) -> int | str:
 
 
 def _bridge_config(samEndpoint: Any) -> BridgeConfig:
-    """The :class:`BridgeConfig` of a 0.3.x ``samEndpoint``: by address for TCP endpoints."""
-    if not IStreamClientEndpoint.providedBy(samEndpoint):
-        raise TypeError(f"samEndpoint must be a Twisted client endpoint, not {samEndpoint!r}")
+    """The :class:`BridgeConfig` of a 0.3.x ``samEndpoint``: by address for TCP endpoints.
+
+    As in 0.3.x, any object with a ``connect(factory)`` method will do: it
+    need not declare ``IStreamClientEndpoint``.
+    """
+    if not callable(getattr(samEndpoint, "connect", None)):
+        raise TypeError(f"samEndpoint must be a Twisted client endpoint (an object with "
+                        f"connect(factory)), not {samEndpoint!r}")
     address = _sam_address_of(samEndpoint)
-    return BridgeConfig(address) if address else BridgeConfig(endpoint=samEndpoint)
+    if address:
+        return BridgeConfig(address)
+    if not IStreamClientEndpoint.providedBy(samEndpoint):
+        samEndpoint = _DuckEndpoint(samEndpoint)
+    return BridgeConfig(endpoint=samEndpoint)
+
+
+@implementer(IStreamClientEndpoint)
+class _DuckEndpoint:
+    """An object with ``connect(factory)`` that does not declare ``IStreamClientEndpoint``."""
+
+    def __init__(self, endpoint: Any) -> None:
+        self._endpoint = endpoint
+
+    def connect(self, protocolFactory: Any) -> Any:
+        return self._endpoint.connect(protocolFactory)
+
+    def __repr__(self) -> str:
+        return repr(self._endpoint)
 
 
 class SAMI2PStreamClientEndpoint(I2PClientEndpoint):
@@ -159,3 +186,25 @@ def generateDestination(reactor: Any, keyfile: str, api: str | None = None,
         return I2PAddress(key.destination)
 
     return Deferred.fromCoroutine(run())
+
+
+def getSession(nickname: str, samEndpoint: Any = None, autoClose: bool = False, *, style: str = "STREAM",
+               keyfile: str | None = None, localPort: int | None = None,
+               options: Mapping[str, object] | None = None,
+               sigType: int | str | None = None) -> Deferred[SAMSession]:
+    """Fire with the SAM session named *nickname*, created if there is none yet.
+
+    The session is the one endpoints naming *nickname* on that bridge share
+    (:class:`~txi2p.registry.SessionRegistry`); asked for again with other
+    settings it fails with :class:`~txi2p.errors.SessionConflict`.  Without
+    *samEndpoint*, the default bridge (``I2P_SAM_ADDRESS`` or
+    127.0.0.1:7656).  *localPort* is accepted and ignored: a session has no
+    local port of its own here (endpoints take ``localPort`` per connection).
+    """
+    del localPort  # txi2p 0.3.x passed it to SESSION CREATE's FROM_PORT; see above
+    reactor = _reactor_of(samEndpoint)
+    registry = SessionRegistry.for_reactor(reactor)
+    bridge = registry.bridge(_bridge_config(samEndpoint) if samEndpoint is not None else BridgeConfig())
+    spec = SessionConfig.build(name=nickname, keyfile=keyfile, style=style, options=options,
+                               signature_type=_signature_type(sigType), auto_close=bool(autoClose))
+    return Deferred.fromCoroutine(registry.acquire(bridge, spec))

@@ -36,7 +36,8 @@ _COMMON = {
     "nickname": "txi2p 0.3.x name for session",
     "keyfile": "key file of the destination (created if missing)",
     "samaddr": r"SAM bridge host\:port (default $I2P_SAM_ADDRESS or 127.0.0.1\:7656)",
-    "apiEndpoint": r"txi2p 0.3.x: client endpoint string of the SAM bridge, e.g. tcp\:127.0.0.1\:7656",
+    "apiEndpoint": r"txi2p 0.3.x: client endpoint string of the SAM bridge, e.g. tcp\:127.0.0.1\:7656 "
+                   "(only with api=SAM)",
     "api": "txi2p 0.3.x: must be SAM",
     "in_depth": "inbound tunnel length (default 2)",
     "out_depth": "outbound tunnel length (default 2)",
@@ -119,6 +120,10 @@ def _bridge(reactor: Any, kwargs: dict[str, str]) -> BridgeConfig:
     api_endpoint = kwargs.pop("apiEndpoint", None)
     if samaddr is not None and api_endpoint is not None:
         raise ValueError("i2p endpoint: give samaddr or apiEndpoint, not both")
+    if api_endpoint is not None and api is None:
+        # refused as txi2p 0.3.x refused it: apiEndpoint names the endpoint of the API api= names
+        raise ValueError("i2p endpoint: apiEndpoint needs api=SAM beside it (as in txi2p 0.3.x); "
+                         r"or give the bridge's address as samaddr=host\:port")
     address: str | None = None
     endpoint = None
     allow_remote = _bool("allowRemote", kwargs.pop("allowRemote")) if "allowRemote" in kwargs else False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 __all__ = [
     "RESULT_ERRORS",
@@ -29,6 +30,7 @@ __all__ = [
     "PeerNotFound",
     "SAMConnectionFailed",
     "SAMConnectionLost",
+    "SAMConnectionRefused",  # noqa: F822 (loaded on first use: see __getattr__)
     "SAMError",
     "SAMProtocolError",
     "SAMTimeout",
@@ -298,3 +300,13 @@ class SessionClosed(TxI2PError):
 class SessionConflict(TxI2PError, ValueError):
     """A named session was asked for again with different settings."""
 
+
+
+def __getattr__(name: str) -> Any:
+    # SAMConnectionRefused is also Twisted's ConnectionRefusedError, and this
+    # module never imports Twisted: it is loaded on first use.
+    if name == "SAMConnectionRefused":
+        from txi2p.refused import SAMConnectionRefused
+
+        return SAMConnectionRefused
+    raise AttributeError(f"module 'txi2p.errors' has no attribute {name!r}")

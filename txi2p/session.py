@@ -62,7 +62,6 @@ from txi2p.errors import (
     I2PError,
     InvalidKey,
     NameNotFound,
-    SAMConnectionFailed,
     SAMError,
     SessionClosed,
     TxI2PError,
@@ -72,6 +71,7 @@ from txi2p.listening import LISTEN_LINGER_TIME as LISTEN_LINGER_TIME
 from txi2p.listening import AcceptSettle, ForwardingPort, I2PListeningPort, _Acceptor, _Forwarder
 from txi2p.private import ENCRYPTED_LEASE_SET, check_blindable
 from txi2p.protocol import SAMControlProtocol, SAMStreamProtocol, Timeouts
+from txi2p.refused import failure_class
 from txi2p.sam import codec
 from txi2p.sam.dialect import MAX_VERSION, MIN_VERSION, SAMDialect, refuses
 
@@ -233,7 +233,7 @@ class SAMBridge:
         try:
             await d
         except (ConnectError, DeferredTimeoutError, OSError) as e:
-            raise SAMConnectionFailed(
+            raise failure_class(e)(
                 f"could not connect to the SAM bridge at {self.address}: {e}. "
                 "Is an I2P router running there with SAM enabled? "
                 "(i2pd: [sam] enabled = true; set I2P_SAM_ADDRESS or pass the "

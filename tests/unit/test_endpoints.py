@@ -69,7 +69,7 @@ def test_txi2p_03_keywords(reactor):
                                    ":sigType=EdDSA_SHA512_Ed25519:autoClose=true")
     assert ep._spec.nickname == "old" and ep._spec.signature_type == 7 and ep._spec.auto_close
     assert dict(ep._spec.options)["inbound.length"] == "1"
-    other = clientFromString(reactor, f"i2p:{B32}:apiEndpoint=unix\\:/tmp/sam.sock")
+    other = clientFromString(reactor, f"i2p:{B32}:api=SAM:apiEndpoint=unix\\:/tmp/sam.sock")
     assert other.bridge_config.endpoint is not None
 
 
@@ -81,6 +81,7 @@ def test_txi2p_03_keywords(reactor):
     ("i2p:{b32}:in_depth=9", "in_depth='9'"),
     ("i2p:{b32}:api=BOB", "BOB is deprecated"),
     ("i2p:{b32}:api=FOO", "api='FOO'"),
+    ("i2p:{b32}:apiEndpoint=tcp\\:127.0.0.1\\:7656", "apiEndpoint needs api=SAM"),
     ("i2p:{b32}:sigType=nonsense", "sigType='nonsense'"),
     ("i2p:{b32}:options=novalue", "options="),
     ("i2p:{b32}:samaddr=nohost", "samaddr="),
@@ -103,6 +104,7 @@ def test_client_bad_base64_destination(reactor):
     ("i2p:k.key:host=x.i2p", "unknown keyword 'host'"),
     ("i2p:k.key:pending=0", "pending='0'"),
     ("i2p:k.key:autoClose=nope", "autoClose"),
+    ("i2p:k.key:apiEndpoint=tcp\\:127.0.0.1\\:7656", "apiEndpoint needs api=SAM"),
     ("i2p:session=a b", "session"),
     ("i2p:k.key:private=maybe", "private"),
     ("i2p:k.key:private=true:sigType=1", "Ed25519 .7. or RedDSA .11."),

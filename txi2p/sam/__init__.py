@@ -10,7 +10,7 @@ As the classic ``i2p.sam`` module, it offers ``socket``, ``select``,
 
 For txi2p 0.3.x callers (Foolscap, Tahoe-LAFS) this package also offers
 ``SAMI2PStreamClientEndpoint``, ``SAMI2PStreamServerEndpoint``,
-``generateDestination`` and ``testAPI``.  They are loaded on first use, so
+``SAMSession``, ``getSession``, ``generateDestination`` and ``testAPI``.  They are loaded on first use, so
 that importing :mod:`txi2p.sam.codec` never imports Twisted.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 #: the APIs they keep: the classic ``i2p.sam`` module (its socket API and
 #: blocking tunnels) and txi2p 0.3.x; they are loaded on first use.
 _PROVIDERS = {
-    "txi2p.compat": ("SAMI2PStreamClientEndpoint", "SAMI2PStreamServerEndpoint", "generateDestination",
-                     "testAPI"),
+    "txi2p.compat": ("SAMI2PStreamClientEndpoint", "SAMI2PStreamServerEndpoint", "SAMSession",
+                     "generateDestination", "getSession", "testAPI"),
     "txi2p.socket": ("socket", "select", "poll", "resolve", "Error", "BlockError", "ClosedError",
                      "NetworkError", "Timeout", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "MAX_DGRAM",
                      "MAX_RAW", "MSG_DONTWAIT", "MSG_PEEK", "MSG_WAITALL", "POLLIN", "POLLPRI",
