@@ -10,6 +10,7 @@ from txi2p.config import BridgeConfig
 from txi2p.socket import SOCK_STREAM
 from txi2p.socket.context import _ShimContext
 from txi2p.socket.errors import Error, _network_error
+from txi2p.socket.names import host_name
 from txi2p.socket.options import _bridge_config
 from txi2p.socket.sockets import socket
 
@@ -43,10 +44,14 @@ def create_connection(address: Any, timeout: float | None = _DEFAULT_TIMEOUT,
 def resolve(host: str, samaddr: str | None = None, *, bridge: BridgeConfig | None = None) -> str:
     """I2P host name (or ``.b32.i2p`` name) -> base64 destination.
 
-    A base64 destination is returned as it is.  *samaddr* or *bridge* say
+    A base64 destination is returned as it is.  As in the classic module, a
+    leading ``http://`` and a trailing ``/`` are dropped first
+    (:func:`txi2p.socket.names.host_name`).  *samaddr* or *bridge* say
     which bridge to ask, as for :class:`socket`.
     """
     config = _bridge_config(samaddr, bridge)
+    if isinstance(host, str):
+        host = host_name(host)
     if isinstance(host, str) and len(host) >= 516 and not host.endswith(".i2p"):
         Destination.from_base64(host)
         return host

@@ -36,6 +36,7 @@ from txi2p.socket import (
 from txi2p.socket.context import _ShimContext
 from txi2p.socket.errors import BlockError, ClosedError, Error, NetworkError, Timeout, _network_error
 from txi2p.socket.feeds import _AcceptFeed, _DatagramShare, _StreamFeed
+from txi2p.socket.names import host_name
 from txi2p.socket.options import (
     _ADVISORY_OPTIONS,
     _STYLES,
@@ -376,6 +377,8 @@ class socket:
             address = address[0]
         if isinstance(address, I2PAddress):
             address = address.destination or address.host
+        if isinstance(address, str):
+            address = host_name(address)  # http://duck.i2p/ as the classic module took it
         if not isinstance(address, (str, Destination)) or not address:
             raise ValueError(f"an I2P address must be a destination or host name, not {address!r}")
         return address
