@@ -45,7 +45,7 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
-from txi2p import private
+from txi2p import installation, private
 from txi2p.address import (
     BLINDED_SIGNATURE_TYPES,
     Destination,
@@ -271,6 +271,7 @@ async def _lookup(bridge: SAMBridge, name: str, out: TextIO, say: Callable[[str]
 
 async def _check(reactor: Any, bridge: SAMBridge, options: dict[str, str], out: TextIO,
                  say: Callable[[str], None]) -> int:
+    print(f"install:         {installation.status()}", file=out)
     say(f"connecting to the SAM bridge at {bridge.address}")
     started = time.monotonic()
     control = await bridge.control()
