@@ -7,7 +7,8 @@
 #             scripts/i2pd-debian.sh (nothing is installed on the system)
 # (Not a network mixing both: i2pd 2.56 ignores floodfills older than API
 # 0.9.59, i2pd 2.45.1 is 0.9.57; see docs/routers.rst.)
-# ROUTERS="system trixie" (the default) picks the passes.  With
+# ROUTERS="system trixie" (the default) picks the passes; after the unit
+# pass, scripts/peers.sh runs the peers' suites (PEERS=0 skips it).  With
 # arguments, runs pytest once with them against the system i2pd instead.
 # The last line sums every pass: "matrix: N passed, N failed, N skipped".
 set -euo pipefail
@@ -36,6 +37,17 @@ run_pass() {
 }
 
 run_pass unit tests/unit
+# The peers' own suites (txi2p-tahoe 0.3.7, Foolscap, Tahoe-LAFS) against
+# this txi2p, and the install a Tahoe-LAFS user makes (scripts/peers.sh).
+if [ "${PEERS:-1}" != 0 ]; then
+    echo "=============== txi2p tests: peers ===============" >&2
+    peers_rc=0
+    bash scripts/peers.sh 2>&1 | tee "$results/peers.log" || peers_rc=$?
+    if [ "$peers_rc" -ne 0 ]; then
+        status=1
+        failed_passes+=("peers")
+    fi
+fi
 for routers in ${ROUTERS:-system trixie}; do
     case "$routers" in
         system)
@@ -51,7 +63,8 @@ done
 
 for name in "${failed_passes[@]}"; do
     echo "=============== the end of failed pass $name ===============" >&2
-    [ -f "$results/$name.xml" ] || echo "(pytest wrote no report: it was ended before the pass finished)" >&2
+    [ -f "$results/$name.xml" ] || [ "$name" = peers ] ||
+        echo "(pytest wrote no report: it was ended before the pass finished)" >&2
     tail -n 150 "$results/$name.log" >&2
 done
 .venv/bin/python - "$results" <<'EOF'
