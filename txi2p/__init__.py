@@ -25,7 +25,7 @@ __version__ = "0.4.0.dev0"
 # package's files is said at once, not left to fail later (standard library only).
 from txi2p.installation import warn_if_mixed as _warn_if_mixed
 
-_warn_if_mixed()
+_warn_if_mixed(__version__)
 
 # The names below are loaded on first use, so that importing the sans-I/O
 # layer (txi2p.sam.codec, txi2p.sam.dialect) never imports Twisted.

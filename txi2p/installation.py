@@ -11,9 +11,11 @@ wrote.  :func:`problems` says what is wrong, from the installed metadata:
   (another distribution overwrote them).
 
 Each problem names the distribution and version and the commands that fix
-it.  ``import txi2p`` warns with :class:`MixedInstallWarning`, and so does a
-Twisted plugin scan when ``txi2p/__init__.py`` itself is another
-distribution's (``twisted/plugins/txi2p_install_check.py``); ``txi2p
+it.  ``import txi2p`` (after a first look at the directory it is installed
+in for a ``txi2p-tahoe`` other than the transitional one, so that an
+import pays for no metadata parsing) warns with :class:`MixedInstallWarning`, and so does a
+Twisted plugin scan that loads ``twisted/plugins/txi2p_install_check.py``
+when ``txi2p/__init__.py`` itself is another distribution's; ``txi2p
 check`` prints them on its ``install:`` line, and the ``txi2p`` command
 says them when it cannot even start.  Standard library only: it
 runs on ``import txi2p``, which loads no Twisted.
@@ -21,15 +23,16 @@ runs on ``import txi2p``, which loads no Twisted.
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import os
 import warnings
 from collections.abc import Iterable, Sequence
-from importlib import metadata
-from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importlib.metadata is imported only when a check runs: see suspected()
+    from importlib import metadata
 
 __all__ = ["DISTRIBUTION", "MixedInstallWarning", "command", "fix_commands", "problems", "status",
-           "warn_if_mixed"]
+           "suspected", "warn_if_mixed"]
 
 #: This distribution's name.
 DISTRIBUTION = "txi2p"
@@ -37,6 +40,7 @@ DISTRIBUTION = "txi2p"
 #: Distributions known to write the ``txi2p`` package (looked up by name,
 #: which is cheap); any other one is found when a file's hash differs.
 KNOWN_CLAIMANTS = ("txi2p-tahoe",)
+_CLAIMANT_DIRS = {name.replace("-", "_") for name in KNOWN_CLAIMANTS}
 
 _SHOWN = 4
 
@@ -45,15 +49,18 @@ class MixedInstallWarning(UserWarning):
     """txi2p's files are shared with, or were overwritten by, another distribution."""
 
 
-def _ours(path: PurePosixPath) -> bool:
-    """A file of the ``txi2p`` package or one of its Twisted plugins."""
-    parts = path.parts
-    if not parts or "__pycache__" in parts or path.suffix == ".pyc":
+def _ours(path: str) -> bool:
+    """A file of the ``txi2p`` package or one of its Twisted plugins (*path* as a RECORD gives it)."""
+    parts = path.split("/")
+    if "__pycache__" in parts or path.endswith(".pyc"):
         return False
-    return parts[0] == "txi2p" or (parts[:2] == ("twisted", "plugins") and path.name.startswith("txi2p"))
+    return parts[0] == "txi2p" or (parts[:2] == ["twisted", "plugins"] and parts[-1].startswith("txi2p"))
 
 
 def _digest(data: bytes, algorithm: str) -> str:
+    import base64
+    import hashlib
+
     return base64.urlsafe_b64encode(hashlib.new(algorithm, data).digest()).rstrip(b"=").decode("ascii")
 
 
@@ -62,7 +69,7 @@ def _changed(dist: metadata.Distribution) -> tuple[list[str], list[str]]:
     missing: list[str] = []
     changed: list[str] = []
     for file in dist.files or ():
-        path = PurePosixPath(str(file))
+        path = str(file)
         if not _ours(path) or file.hash is None:
             continue
         try:
@@ -78,7 +85,7 @@ def _changed(dist: metadata.Distribution) -> tuple[list[str], list[str]]:
 
 
 def _claims(dist: metadata.Distribution) -> list[str]:
-    return [str(f) for f in dist.files or () if _ours(PurePosixPath(str(f)))]
+    return [str(f) for f in dist.files or () if _ours(str(f))]
 
 
 def _name(dist: metadata.Distribution) -> str:
@@ -99,6 +106,8 @@ def fix_commands(version: str, others: Iterable[str]) -> str:
 
 
 def _claimants(own: str | None) -> list[metadata.Distribution]:
+    from importlib import metadata
+
     found = []
     for name in KNOWN_CLAIMANTS:
         try:
@@ -111,6 +120,8 @@ def _claimants(own: str | None) -> list[metadata.Distribution]:
 
 
 def _all_claimants(own: str | None, paths: Iterable[str]) -> list[metadata.Distribution]:
+    from importlib import metadata
+
     wanted = set(paths)
     return [dist for dist in metadata.distributions()
             if dist.metadata["Name"] != own and wanted & set(_claims(dist))]
@@ -118,6 +129,8 @@ def _all_claimants(own: str | None, paths: Iterable[str]) -> list[metadata.Distr
 
 def problems() -> list[str]:
     """What is wrong with how txi2p is installed, each with its fix; [] if nothing is."""
+    from importlib import metadata
+
     try:
         own: metadata.Distribution | None = metadata.distribution(DISTRIBUTION)
     except metadata.PackageNotFoundError:
@@ -147,8 +160,30 @@ def problems() -> list[str]:
     return found
 
 
-def warn_if_mixed() -> None:
-    """Warn (:class:`MixedInstallWarning`) if :func:`problems` finds any."""
+def suspected(version: str) -> bool:
+    """A first look that needs no metadata parsing (``import txi2p`` pays for no more):
+    does a ``txi2p-tahoe`` other than the transitional one of *version* sit beside this package?"""
+    try:
+        names = os.listdir(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+    except OSError:
+        return False
+    for name in names:
+        stem, _, suffix = name.rpartition(".")
+        dist, _, dist_version = stem.partition("-")
+        if (suffix in ("dist-info", "egg-info") and dist.lower().replace("-", "_") in _CLAIMANT_DIRS
+                and dist_version != version):
+            return True
+    return False
+
+
+def warn_if_mixed(version: str | None = None) -> None:
+    """Warn (:class:`MixedInstallWarning`) if :func:`problems` finds any.
+
+    Given this txi2p's *version* (as ``import txi2p`` does), only when
+    :func:`suspected` first sees a reason to look.
+    """
+    if version is not None and not suspected(version):
+        return
     try:
         found = problems()
     except Exception:  # metadata that cannot be read must not stop an import, nor be called mixed

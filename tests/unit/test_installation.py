@@ -56,8 +56,8 @@ def site(tmp_path, monkeypatch):
                 return dist
         raise metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(installation.metadata, "distribution", distribution)
-    monkeypatch.setattr(installation.metadata, "distributions", dists)
+    monkeypatch.setattr(metadata, "distribution", distribution)
+    monkeypatch.setattr(metadata, "distributions", dists)
     return site
 
 
@@ -148,3 +148,39 @@ def test_the_install_check_plugin_warns_only_when_init_is_not_ours(monkeypatch):
     monkeypatch.delattr(txi2p, "_warn_if_mixed")
     load()
     assert calls == [True]
+
+
+@pytest.mark.parametrize("names,expected", [
+    ([], False),
+    (["twisted", "Twisted-26.10.0.dist-info", "txi2p-0.4.0.dist-info"], False),
+    (["txi2p_tahoe-0.4.0.dist-info"], False),  # the transitional one, of this version
+    (["txi2p_tahoe-0.3.7.dist-info"], True),
+    (["txi2p_tahoe-0.3.7-py3.11.egg-info"], True),
+])
+def test_the_first_look_of_import_txi2p(monkeypatch, names, expected):
+    monkeypatch.setattr(installation.os, "listdir", lambda path: names)
+    assert installation.suspected("0.4.0") is expected
+
+
+def test_import_time_check_runs_only_after_the_first_look_sees_a_reason(monkeypatch):
+    looked: list[bool] = []
+    monkeypatch.setattr(installation, "problems", lambda: looked.append(True) or ["mixed"])
+    monkeypatch.setattr(installation, "suspected", lambda version: False)
+    installation.warn_if_mixed("0.4.0")
+    assert looked == []
+    monkeypatch.setattr(installation, "suspected", lambda version: True)
+    with pytest.warns(installation.MixedInstallWarning, match="mixed"):
+        installation.warn_if_mixed("0.4.0")
+    assert looked == [True]
+
+
+def test_the_install_check_plugin_is_loaded_by_every_endpoint_parser_search():
+    """Twisted's plugin cache re-imports only changed modules; a parser plugin is loaded on every search."""
+    from twisted.internet.interfaces import (
+        IStreamClientEndpointStringParserWithReactor,
+        IStreamServerEndpointStringParser,
+    )
+    from twisted.plugin import getPlugins
+
+    for interface in (IStreamClientEndpointStringParserWithReactor, IStreamServerEndpointStringParser):
+        assert "txi2p-install-check" in {getattr(p, "prefix", None) for p in getPlugins(interface)}
