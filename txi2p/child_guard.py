@@ -50,7 +50,7 @@ def main(argv: Sequence[str]) -> None:
     _die_with_parent()
     if os.getppid() != int(argv[0]):
         sys.exit(f"txi2p.child_guard: the parent {argv[0]} is gone; not starting {argv[1]}")
-    os.execv(argv[1], list(argv[1:]))
+    os.execvp(argv[1], list(argv[1:]))
 
 
 if __name__ == "__main__":
