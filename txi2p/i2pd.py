@@ -276,7 +276,8 @@ LOG_FACTS = (
     (re.compile(r"i2pd v\S+ .*starting"), "process"),
     (re.compile(r"NetDb: \d+ routers loaded"), "netdb"),
     (re.compile(r"NetDb: [1-9]\d* routers loaded"), "peers"),
-    (re.compile(r"Reseed: "), "reseeding"),
+    # every start loads the reseed certificates: not a reseed
+    (re.compile(r"Reseed: (?!\d+ certificates loaded|Can't load reseed certificates)"), "reseeding"),
     (re.compile(r"NetDb: RouterInfo added"), "peers"),
     (re.compile(r"Starting SAM bridge"), "sam_started"),
     (re.compile(r"Inbound tunnel \d+ has been created"), "inbound"),
@@ -459,7 +460,8 @@ class I2pdRouter:
         self._lock = _DirectoryLock(self.data_directory)
         self.config_path.write_text(render_config(self.settings))
         with contextlib.suppress(FileNotFoundError):
-            self.log_path.unlink()  # this run's log only: its stages are read from it
+            # this run's log only (its stages are read from it); the last run's is kept beside it
+            self.log_path.replace(self.log_path.with_name(self.log_path.name + ".old"))
         self._protocol = _RouterProtocol()
         command = router_command(self.binary, self.data_directory, self.config_path, guard=self.guard)
         self.reactor.spawnProcess(self._protocol, command[0], command, env=dict(os.environ),
