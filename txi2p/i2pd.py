@@ -43,7 +43,10 @@ from txi2p.child_guard import guarded_command
 from txi2p.errors import TxI2PError
 
 __all__ = [
+    "INSTALL_HINT",
+    "LOG_FACTS",
     "STAGES",
+    "STOP_GRACE",
     "DataDirectoryInUse",
     "I2pdNotFound",
     "I2pdRouter",
@@ -56,6 +59,7 @@ __all__ = [
     "find_i2pd_binary",
     "follow",
     "free_sam_port",
+    "installed_certificates",
     "prepare_data_directory",
     "render_config",
     "router_command",
