@@ -7,6 +7,9 @@ The layers, bottom up:
 * :mod:`txi2p.address` — destinations, ``.b32.i2p`` names, key files;
 * :mod:`txi2p.protocol` — the control and data channels as Twisted protocols;
 * :mod:`txi2p.session` — :class:`SAMBridge` and :class:`SAMSession`;
+* :mod:`txi2p.i2p` — :func:`connect` and the :class:`I2P` object, and
+  :mod:`txi2p.launcher` — :func:`launch`, which starts an i2pd
+  (:mod:`txi2p.i2pd`) for this process;
 * :mod:`txi2p.testing` — a private network of real i2pd routers for tests.
 """
 
@@ -16,6 +19,9 @@ if TYPE_CHECKING:
     from txi2p.address import Destination, I2PAddress, PrivateKey, read_key_file, write_key_file
     from txi2p.compat import generateDestination, testAPI
     from txi2p.errors import SAMError, TxI2PError
+    from txi2p.i2p import I2P, connect
+    from txi2p.i2pd import DataDirectoryInUse, I2pdNotFound, RouterFailed
+    from txi2p.launcher import launch
     from txi2p.protocol import Timeouts
     from txi2p.session import SAMBridge, SAMSession
 
@@ -40,6 +46,12 @@ _LAZY = {
     "SAMError": "txi2p.errors",
     "TxI2PError": "txi2p.errors",
     "Timeouts": "txi2p.protocol",
+    "I2P": "txi2p.i2p",
+    "connect": "txi2p.i2p",
+    "launch": "txi2p.launcher",
+    "DataDirectoryInUse": "txi2p.i2pd",
+    "I2pdNotFound": "txi2p.i2pd",
+    "RouterFailed": "txi2p.i2pd",
     "SAMBridge": "txi2p.session",
     "SAMSession": "txi2p.session",
 }
@@ -54,16 +66,22 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 __all__ = [
+    "I2P",
+    "DataDirectoryInUse",
     "Destination",
     "I2PAddress",
+    "I2pdNotFound",
     "PrivateKey",
+    "RouterFailed",
     "SAMBridge",
     "SAMError",
     "SAMSession",
     "Timeouts",
     "TxI2PError",
     "__version__",
+    "connect",
     "generateDestination",
+    "launch",
     "read_key_file",
     "testAPI",
     "write_key_file",

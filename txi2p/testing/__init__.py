@@ -8,7 +8,7 @@
 """
 
 from txi2p.testing.namespace import NamespaceUnavailable, enter_private_namespace
-from txi2p.testing.network import I2PRouter, NetworkStartError, PrivateI2PNetwork, find_i2pd
+from txi2p.testing.network import I2PRouter, NetworkStartError, PrivateI2PNetwork, find_i2pd, join_options
 from txi2p.testing.ready import (
     TEST_SESSION_OPTIONS,
     TEST_SOCKET_OPTIONS,
@@ -28,6 +28,7 @@ __all__ = [
     "PrivateI2PNetwork",
     "enter_private_namespace",
     "find_i2pd",
+    "join_options",
     "retry_unreachable",
     "wait_until_reachable",
     "wait_until_ready",

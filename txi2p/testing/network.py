@@ -31,18 +31,69 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from txi2p.child_guard import guarded_command
+from txi2p.i2pd import (
+    Settings,
+    apply_options,
+    prepare_data_directory,
+    render_config,
+    router_command,
+    router_settings,
+)
 from txi2p.testing.java import java_router_command, route_from, router_info_caps, seed_java_netdb
 from txi2p.testing.namespace import TESTNET_PREFIX, enter_private_namespace
 
-__all__ = ["I2PRouter", "NetworkStartError", "PrivateI2PNetwork", "RouterBuild", "find_i2pd"]
+__all__ = ["TESTNET_FILES", "I2PRouter", "NetworkStartError", "PrivateI2PNetwork", "RouterBuild", "find_i2pd",
+           "join_options"]
 
 Progress = Callable[[str], None]
+
+
+#: Files every test-network router's data directory gets.  i2pd 2.45.1
+#: crashes when its address book downloads from an empty URL (3 minutes
+#: after start, then every few minutes): a hosts.txt makes it skip the
+#: default subscription, and a subscriptions.txt of comments leaves no
+#: subscription at all (an empty "subscriptions =" still yields one empty URL).
+TESTNET_FILES = {
+    "hosts.txt": "# private test network: no hosts\n",
+    "subscriptions.txt": "# private test network: none\n",
+}
+
+
+def join_options(host: str, port: int, netid: int, *, floodfill: bool = False, ssu2: bool = False,
+                 exploratory_length: int | None = None) -> dict[str, object]:
+    """i2pd options (``router_options`` of :func:`txi2p.launch`) for a router
+    that joins a private network: its 198.18.0.x *host* and *port*, the
+    network's *netid*, no NAT/IPv6, reserved ranges allowed, NTCP2 published.
+
+    A joining router also needs the network's reseed zip (``reseed_file=``,
+    see :meth:`PrivateI2PNetwork.reseed_zip`) and *host* on ``lo`` in the
+    private namespace (:func:`~txi2p.testing.namespace.enter_private_namespace`).
+    """
+    options: dict[str, object] = {
+        "host": host, "address4": host, "port": port, "ipv4": True, "ipv6": False, "nat": False,
+        "netid": netid, "reservedrange": False, "floodfill": floodfill,
+        "ntcp2.enabled": True, "ntcp2.published": True, "ntcp2.port": port,
+    }
+    if ssu2:
+        # A Java router uses only routers with the R (reachable) cap as
+        # inbound gateways, which i2pd routers get only from an SSU2 peer
+        # test; SIGTSTP then SIGCONT (offline, online) starts one.
+        options.update({"ssu2.enabled": True, "ssu2.published": True, "ssu2.port": port,
+                        "unix.handle_sigtstp": True})
+    else:
+        options["ssu2.enabled"] = False
+    if exploratory_length is not None:
+        options.update({"exploratory.inbound.length": exploratory_length,
+                        "exploratory.outbound.length": exploratory_length})
+    return options
 
 
 class NetworkStartError(RuntimeError):
@@ -159,112 +210,45 @@ class I2PRouter:
             return self.datadir / "logs" / "log-0.txt"
         return self.datadir / "i2pd.log"
 
+    def settings(self, netid: int, exploratory_length: int | None, ssu2: bool = False) -> Settings:
+        """This router's configuration: txi2p's for every router it starts
+        (:func:`txi2p.i2pd.router_settings`) with :func:`join_options` and the
+        test network's own (HTTP proxy, address book, reseeding) on top."""
+        options = join_options(self.host, self.port, netid, floodfill=self.floodfill, ssu2=ssu2,
+                               exploratory_length=exploratory_length)
+        options.update({
+            # the test network's routers share the CA-less certificates dir of their own
+            "certsdir": self.datadir / "certificates",
+            # no bandwidth cap: the default class L (32 KB/s) throttles the test traffic
+            "bandwidth": "X",
+            "share": 100,
+            "nettime.enabled": False,
+            "reseed.verify": False,
+            "reseed.threshold": 0,
+            "reseed.urls": "https://127.0.0.1:1/",
+            # kept on: i2pd 2.45.1 segfaults on a base64 STREAM CONNECT without it
+            # (TESTNET_FILES keep it from downloading anything)
+            "addressbook.enabled": True,
+            "addressbook.defaulturl": "",
+            "addressbook.subscriptions": "",
+        })
+        if not self.floodfill:
+            options["reseed.zipfile"] = self.datadir / "reseed.zip"
+        options.update(self._http_proxy(exploratory_length))
+        return apply_options(router_settings(self.datadir, self.sam_port), options)
+
     def config_text(self, netid: int, exploratory_length: int | None, ssu2: bool = False) -> str:
-        sam = (
-            f"enabled = true\naddress = 127.0.0.1\nport = {self.sam_port}\n"
-            if self.sam_port
-            else "enabled = false\n"
-        )
-        return f"""\
-# Written by txi2p.testing for a private test network.
-log = file
-logfile = {self.logfile}
-loglevel = info
-host = {self.host}
-address4 = {self.host}
-port = {self.port}
-ipv4 = true
-ipv6 = false
-nat = false
-netid = {netid}
-reservedrange = false
-floodfill = {str(self.floodfill).lower()}
-# no bandwidth cap: the default class L (32 KB/s) throttles the test traffic
-bandwidth = X
-share = 100
-daemon = false
-service = false
-tunconf = {self.datadir / "tunnels.conf"}
-tunnelsdir = {self.datadir / "tunnels.d"}
-certsdir = {self.datadir / "certificates"}
-pidfile = {self.datadir / "i2pd.pid"}
+        return render_config(self.settings(netid, exploratory_length, ssu2),
+                             header="Written by txi2p.testing for a private test network.")
 
-[ntcp2]
-enabled = true
-published = true
-port = {self.port}
-
-[ssu2]
-{self._ssu2(ssu2)}
-
-[http]
-enabled = false
-
-[httpproxy]
-{self._http_proxy(exploratory_length)}
-
-[socksproxy]
-enabled = false
-
-[sam]
-{sam}
-[bob]
-enabled = false
-
-[i2cp]
-enabled = false
-
-[i2pcontrol]
-enabled = false
-
-[upnp]
-enabled = false
-
-[nettime]
-enabled = false
-
-[reseed]
-verify = false
-threshold = 0
-urls = https://127.0.0.1:1/
-{self._reseed_line()}
-
-[addressbook]
-enabled = true
-defaulturl =
-subscriptions =
-
-{self._exploratory(exploratory_length)}"""
-
-    def _http_proxy(self, hops: int | None) -> str:
+    def _http_proxy(self, hops: int | None) -> dict[str, object]:
         if self.http_proxy_address is None:
-            return "enabled = false\n"
+            return {}
         host, _, port = self.http_proxy_address.partition(":")
         length = 1 if hops is None else hops
-        return (f"enabled = true\naddress = {host}\nport = {port}\naddresshelper = false\n"
-                f"inbound.length = {length}\noutbound.length = {length}\n")
-
-    def _ssu2(self, enabled: bool) -> str:
-        # A Java router uses only routers with the R (reachable) cap as
-        # inbound gateways, which i2pd routers get only from an SSU2 peer
-        # test; SIGTSTP then SIGCONT (offline, online) starts one.
-        if not enabled:
-            return "enabled = false"
-        return (f"enabled = true\npublished = true\nport = {self.port}\n\n"
-                "[unix]\nhandle_sigtstp = true")
-
-    @staticmethod
-    def _exploratory(length: int | None) -> str:
-        if length is None:
-            return ""
-        return (
-            f"[exploratory]\ninbound.length = {length}\n"
-            f"outbound.length = {length}\n"
-        )
-
-    def _reseed_line(self) -> str:
-        bundle = self.datadir / "reseed.zip"
-        return f"zipfile = {bundle}" if not self.floodfill else ""
+        return {"httpproxy.enabled": True, "httpproxy.address": host, "httpproxy.port": port,
+                "httpproxy.addresshelper": False, "httpproxy.inbound.length": length,
+                "httpproxy.outbound.length": length}
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -378,12 +362,17 @@ class PrivateI2PNetwork:
 
     def _start_router(self, router: I2PRouter) -> None:
         assert router.build is not None
+        # Routers started from the main thread die with this process, even a
+        # SIGKILLed one (txi2p.child_guard: the kernel's signal follows the
+        # thread that started them, so not from other threads).
+        guard = threading.current_thread() is threading.main_thread()
         if router.is_java:
             command = java_router_command(router, self.netid)
+            command = guarded_command(command) if guard else command
         else:
             conf = router.datadir / "i2pd.conf"
             conf.write_text(router.config_text(self.netid, self.exploratory_length, self.has_java))
-            command = [router.build.path, f"--datadir={router.datadir}", f"--conf={conf}"]
+            command = router_command(router.build.path, router.datadir, conf, guard=guard)
         out = open(router.datadir / "stdout.log", "wb")
         router.process = subprocess.Popen(
             command,
@@ -431,17 +420,7 @@ class PrivateI2PNetwork:
         for router in self.routers:
             if router.datadir.exists():
                 shutil.rmtree(router.datadir)
-            router.datadir.mkdir(parents=True)
-            (router.datadir / "tunnels.conf").write_text("")
-            # i2pd 2.45.1 crashes when its address book downloads from an
-            # empty URL (3 minutes after start, then every few minutes): a
-            # hosts.txt makes it skip the default subscription, and a
-            # subscriptions.txt of comments leaves no subscription at all
-            # (an empty "subscriptions =" still yields one empty URL).
-            (router.datadir / "hosts.txt").write_text("# private test network: no hosts\n")
-            (router.datadir / "subscriptions.txt").write_text("# private test network: none\n")
-            (router.datadir / "tunnels.d").mkdir()
-            (router.datadir / "certificates").mkdir()
+            prepare_data_directory(router.datadir, TESTNET_FILES)
         floodfills = [r for r in self.routers if r.floodfill]
         self._progress(f"starting {len(floodfills)} floodfill router(s)")
         for router in floodfills:
@@ -455,9 +434,7 @@ class PrivateI2PNetwork:
         i2pd_clients = [r for r in self.clients if not r.is_java]
         java_clients = [r for r in self.clients if r.is_java]
         for router in i2pd_clients:
-            with zipfile.ZipFile(router.datadir / "reseed.zip", "w") as bundle:
-                for ff in floodfills:
-                    bundle.write(ff.datadir / "router.info", f"routerInfo-ff{ff.index}.dat")
+            self.reseed_zip(router.datadir / "reseed.zip")
         self._progress(f"starting {len(i2pd_clients)} i2pd client router(s) with SAM bridges")
         for router in i2pd_clients:
             self._start_router(router)
@@ -474,6 +451,14 @@ class PrivateI2PNetwork:
             lambda: all(_accepts(r.sam_port) for r in self.clients),
             timeout,
         )
+
+    def reseed_zip(self, path: str | os.PathLike[str]) -> Path:
+        """Write a reseed zip of the floodfills' router.info at *path* (for a
+        router joining this network: ``reseed_file=`` of :func:`txi2p.launch`)."""
+        with zipfile.ZipFile(path, "w") as bundle:
+            for ff in (r for r in self.routers if r.floodfill):
+                bundle.write(ff.datadir / "router.info", f"routerInfo-ff{ff.index}.dat")
+        return Path(path)
 
     def _make_reachable(self, floodfills: list[I2PRouter], timeout: float) -> None:
         """Nudge the floodfills until their router.info has the R cap (for Java)."""
