@@ -102,6 +102,9 @@ __all__ = [
 
 _log = Logger()
 
+#: Names a bridge object remembers (the oldest is forgotten first).
+MAX_CACHED_NAMES = 4096
+
 #: A ``NAMING REPLY`` key that carries one of the lease set's options (``OPTIONS=true``).
 _OPTION_PREFIX = "OPTION:"
 
@@ -354,15 +357,21 @@ class SAMBridge:
         if self.hosts is not None and not is_b32_name(key):
             found = self.hosts.lookup(key)
             if found is not None:
-                self._names[key] = found
+                self._remember(key, found)
                 return found
         dest, _ = await self._ask_router(parsed, session, options=False)
         flags = b33_flags(key)
         if parsed != "ME" and not (flags is not None and (flags.secret or flags.client_auth)):
             # (a service that lets in only some clients is found again by
             # each session: another session here may hold no key for it)
-            self._names[key] = dest
+            self._remember(key, dest)
         return dest
+
+    def _remember(self, key: str, dest: Destination) -> None:
+        """Cache a name's destination, forgetting the oldest beyond :data:`MAX_CACHED_NAMES`."""
+        self._names[key] = dest
+        while len(self._names) > MAX_CACHED_NAMES:
+            del self._names[next(iter(self._names))]
 
     async def lookup_record(self, name: str | Destination, session: SAMSession | None = None) -> NameRecord:
         """*name*'s destination and the options its lease set publishes

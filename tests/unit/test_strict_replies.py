@@ -5,10 +5,13 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs
+from twisted.python.failure import Failure
 
 from txi2p import errors
 from txi2p.address import Destination, I2PAddress, b64encode
@@ -259,3 +262,53 @@ def test_errors_txi2p_finds_itself_do_not_say_router_said():
     assert caught.value.local and "router said" not in str(caught.value)
     routers = errors.error_for_result("INVALID_KEY", "bad key")
     assert not routers.local and "(router said: bad key)" in str(routers)
+
+
+# ---------------------------------------------------------------- fuzzing the protocols
+
+_LINES = st.sampled_from([
+    b"HELLO REPLY RESULT=OK VERSION=3.1\n", b"HELLO REPLY RESULT=OK VERSION=9.9\n", b"HELLO REPLY VERSION=3.0\n",
+    b"NAMING REPLY RESULT=OK NAME=ME VALUE=abc\n", b"NAMING REPLY RESULT=OK RESULT=OK\n",
+    b"NAMING REPLY NAME=ME VALUE=abc\n", b"SESSION STATUS RESULT=I2P_ERROR MESSAGE=x\n",
+    b"SESSION STATUS RESULT=OK\n", b"DEST REPLY PUB=a PRIV=b\n", b"DEST REPLY PUB=a\n", b"STREAM STATUS RESULT=OK\n",
+    b"PING hi\n", b"PING a\rb\n", b"PONG\n", b'NAMING REPLY RESULT=I2P_ERROR MESSAGE="\x1b\x07"\n',
+]) | st.binary(max_size=120)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINES, max_size=10))
+def test_control_protocol_outcomes_are_txi2p_errors_or_justified_successes(chunks):
+    proto, _transport = make_control()
+    lookup = proto.command(codec.naming_lookup("ME"))
+    generate = proto.command(codec.dest_generate())
+    for chunk in chunks:
+        proto.dataReceived(chunk)  # never raises
+    outcomes = {}
+    for name, d in (("ready", proto.ready), ("lookup", lookup), ("generate", generate)):
+        d.addBoth(lambda result, name=name: outcomes.__setitem__(name, result))
+    for name, result in outcomes.items():
+        if isinstance(result, Failure):
+            assert isinstance(result.value, errors.TxI2PError), result
+        elif name == "lookup":
+            assert result.name == "NAMING REPLY" and result.ok
+        elif name == "generate":
+            assert result.name == "DEST REPLY" and result.get("PRIV") and result.result is None
+    assert proto._decoder.buffered <= codec.MAX_LINE + 120
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_LINES, max_size=6))
+def test_data_protocol_outcomes_are_txi2p_errors_or_justified_streams(chunks):
+    proto, _transport = make_stream(codec.stream_connect("s", fake_private_key().destination.base64))
+    seen = b""
+    for chunk in chunks:
+        if proto.established.called:
+            break
+        seen += chunk
+        proto.dataReceived(chunk)  # never raises
+    outcome = []
+    proto.established.addBoth(outcome.append)
+    if outcome and isinstance(outcome[0], Failure):
+        assert isinstance(outcome[0].value, errors.TxI2PError), outcome[0]
+    elif outcome:
+        assert b"STREAM STATUS RESULT=OK\n" in seen
