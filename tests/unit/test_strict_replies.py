@@ -312,3 +312,14 @@ def test_data_protocol_outcomes_are_txi2p_errors_or_justified_streams(chunks):
         assert isinstance(outcome[0].value, errors.TxI2PError), outcome[0]
     elif outcome:
         assert b"STREAM STATUS RESULT=OK\n" in seen
+
+
+def test_pings_during_a_data_connection_setup_are_bounded():
+    from txi2p.protocol import MAX_DATA_PINGS
+
+    proto, transport = make_stream(codec.stream_connect("s", fake_private_key().destination.base64))
+    proto.dataReceived(HELLO_OK)
+    proto.dataReceived(b"PING x\n" * MAX_DATA_PINGS)
+    assert not proto.established.called
+    proto.dataReceived(b"PING x\n")
+    assert isinstance(failure_of(proto.established), errors.SAMProtocolError) and transport.aborted
