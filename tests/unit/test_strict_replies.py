@@ -20,21 +20,7 @@ from txi2p.sam import codec
 from txi2p.sam.replies import REPLIES, check_reply
 from txi2p.testing.fakes import fake_private_key
 
-HELLO_OK = b"HELLO REPLY RESULT=OK VERSION=3.0\n"
-
-
-def failure_of(d):
-    box = []
-    d.addErrback(box.append)
-    assert box, "Deferred has not failed"
-    return box[0].value
-
-
-def result_of(d):
-    box = []
-    d.addCallback(box.append)
-    assert box, "Deferred has not fired"
-    return box[0]
+from .test_protocol import HELLO_OK, failure_of, result_of
 
 
 class AbortableTransport(StringTransport):
@@ -108,20 +94,16 @@ def test_hello_answered_with_stream_status_fails_and_aborts():
     assert transport.aborted
 
 
-def test_lookup_answered_with_session_status_ok_fails_and_aborts():
+@pytest.mark.parametrize("line,error,aborted", [
+    (b"SESSION STATUS RESULT=OK\n", errors.SAMProtocolError, True),  # not an answer to a lookup
+    (b"SESSION STATUS RESULT=I2P_ERROR MESSAGE=oops\n", errors.I2PError, False),  # i2pd's error answer
+])
+def test_lookup_answered_with_session_status(line, error, aborted):
     proto, transport = ready_control()
     d = proto.command(codec.naming_lookup("ME"))
-    proto.dataReceived(b"SESSION STATUS RESULT=OK\n")
-    assert isinstance(failure_of(d), errors.SAMProtocolError)
-    assert transport.aborted
-
-
-def test_lookup_answered_with_session_status_error_is_that_error():
-    proto, transport = ready_control()
-    d = proto.command(codec.naming_lookup("ME"))
-    proto.dataReceived(b"SESSION STATUS RESULT=I2P_ERROR MESSAGE=oops\n")
-    assert isinstance(failure_of(d), errors.I2PError)
-    assert not transport.aborted
+    proto.dataReceived(line)
+    assert isinstance(failure_of(d), error)
+    assert transport.aborted == aborted
 
 
 def test_reply_without_result_is_not_success():
