@@ -107,7 +107,7 @@ def signature_type_code(value: int | str) -> int:
 
 
 def _invalid(text: str) -> InvalidKey:
-    return InvalidKey(message=text, command="parse key")
+    return InvalidKey(message=text, command="parse key", local=True)
 
 
 def b64encode(data: bytes) -> str:
@@ -227,8 +227,8 @@ class Destination:
         elif cert_type == _CERT_NULL:
             if cert_len != 0:
                 raise _invalid("NULL certificate with a payload")
-        elif cert_type > _CERT_KEY:
-            raise _invalid(f"unknown certificate type {cert_type}")
+        else:  # I2P defines no other certificate a destination may carry
+            raise _invalid(f"unknown certificate type {cert_type}: a destination carries only a NULL or KEY certificate")
         return cls(bytes(data[:end]), sig_type, crypto_type), end
 
     @classmethod
@@ -275,7 +275,7 @@ class Destination:
             raise InvalidKey(
                 message=f"a destination of signature type {self.signature_type} ({name}) cannot be a "
                         "private service: only Ed25519 (7) and RedDSA (11) keys can be blinded",
-                command="b33")
+                command="b33", local=True)
         flags = (_B33_SECRET if secret else 0) | (_B33_CLIENT_AUTH if client_auth else 0)
         return b32_from_hash(_fold_b33_checksum(bytes([flags, self.signature_type, blinded])
                                                 + self.signing_public_key))

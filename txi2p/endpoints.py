@@ -362,10 +362,13 @@ class I2PServerEndpoint(_EndpointBase):
         except BaseException:
             port.stopListening()
             raise
-        _log.info("txi2p: listening on {b32} (I2P port {port})", b32=session.b32,
+        # A private service is reached by its b33 name only, never its b32.
+        name = session.address.host
+        kind = " (a private service: reached by this b33 name only)" if name != session.b32 else ""
+        _log.info("txi2p: listening on {name}{kind} (I2P port {port})", name=name, kind=kind,
                   port=self.port if self.port is not None else "any")
         if self._progress is not None:
-            self._progress(f"listening on {session.b32}")
+            self._progress(f"listening on {name}{kind}")
         return port
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "UnknownResult",
     "UnsupportedByRouter",
     "error_for_result",
+    "printable",
     "redact_keys",
     "redact_secrets",
 ]
@@ -58,6 +59,25 @@ def redact_keys(text: str) -> str:
     replies; such text must never reach a log or an exception message.
     """
     return _KEY_MATERIAL.sub("<redacted key material>", text)
+
+
+#: Longest text from a bridge :func:`printable` keeps (characters).
+PRINTABLE_MAX = 500
+
+
+def printable(text: str, limit: int = PRINTABLE_MAX) -> str:
+    """*text* from a bridge, safe for an exception or a log line.
+
+    Every character that is not printable (ESC, CR, BEL, other control or
+    format characters) is shown as its escape (``\\x1b``), and text longer
+    than *limit* characters is cut, saying how long it was.  The one place
+    where bridge text is made harmless for terminals and logs.
+    """
+    if len(text) > limit:
+        return printable(text[:limit], limit) + f"... ({len(text)} characters)"
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 #: Shortest run of a secret's characters :func:`redact_secrets` replaces
@@ -105,26 +125,38 @@ class SAMError(TxI2PError):
     :ivar result: the ``RESULT=`` code, e.g. ``"CANT_REACH_PEER"``.
     :ivar message: the router's ``MESSAGE=`` text, or ``""``.
     :ivar command: the verb of the command that failed, e.g. ``"STREAM CONNECT"``.
+    :ivar local: True when txi2p found the error itself (a key it parsed,
+        a refusal it learned before): then *message* is txi2p's own words,
+        never shown as "router said".
     """
 
     result: str = ""
     description = "the SAM bridge reported an error"
 
-    def __init__(self, result: str | None = None, message: str = "", command: str = "") -> None:
+    def __init__(self, result: str | None = None, message: str = "", command: str = "",
+                 *, local: bool = False) -> None:
         self.result = result or self.result
-        self.message = redact_keys(message)
+        self.message = printable(redact_keys(message))
         self.command = command
+        self.local = local
         super().__init__(self._text())
 
     def _text(self) -> str:
         where = f"{self.command}: " if self.command else ""
         text = f"{where}{self.result}: {self.description}"
         if self.message:
-            text += f" (router said: {self.message})"
+            text += f" ({self.message})" if self.local else f" (router said: {self.message})"
         return text
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (type(self), (self.result, self.message, self.command))
+        return (_rebuild, (type(self), (self.result, self.message, self.command), self.__dict__))
+
+
+def _rebuild(cls: type[SAMError], args: tuple[str, ...], state: dict[str, object]) -> SAMError:
+    """Unpickle a :class:`SAMError` with its ``local`` flag and text intact."""
+    error = cls(*args, local=bool(state.get("local", False)))
+    error.__dict__.update(state)
+    return error
 
 
 class CantReachPeer(SAMError):
@@ -232,16 +264,16 @@ class NameNotFound(KeyNotFound, InvalidKey):
                    "retry. Check the name if this persists")
 
     def __init__(self, result: str | None = None, message: str = "", command: str = "",
-                 name: str = "") -> None:
+                 name: str = "", *, local: bool = False) -> None:
         self.name = name
-        super().__init__(result, message, command)
+        super().__init__(result, message, command, local=local)
 
     def _text(self) -> str:
         text = super()._text()
         return f"{self.name}: {text}" if self.name else text
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (type(self), (self.result, self.message, self.command, self.name))
+        return (_rebuild, (type(self), (self.result, self.message, self.command, self.name), self.__dict__))
 
 
 class ClientKeyRequired(NameNotFound):

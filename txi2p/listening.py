@@ -85,6 +85,58 @@ class AcceptSettle:
             await deferLater(self._reactor, wait, lambda: None)
 
 
+#: Seconds a connection to a STREAM FORWARD port has to send its peer line.
+FORWARD_PEER_LINE_TIMEOUT = 10.0
+
+#: Connections to one STREAM FORWARD port that may wait for their peer line at once;
+#: more are closed as they come (any local process can connect to the port).
+MAX_FORWARD_WAITING = 32
+
+
+class ForwardGate(Factory):
+    """The factory of a STREAM FORWARD port: one data protocol per connection, within bounds.
+
+    At most :data:`MAX_FORWARD_WAITING` connections wait for their peer
+    line (each for :data:`FORWARD_PEER_LINE_TIMEOUT` seconds); a connection
+    that fails (a bad or late peer line, no listener for its port) is closed
+    and logged, never left as an unhandled error.
+    """
+
+    noisy = False
+
+    def __init__(self, build: Callable[[], SAMStreamProtocol], where: str) -> None:
+        self._build = build
+        self._where = where
+        self._waiting: set[SAMStreamProtocol] = set()
+        self._refusing = False
+
+    @property
+    def waiting(self) -> int:
+        """Connections waiting for their peer line now."""
+        return len(self._waiting)
+
+    def buildProtocol(self, addr: Any) -> SAMStreamProtocol | None:
+        if len(self._waiting) >= MAX_FORWARD_WAITING:
+            if not self._refusing:
+                _log.warn("{where}: {count} forwarded connections already wait for their peer line; "
+                          "closing new ones until one is done", where=self._where, count=len(self._waiting))
+            self._refusing = True
+            return None
+        self._refusing = False
+        proto = self._build()
+        self._waiting.add(proto)
+        proto.established.addBoth(self._done, proto)
+        return proto
+
+    def _done(self, result: object, proto: SAMStreamProtocol) -> object:
+        self._waiting.discard(proto)
+        if isinstance(result, Failure):
+            _log.debug("{where}: a forwarded connection closed: {error}", where=self._where,
+                       error=result.getErrorMessage())
+            return None
+        return result
+
+
 class ForwardingPort:
     """A local TCP port the router connects to for each incoming stream."""
 

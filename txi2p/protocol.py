@@ -37,6 +37,7 @@ from txi2p.errors import (
 )
 from txi2p.sam import codec
 from txi2p.sam.dialect import SAMDialect
+from txi2p.sam.replies import check_reply, check_version
 from txi2p.states import State, checked_move, moves
 
 __all__ = [
@@ -48,6 +49,19 @@ __all__ = [
 ]
 
 _log = Logger()
+
+#: Commands that may wait on one control connection (beyond it, a command fails at once).
+MAX_QUEUED = 1024
+
+#: Unsolicited replies logged per connection (more are dropped silently).
+MAX_UNSOLICITED_LOGGED = 10
+
+#: PINGs a data connection answers before its stream is set up.
+MAX_DATA_PINGS = 64
+
+#: The reply kinds any command may be answered with as an error, until HELLO
+#: has named the dialect.
+_DEFAULT_ERROR_REPLIES = SAMDialect().error_replies
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,8 @@ class SAMControlProtocol(Protocol):
         self.ready: Deferred[SAMDialect] = Deferred()
         self.on_packet: Callable[[codec.Packet], None] | None = None
         self.on_close: Callable[[Failure], None] | None = None
+        self._unsolicited = 0
+        self._writes_blocked = False
 
     # ------------------------------------------------------------ commands
 
@@ -147,13 +163,18 @@ class SAMControlProtocol(Protocol):
         probe, see :meth:`~txi2p.session.SAMBridge.ping_allowed`).
         """
         if self.dialect is not None and self.dialect.ping is False:
-            raise SAMError("I2P_ERROR", "this router closes the connection on PING", "PING")
+            raise SAMError("I2P_ERROR", "this router closes the connection on PING", "PING", local=True)
         return self._enqueue(codec.ping(text), self.timeouts.command, expects_pong=True)
 
     def _enqueue(self, command: codec.Command, timeout: float, expects_pong: bool = False) -> Deferred[Any]:
         pending = _Pending(command, Deferred(lambda d: self._cancel(pending)), timeout, expects_pong)
         if self._closed is not None:
             pending.deferred.errback(self._lost_error(self._closed))
+            return pending.deferred
+        if len(self._queue) >= MAX_QUEUED:
+            pending.deferred.errback(TxI2PError(
+                f"{command.name}: {MAX_QUEUED} commands already wait on the SAM connection to "
+                f"{self.address}; is the bridge answering?"))
             return pending.deferred
         self._queue.append(pending)
         self._send_next()
@@ -204,17 +225,24 @@ class SAMControlProtocol(Protocol):
     # ------------------------------------------------------------ events
 
     def connectionMade(self) -> None:
+        # Flow control for what we write unasked (PONGs): while the bridge
+        # does not read them, stop reading its PINGs.
+        register = getattr(self.transport, "registerProducer", None)
+        if register is not None:
+            register(self, True)
         d = self._enqueue(self._hello, self.timeouts.command)
         self._queue.rotate(1)  # HELLO goes first
         d.addCallbacks(self._hello_done, self._hello_failed)
         self._send_next()
 
     def _hello_done(self, reply: codec.Reply) -> None:
-        version = reply.get("VERSION") or "3.0"
         try:
-            self.dialect = SAMDialect.for_version(version)
-        except ValueError:
-            self._abort(SAMProtocolError(f"HELLO REPLY with a bad VERSION: {version[:20]!r}"))
+            self.dialect = SAMDialect.for_version(check_version(reply, self._hello))
+        except SAMProtocolError as e:
+            _log.warn("SAM {address}: {error}", address=self.address, error=e)
+            self._abort(e)
+            if not self.ready.called:
+                self.ready.errback(e)
             return
         self.ready.callback(self.dialect)
         self._send_next()
@@ -223,7 +251,25 @@ class SAMControlProtocol(Protocol):
         if not self.ready.called:
             self.ready.errback(failure)
         if self.transport is not None:
-            self.transport.loseConnection()
+            close_after_flush(self.transport)
+
+    # ------------------------------------------------------------ flow control
+
+    def pauseProducing(self) -> None:
+        """The transport's write buffer is full: stop reading until it drains."""
+        if not self._writes_blocked and self.transport is not None:
+            self._writes_blocked = True
+            _log.info("SAM {address} does not read what txi2p writes; reading paused",
+                      address=self.address)
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
+
+    def resumeProducing(self) -> None:
+        if self._writes_blocked and self.transport is not None:
+            self._writes_blocked = False
+            self.transport.resumeProducing()  # type: ignore[attr-defined]
+
+    def stopProducing(self) -> None:
+        self._writes_blocked = False
 
     def dataReceived(self, data: bytes) -> None:
         self._decoder.receive_data(data)
@@ -239,7 +285,7 @@ class SAMControlProtocol(Protocol):
             self._handle(event)
 
     def _handle(self, event: object) -> None:
-        if isinstance(event, codec.Ping):
+        if isinstance(event, codec.Ping):  # text checked printable and bounded by the codec
             assert self.transport is not None
             self.transport.write(codec.pong(event.text).encode())
             return
@@ -252,10 +298,21 @@ class SAMControlProtocol(Protocol):
             return
         head = self._queue[0] if self._queue and self._queue[0].sent else None
         if head is None:
-            _log.warn("SAM {address}: unsolicited {event!r}, ignored", address=self.address, event=event)
+            self._unsolicited += 1
+            if self._unsolicited <= MAX_UNSOLICITED_LOGGED:
+                _log.warn("SAM {address}: unsolicited {event!r}, ignored{more}", address=self.address,
+                          event=event, more=" (no more are logged)"
+                          if self._unsolicited == MAX_UNSOLICITED_LOGGED else "")
             return
-        if head.expects_pong != isinstance(event, codec.Pong):
-            self._abort(SAMProtocolError(f"{head.command.name} was answered with {event!r}"))
+        try:
+            if head.expects_pong != isinstance(event, codec.Pong):
+                raise SAMProtocolError(f"{head.command.name} was answered with {event!r}")
+            if isinstance(event, codec.Reply):
+                errors = self.dialect.error_replies if self.dialect else _DEFAULT_ERROR_REPLIES
+                check_reply(head.command, event, errors)
+        except SAMProtocolError as e:
+            _log.warn("SAM {address}: {error}", address=self.address, error=e)
+            self._abort(e)
             return
         self._queue.popleft()
         if head.timer is not None and head.timer.active():
@@ -327,7 +384,7 @@ class SAMControlProtocol(Protocol):
     def close(self) -> None:
         """Close the connection (which ends a session held on it)."""
         if self.transport is not None and self._closed is None:
-            self.transport.loseConnection()
+            close_after_flush(self.transport)
 
 
 def _abort_transport(transport: Any) -> None:
@@ -507,6 +564,7 @@ class SAMStreamProtocol(Protocol):
         self._timer: IDelayedCall | None = None
         self._state: StreamState = StreamState.NEW
         self._user: IProtocol | None = None
+        self._pings = 0
         self.established: Deferred[IProtocol] = Deferred(self._cancel)
 
     @property
@@ -560,6 +618,7 @@ class SAMStreamProtocol(Protocol):
         if self._hello is None:  # a FORWARD connection from the router
             self._move(StreamState.WAITING_PEER)
             self._decoder.expect_peer_line()
+            self._start_timer("the peer line of a forwarded stream")
             return
         self._move(StreamState.HELLO)
         self._start_timer("HELLO VERSION")
@@ -582,7 +641,15 @@ class SAMStreamProtocol(Protocol):
 
     def _handle(self, event: object) -> None:
         assert self.transport is not None
+        if isinstance(event, codec.Ping) and self._state in (StreamState.HELLO, StreamState.STREAM):
+            self._pings += 1
+            if self._pings > MAX_DATA_PINGS:
+                self._fail(SAMProtocolError(f"more than {MAX_DATA_PINGS} PINGs before the stream was set up"))
+                return
+            self.transport.write(codec.pong(event.text).encode())
+            return
         if isinstance(event, codec.PeerLine):
+            self._stop_timer()
             try:
                 dest = Destination.from_base64(event.destination)
             except TxI2PError as e:
@@ -596,9 +663,12 @@ class SAMStreamProtocol(Protocol):
             self._fail(SAMProtocolError(f"unexpected {event!r} on a data connection"))
             return
         if self._state == StreamState.HELLO:
+            assert self._hello is not None
             try:
-                event.without_secrets(self._hello.secrets if self._hello else ()).raise_for_result("HELLO VERSION")
-            except SAMError as e:
+                check_reply(self._hello, event, _DEFAULT_ERROR_REPLIES)
+                event.without_secrets(self._hello.secrets).raise_for_result("HELLO VERSION")
+                check_version(event, self._hello)
+            except (SAMError, SAMProtocolError) as e:
                 self._fail(e)
                 return
             assert self._stream_command is not None
@@ -608,8 +678,9 @@ class SAMStreamProtocol(Protocol):
         elif self._state == StreamState.STREAM:
             assert self._stream_command is not None
             try:
+                check_reply(self._stream_command, event, _DEFAULT_ERROR_REPLIES)
                 event.raise_for_result(self._stream_command.name)
-            except SAMError as e:
+            except (SAMError, SAMProtocolError) as e:
                 self._fail(e)
                 return
             self._stop_timer()

@@ -67,8 +67,16 @@ from txi2p.errors import (
     TxI2PError,
     UnsupportedByRouter,
 )
+from txi2p.listening import (
+    FORWARD_PEER_LINE_TIMEOUT,
+    AcceptSettle,
+    ForwardGate,
+    ForwardingPort,
+    I2PListeningPort,
+    _Acceptor,
+    _Forwarder,
+)
 from txi2p.listening import LISTEN_LINGER_TIME as LISTEN_LINGER_TIME
-from txi2p.listening import AcceptSettle, ForwardingPort, I2PListeningPort, _Acceptor, _Forwarder
 from txi2p.private import ENCRYPTED_LEASE_SET, check_blindable
 from txi2p.protocol import SAMControlProtocol, SAMStreamProtocol, Timeouts
 from txi2p.refused import failure_class
@@ -93,6 +101,9 @@ __all__ = [
 ]
 
 _log = Logger()
+
+#: Names a bridge object remembers (the oldest is forgotten first).
+MAX_CACHED_NAMES = 4096
 
 #: A ``NAMING REPLY`` key that carries one of the lease set's options (``OPTIONS=true``).
 _OPTION_PREFIX = "OPTION:"
@@ -326,7 +337,7 @@ class SAMBridge:
         reply = await self._one_command(codec.dest_generate(signature_type))
         priv = reply.get("PRIV")
         if not priv:
-            raise I2PError(message="DEST REPLY without PRIV", command="DEST GENERATE")
+            raise I2PError(message="DEST REPLY without PRIV", command="DEST GENERATE", local=True)
         return PrivateKey.from_base64(priv)
 
     async def lookup(self, name: str | Destination, session: SAMSession | None = None) -> Destination:
@@ -346,15 +357,21 @@ class SAMBridge:
         if self.hosts is not None and not is_b32_name(key):
             found = self.hosts.lookup(key)
             if found is not None:
-                self._names[key] = found
+                self._remember(key, found)
                 return found
         dest, _ = await self._ask_router(parsed, session, options=False)
         flags = b33_flags(key)
         if parsed != "ME" and not (flags is not None and (flags.secret or flags.client_auth)):
             # (a service that lets in only some clients is found again by
             # each session: another session here may hold no key for it)
-            self._names[key] = dest
+            self._remember(key, dest)
         return dest
+
+    def _remember(self, key: str, dest: Destination) -> None:
+        """Cache a name's destination, forgetting the oldest beyond :data:`MAX_CACHED_NAMES`."""
+        self._names[key] = dest
+        while len(self._names) > MAX_CACHED_NAMES:
+            del self._names[next(iter(self._names))]
 
     async def lookup_record(self, name: str | Destination, session: SAMSession | None = None) -> NameRecord:
         """*name*'s destination and the options its lease set publishes
@@ -392,7 +409,7 @@ class SAMBridge:
             raise
         value = reply.get("VALUE")
         if not value:
-            raise InvalidKey(message=f"no VALUE for {name!r}", command="NAMING LOOKUP")
+            raise InvalidKey(message=f"no VALUE for {name!r}", command="NAMING LOOKUP", local=True)
         dest = Destination.from_base64(value)
         flags = b33_flags(key)
         if flags is not None and dest.signature_type in BLINDED_SIGNATURE_TYPES:
@@ -401,7 +418,7 @@ class SAMBridge:
             answered = dest.b32
         if is_b32_name(key) and answered != key:
             raise InvalidKey(message=f"the router answered {name} with {answered}",
-                             command="NAMING LOOKUP")
+                             command="NAMING LOOKUP", local=True)
         return dest, reply
 
     # ------------------------------------------------------------ sessions
@@ -462,7 +479,7 @@ class SAMBridge:
             raise I2PError(
                 message=f"SESSION CREATE failed {_SESSION_CREATE_TRIES} times at the SAM bridge at "
                 f"{self.address}, each time teaching txi2p something new (last: {retry.__cause__}); "
-                "not trying again", command="SESSION CREATE") from retry.__cause__
+                "not trying again", command="SESSION CREATE", local=True) from retry.__cause__
         session = SAMSession(self, control, nickname, style, private, opts)
         say(f"session {nickname!r} is up: {session.b32}")
         _log.info("SAM session {nickname} ({style}) up at {address}: {b32}",
@@ -493,7 +510,7 @@ class SAMBridge:
             raise UnsupportedByRouter(
                 message=f"i2cp.leaseSetEncType={opts['i2cp.leaseSetEncType']}: txi2p does not send "
                 f"post-quantum types ({', '.join(map(str, post_quantum))}) to the SAM bridge at "
-                f"{self.address}: {why}; use 4,0 with this router", command="SESSION CREATE")
+                f"{self.address}: {why}; use 4,0 with this router", command="SESSION CREATE", local=True)
         wire_style = dialect.primary_style if style == "PRIMARY" else style
         keys = dict(extra or {})
         unforwarded = style in codec.PACKET_STYLES and "PORT" not in keys
@@ -516,12 +533,12 @@ class SAMBridge:
                 raise UnsupportedByRouter(
                     e.result, f"the SAM bridge at {self.address} refused i2cp.leaseSetEncType="
                     f"{opts['i2cp.leaseSetEncType']} ({e.message}); use 4,0 with this router",
-                    e.command) from e
+                    e.command, local=True) from e
             if style in codec.DATAGRAM_STYLES[1:]:
                 raise UnsupportedByRouter(
                     e.result, f"the SAM bridge at {self.address} refused STYLE={style} "
                     f"({e.message or e.result}); DATAGRAM2 and DATAGRAM3 are new in SAM API 0.9.66 "
-                    "(i2pd 2.58, Java I2P 2.9): use DATAGRAM with this router", e.command) from e
+                    "(i2pd 2.58, Java I2P 2.9): use DATAGRAM with this router", e.command, local=True) from e
             if wire_style != "PRIMARY":
                 raise
             # i2pd refuses PRIMARY (and closes the socket): it knows MASTER.
@@ -559,10 +576,10 @@ def _created_key(reply: codec.Reply, key: PrivateKey | None) -> PrivateKey:
     blob = reply.get("DESTINATION")
     private = PrivateKey.from_base64(blob) if blob else key
     if private is None:
-        raise I2PError(message="SESSION STATUS without DESTINATION", command="SESSION CREATE")
+        raise I2PError(message="SESSION STATUS without DESTINATION", command="SESSION CREATE", local=True)
     if key is not None and private.destination != key.destination:
         raise I2PError(message="the router created a different destination than the key given",
-                       command="SESSION CREATE")
+                       command="SESSION CREATE", local=True)
     return private
 
 
@@ -646,7 +663,7 @@ class SAMSession:
         dialect = self.bridge.dialect
         if self.style == "PRIMARY" and dialect is not None and not dialect.streams_on_primary:
             raise UnsupportedByRouter(
-                message=_PRIMARY_STREAMS, command="STREAM")
+                message=_PRIMARY_STREAMS, command="STREAM", local=True)
 
     @contextmanager
     def _primary_refusal(self) -> Iterator[None]:
@@ -659,7 +676,7 @@ class SAMSession:
                 raise
             self.bridge.learn(dialect.learned(streams_on_primary=False))
             raise UnsupportedByRouter(message=f"{_PRIMARY_STREAMS} (router said: {e.message})",
-                                      command=e.command) from e
+                                      command=e.command, local=True) from e
 
     @overload
     async def lookup(self, name: str | Destination, options: Literal[False] = False) -> Destination: ...
@@ -693,7 +710,7 @@ class SAMSession:
                     if option in self.options else f"it has no {option}")
             raise ClientKeyRequired(
                 e.result, f"session {self.nickname!r}: {held}; router: {e.message or e.result}",
-                e.command, name=e.name or str(name)) from e
+                e.command, name=e.name or str(name), local=True) from e
 
     def _stream(self, command: codec.Command, factory: IProtocolFactory,
                 peer: I2PAddress | None, timeout: float,
@@ -795,13 +812,12 @@ class SAMSession:
         await self._accept_settle.settle(self.bridge.dialect)
         reactor = self.bridge.reactor
 
-        def build(addr: object) -> SAMStreamProtocol:
+        def build() -> SAMStreamProtocol:
             return SAMStreamProtocol(reactor, None, None, factory, self.address,
+                                     timeout=FORWARD_PEER_LINE_TIMEOUT,
                                      address=self.bridge.address, route=route)
 
-        forward_factory = Factory.forProtocol(Protocol)
-        forward_factory.noisy = False
-        forward_factory.buildProtocol = build  # type: ignore[method-assign]
+        forward_factory = ForwardGate(build, f"STREAM FORWARD of session {self.nickname}")
         listening = await TCP4ServerEndpoint(reactor, port, interface=host).listen(forward_factory)
         local_port = listening.getHost().port
         command = codec.stream_forward(self.nickname, local_port, host=host)
@@ -840,7 +856,7 @@ class SAMSession:
         if dialect is not None and style not in dialect.subsession_styles:
             raise UnsupportedByRouter(
                 message=f"this router takes only {', '.join(sorted(dialect.subsession_styles))} "
-                        f"subsessions; use a {style} session of its own", command="SESSION ADD")
+                        f"subsessions; use a {style} session of its own", command="SESSION ADD", local=True)
         extra = [] if udp is None else [("HOST", udp[0]), ("PORT", str(udp[1]))]
         try:
             await self.control.command(codec.session_add(
@@ -851,7 +867,7 @@ class SAMSession:
                 raise UnsupportedByRouter(
                     message=f"the router refused {style} subsessions ({e.message}); it may have "
                             "ended the primary session too. Use a session of its own",
-                    command="SESSION ADD") from e
+                    command="SESSION ADD", local=True) from e
             raise
         return SAMSubsession(self, nickname, style)
 

@@ -17,6 +17,7 @@ from twisted.internet import defer, reactor, threads
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
+from twisted.logger import capturedLogs, formatEvent
 from twisted.web.client import readBody
 
 from txi2p import errors, private, testing
@@ -225,11 +226,16 @@ async def test_private_service_is_reached_by_its_b33_name_only(i2p_network, i2p_
     alice = i2p_sessions[0]
     sam1, sam2 = i2p_network.sam_addresses[:2]
     server = serverFromString(reactor, f"i2p:session=private-server:private=true:samaddr={esc(sam2)}:{OPTS}")
-    port = await server.listen(Factory.forProtocol(Echo))
+    with capturedLogs() as events:
+        port = await server.listen(Factory.forProtocol(Echo))
     try:
         host = port.getHost()
         b33 = host.host
         assert b33 == host.destination.b33() and len(b33) == 56 + len(".b32.i2p")
+        # The log names the one address that reaches it, and says why.
+        said = [formatEvent(e) for e in events if "listening on" in e.get("log_format", "")]
+        assert said and b33 in said[-1] and "private service" in said[-1]
+        assert host.destination.b32 not in said[-1]
         await testing.wait_until_reachable(reactor, alice, b33, timeout=120)
         ep = clientFromString(reactor, f"i2p:{b33}:session={alice.nickname}:samaddr={esc(sam1)}:{OPTS}")
         factory = Factory.forProtocol(type("P", (Exchange,), {"payload": b"private hello"}))

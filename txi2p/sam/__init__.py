@@ -1,6 +1,7 @@
 """The SAM v3 layer, and the names of the classic ``i2p.sam`` module.
 
-Submodules: :mod:`txi2p.sam.codec` (the sans-I/O wire codec) and
+Submodules: :mod:`txi2p.sam.codec` (the sans-I/O wire codec),
+:mod:`txi2p.sam.replies` (which reply answers which command) and
 :mod:`txi2p.sam.dialect` (what one router supports).
 
 As the classic ``i2p.sam`` module, it offers ``socket``, ``select``,

@@ -19,12 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from txi2p.errors import SAMProtocolError, error_for_result, redact_keys, redact_secrets
+from txi2p.errors import SAMProtocolError, error_for_result, printable, redact_keys, redact_secrets
 
 __all__ = [
     "DATAGRAM_STYLES",
     "DEFAULT_SIGNATURE_TYPE",
     "MAX_LINE",
+    "MAX_PING_TEXT",
     "NEED_DATA",
     "PACKET_STYLES",
     "STYLES",
@@ -50,6 +51,7 @@ __all__ = [
     "parse_line",
     "ping",
     "pong",
+    "printable",
     "quit",
     "raw_send",
     "session_add",
@@ -66,6 +68,9 @@ DEFAULT_SIGNATURE_TYPE = 7
 #: Longest reply line accepted (a line with two destinations and options
 #: fits easily; anything longer is garbage).
 MAX_LINE = 64 * 1024
+
+#: Longest PING text accepted from a bridge (it is echoed back in PONG).
+MAX_PING_TEXT = 1024
 
 #: The longest payload a DATAGRAM/RAW RECEIVED header may announce.
 MAX_PACKET = 65536
@@ -437,7 +442,7 @@ class Reply:
             f"{k}={'<redacted>' if k == 'PRIV' or (k == 'DESTINATION' and len(v) > _PUBLIC_DEST_MAX) else redact_keys(v)}"
             for k, v in self.fields.items()
         )
-        return f"<Reply {self.name} {shown}>"
+        return printable(f"<Reply {self.name} {shown}>", 2000)
 
 
 @dataclass(frozen=True)
@@ -510,7 +515,7 @@ def _tokenize(text: str) -> list[str]:
                 i += 1
                 while True:
                     if i >= n:
-                        raise SAMProtocolError(f"unterminated quote in {text[:200]!r}")
+                        raise SAMProtocolError(f"unterminated quote in {printable(text, 200)}")
                     c = text[i]
                     if c == "\\" and i + 1 < n:
                         buf.append(text[i + 1])
@@ -533,7 +538,9 @@ def _fields(tokens: Iterable[str]) -> dict[str, str]:
     for token in tokens:
         key, sep, value = token.partition("=")
         if not key:
-            raise SAMProtocolError(f"a field with no key: {token[:100]!r}")
+            raise SAMProtocolError(f"a field with no key: {printable(token, 100)}")
+        if key in out:  # RESULT=KEY_NOT_FOUND RESULT=OK must not read as OK
+            raise SAMProtocolError(f"a reply repeats the key {printable(key, 100)}")
         out[key] = value if sep else ""
     return out
 
@@ -557,15 +564,16 @@ def parse_line(line: bytes) -> Reply | Ping | Pong:
     """
     text = _decode_line(line)
     head, _, rest = text.partition(" ")
-    if head == "PING":
-        return Ping(rest)
-    if head == "PONG":
-        return Pong(rest)
+    if head in ("PING", "PONG"):
+        # Echoed back (PING) or compared (PONG): printable text, bounded.
+        if len(rest) > MAX_PING_TEXT or not rest.isprintable():
+            raise SAMProtocolError(f"{head} with text that is not printable or longer than "
+                                   f"{MAX_PING_TEXT} characters: {printable(rest, 100)}")
+        return Ping(rest) if head == "PING" else Pong(rest)
     tokens = _tokenize(text)
-    if len(tokens) < 2 or not tokens[0].isalpha() or not tokens[0].isupper():
-        raise SAMProtocolError(f"not a SAM reply: {text[:200]!r}")
-    if not tokens[1].replace("_", "").isalpha() or not tokens[1].isupper():
-        raise SAMProtocolError(f"not a SAM reply: {text[:200]!r}")
+    if (len(tokens) < 2 or not tokens[0].isascii() or not tokens[0].isalpha() or not tokens[0].isupper()
+            or not tokens[1].isascii() or not tokens[1].replace("_", "").isalpha() or not tokens[1].isupper()):
+        raise SAMProtocolError(f"not a SAM reply: {printable(text, 200)}")
     return Reply(tokens[0], tokens[1], _fields(tokens[2:]))
 
 
@@ -578,7 +586,7 @@ def parse_peer_line(line: bytes) -> PeerLine:
     tokens = text.split(" ")
     dest = tokens[0]
     if len(dest) < 516 or not _B64_CHARS.issuperset(dest):
-        raise SAMProtocolError(f"not a peer destination line: {text[:200]!r}")
+        raise SAMProtocolError(f"not a peer destination line: {printable(text, 200)}")
     return PeerLine(dest, _fields(t for t in tokens[1:] if t))
 
 

@@ -72,10 +72,20 @@ What each field means, how it is learned, and which routers differ:
     Java I2P 2.7.0 refuses the session instead (I2P_ERROR "Unsupported
     crypto type: 6"): learned from that refusal, later sessions with such
     types fail at once.
+``error_replies``
+    Reply kinds a router may use for an *error* answer to a command of any
+    kind, besides the reply the specification gives that command (see
+    :mod:`txi2p.sam.replies`).  i2pd answers a command it cannot carry out
+    with ``SESSION STATUS RESULT=I2P_ERROR`` whatever the command was, and
+    a ``STREAM CONNECT`` to a bad destination with ``SESSION STATUS
+    RESULT=INVALID_KEY``.  Such a reply is only ever taken as an error; with
+    ``RESULT=OK`` it is a protocol error.  Not learned (it must hold from the
+    HELLO on): it is what every router is allowed.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
@@ -105,12 +115,16 @@ def refuses(message: str | None, field: str) -> bool:
     return REFUSALS[field] in (message or "").lower()
 
 
+#: A SAM version: ASCII digits only (``str.isdigit`` takes other scripts' digits too).
+_VERSION = re.compile(r"([0-9]{1,4})(?:\.([0-9]{1,4}))?")
+
+
 def version_tuple(version: str) -> tuple[int, int]:
     """``"3.1"`` -> ``(3, 1)``; raises ValueError for anything else."""
-    major, _, minor = version.partition(".")
-    if not major.isdigit() or not (minor or "0").isdigit():
-        raise ValueError(f"not a SAM version: {version!r}")
-    return int(major), int(minor or "0")
+    match = _VERSION.fullmatch(version)
+    if match is None:
+        raise ValueError(f"not a SAM version: {version[:20]!r}")
+    return int(match.group(1)), int(match.group(2) or "0")
 
 
 @dataclass(frozen=True)
@@ -141,6 +155,7 @@ class SAMDialect:
         ended may be created again.
     :ivar not_found_results: RESULT codes that mean "not found (yet)".
     :ivar post_quantum_enc_types: ``i2cp.leaseSetEncType`` may list 5-7.
+    :ivar error_replies: reply kinds that may answer any command with an error.
     """
 
     version: str = MIN_VERSION
@@ -159,6 +174,7 @@ class SAMDialect:
     destination_release: float = 6.0
     not_found_results: frozenset[str] = frozenset({"KEY_NOT_FOUND", "INVALID_KEY"})
     post_quantum_enc_types: bool = False
+    error_replies: frozenset[str] = frozenset({"SESSION STATUS"})
 
     @classmethod
     def for_version(cls, version: str) -> SAMDialect:
