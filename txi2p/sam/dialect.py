@@ -59,6 +59,18 @@ What each field means, how it is learned, and which routers differ:
     the same key in that time, and then deletes it under the new session
     (2.56 aborts with heap corruption).  A session re-created with a key
     whose session ended on the same bridge waits this long first.
+``stream_close_settle``
+    Seconds between closing a session's open streams (its data
+    connections) and closing its control connection.  i2pd 2.58 (its code
+    since at least 2.56) crashed when a control connection closed while
+    that session's streams were still receiving: ending the session
+    terminates its streams, but a stream re-arms its 20 s receive timer
+    from a handler already queued, and that timer fires after the
+    destination has been deleted (about 5 s later) and uses it (heap
+    use-after-free; docs/routers.rst has the sequence).  Once the router
+    has seen every data connection end, it queues no such handler, so
+    closing the streams first and waiting this long avoids it; harmless
+    elsewhere.  Not learned: no answer shows it.
 ``not_found_results``
     The RESULT codes a NAMING LOOKUP or STREAM CONNECT uses for "no such
     destination (yet)": KEY_NOT_FOUND (specification, Java I2P) and
@@ -142,6 +154,8 @@ class SAMDialect:
         forwards nowhere, or None.
     :ivar destination_release: seconds before a destination whose session
         ended may be created again.
+    :ivar stream_close_settle: seconds between closing a session's streams
+        and closing its control connection.
     :ivar not_found_results: RESULT codes that mean "not found (yet)".
     :ivar post_quantum_enc_types: ``i2cp.leaseSetEncType`` may list 5-7.
     :ivar learned_fields: the fields a router's answer set (``version``
@@ -164,6 +178,7 @@ class SAMDialect:
     accept_settle: float = 1.0
     unforwarded_port: str | None = None
     destination_release: float = 6.0
+    stream_close_settle: float = 1.0
     not_found_results: frozenset[str] = frozenset({"KEY_NOT_FOUND", "INVALID_KEY"})
     post_quantum_enc_types: bool = False
     learned_fields: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
