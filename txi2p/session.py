@@ -1027,7 +1027,7 @@ class SAMSession:
 
         for lost in streams.values():
             lost.addBoth(check)
-        timer = reactor.callLater(settle, lambda: gone.called or gone.callback(None))
+        timer = reactor.callLater(settle, lambda: None if gone.called else gone.callback(None))
         check()
         await gone
         if timer.active():
