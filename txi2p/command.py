@@ -269,6 +269,10 @@ async def _lookup(bridge: SAMBridge, name: str, out: TextIO, say: Callable[[str]
     return _print_destination(await bridge.lookup(name), out)  # refuses "ME" (no session here)
 
 
+def _fields(values: dict[str, object]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in values.items()) or "(none)"
+
+
 async def _check(reactor: Any, bridge: SAMBridge, options: dict[str, str], out: TextIO,
                  say: Callable[[str], None]) -> int:
     print(f"install:         {installation.status()}", file=out)
@@ -294,7 +298,9 @@ async def _check(reactor: Any, bridge: SAMBridge, options: dict[str, str], out: 
     finally:
         session.close()
     dialect = bridge.dialect
-    print(f"learned:         {dialect}", file=out)
+    print(f"learned:         {_fields(dialect.known())}", file=out)
+    print(f"assumed:         {_fields(dialect.assumed())} (defaults for SAM {dialect.version}, not probed)",
+          file=out)
     print("the router works for txi2p", file=out)
     return 0
 

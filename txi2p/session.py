@@ -78,7 +78,13 @@ from txi2p.listening import (
 )
 from txi2p.listening import LISTEN_LINGER_TIME as LISTEN_LINGER_TIME
 from txi2p.private import ENCRYPTED_LEASE_SET, check_blindable
-from txi2p.protocol import SAMControlProtocol, SAMStreamProtocol, Timeouts
+from txi2p.protocol import (
+    SAMControlProtocol,
+    SAMStreamProtocol,
+    Timeouts,
+    _abort_transport,
+    close_after_flush,
+)
 from txi2p.refused import failure_class
 from txi2p.sam import codec
 from txi2p.sam.dialect import MAX_VERSION, MIN_VERSION, SAMDialect, refuses
@@ -219,6 +225,8 @@ class SAMBridge:
         self._names: dict[str, Destination] = {}
         #: When the last session of each destination (by b32) ended here.
         self._released: dict[str, float] = {}
+        #: Sessions closing now (their streams first), by destination b32: fire when ended.
+        self._closing: dict[str, Deferred[None]] = {}
         self._ping_probe: Deferred[None] | None = None
         # what the router answered when it refused post-quantum lease-set types, for later refusals
         self._post_quantum_refusal = ""
@@ -275,6 +283,17 @@ class SAMBridge:
         """A session of *destination* ended (see :meth:`_wait_for_release`)."""
         self._released[destination.b32] = self.reactor.seconds()
 
+    def closing(self, destination: Destination, ended: Deferred[None]) -> None:
+        """A session of *destination* is closing; *ended* fires once it has ended."""
+        self._closing[destination.b32] = ended
+
+        def done(result: object) -> object:
+            if self._closing.get(destination.b32) is ended:
+                del self._closing[destination.b32]
+            return result
+
+        ended.addBoth(done)
+
     async def _wait_for_release(self, destination: Destination, say: Callable[[str], None]) -> None:
         """Let the router drop a destination whose session ended moments ago.
 
@@ -282,6 +301,12 @@ class SAMBridge:
         a new session created with the same key meanwhile, then deletes it
         under that session (i2pd 2.56 aborts with heap corruption).
         """
+        closing = self._closing.get(destination.b32)
+        if closing is not None:
+            say(f"waiting for the previous session of {destination.b32} to close")
+            previous: Deferred[None] = Deferred()
+            closing.addBoth(pass_through_firing(previous))
+            await previous
         ended = self._released.get(destination.b32)
         linger = (self.dialect or SAMDialect()).destination_release
         wait = 0.0 if ended is None else ended + linger - self.reactor.seconds()
@@ -614,7 +639,12 @@ class SAMSession:
         self.closed_on_purpose = False
         #: The :class:`~txi2p.datagram.I2PDatagramPort` of a DATAGRAM or RAW session.
         self.packet_port: Any = None
+        #: Data connections not established yet (handshaking, or an ACCEPT waiting).
         self._streams: set[SAMStreamProtocol] = set()
+        #: Established streams (connected, accepted, forwarded) -> fires when the connection is lost.
+        self._open_streams: dict[SAMStreamProtocol, Deferred[None]] = {}
+        self._subsessions: set[SAMSubsession] = set()
+        self._closing: Deferred[None] | None = None
         self._acceptor: _Acceptor | None = None
         self._accept_settle = AcceptSettle(bridge.reactor)
         #: The PRIMARY session of a subsession, else None.
@@ -638,7 +668,8 @@ class SAMSession:
 
     @property
     def is_open(self) -> bool:
-        return self.close_reason is None
+        """Neither ended nor closing."""
+        return self.close_reason is None and self._closing is None
 
     def _control_lost(self, reason: Failure) -> None:
         self.close_reason = reason
@@ -658,6 +689,8 @@ class SAMSession:
             raise SessionClosed(
                 f"session {self.nickname!r} has ended: {self.close_reason.getErrorMessage()}"
             )
+        if self._closing is not None:
+            raise SessionClosed(f"session {self.nickname!r} is closing")
 
     def _check_streams_allowed(self) -> None:
         dialect = self.bridge.dialect
@@ -716,11 +749,36 @@ class SAMSession:
                 peer: I2PAddress | None, timeout: float,
                 route: Callable[[int | None], IProtocolFactory | None] | None = None,
                 on_lost: Callable[[Failure], None] | None = None) -> SAMStreamProtocol:
-        proto = SAMStreamProtocol(
+        proto = self._tracked(lambda lost: SAMStreamProtocol(
             self.bridge.reactor, self.bridge.hello_command(), command, factory,
-            self.address, peer, timeout, self.bridge.address, route, on_lost)
+            self.address, peer, timeout, self.bridge.address, route, lost), on_lost)
         self._streams.add(proto)
         proto.established.addBoth(self._stream_done, proto)
+        return proto
+
+    def _tracked(self, make: Callable[[Callable[[Failure], None]], SAMStreamProtocol],
+                 on_lost: Callable[[Failure], None] | None) -> SAMStreamProtocol:
+        """A data connection from *make*, kept in ``_open_streams`` from established to lost.
+
+        *make* gets the ``on_lost`` to build it with (the caller's
+        *on_lost*, called after the session has forgotten the stream).
+        """
+        lost_d: Deferred[None] = Deferred()
+
+        def lost(reason: Failure) -> None:
+            self._open_streams.pop(proto, None)
+            if not lost_d.called:
+                lost_d.callback(None)
+            if on_lost is not None:
+                on_lost(reason)
+
+        def established(user: object) -> object:
+            if user is not None and not lost_d.called:  # (a FORWARD's own connection has no user)
+                self._open_streams[proto] = lost_d
+            return user
+
+        proto = make(lost)
+        proto.established.addCallback(established)
         return proto
 
     def _stream_done(self, result: object, proto: SAMStreamProtocol) -> object:
@@ -813,9 +871,9 @@ class SAMSession:
         reactor = self.bridge.reactor
 
         def build() -> SAMStreamProtocol:
-            return SAMStreamProtocol(reactor, None, None, factory, self.address,
-                                     timeout=FORWARD_PEER_LINE_TIMEOUT,
-                                     address=self.bridge.address, route=route)
+            return self._tracked(lambda lost: SAMStreamProtocol(
+                reactor, None, None, factory, self.address, timeout=FORWARD_PEER_LINE_TIMEOUT,
+                address=self.bridge.address, route=route, on_lost=lost), None)
 
         forward_factory = ForwardGate(build, f"STREAM FORWARD of session {self.nickname}")
         listening = await TCP4ServerEndpoint(reactor, port, interface=host).listen(forward_factory)
@@ -927,10 +985,72 @@ class SAMSession:
         return d
 
     def close(self) -> Deferred[None]:
-        """End the session (closes its control connection); fires when done."""
+        """End the session; fires when done.
+
+        Its streams (and its subsessions') are closed first; once the
+        router has seen them end (the dialect's ``stream_close_settle``),
+        the control connection is closed, which ends the session.  i2pd
+        2.58 crashed when a session ended while its streams still
+        received (see :mod:`txi2p.sam.dialect`).  Without open streams
+        the control connection is closed at once.
+        """
         self.closed_on_purpose = True
-        self.control.close()
+        if self._closing is None and self.close_reason is None:
+            self._closing = Deferred.fromCoroutine(self._close())
+            self._closing.addErrback(lambda f: _log.failure("closing {session}", f, session=self.nickname))
+            if self.parent is None:
+                self.bridge.closing(self.destination, self.when_closed())
         return self.when_closed()
+
+    async def _close(self) -> None:
+        try:
+            await self._close_streams()
+        finally:
+            self.control.close()
+
+    async def _close_streams(self) -> None:
+        """Close this session's streams, its subsessions' too, and let the router see them end.
+
+        Stops accepting first (no new stream arrives meanwhile).  Waits
+        until every stream's connection is lost, at most
+        ``stream_close_settle`` (then aborts those left), and then that
+        long again for the router; never longer.
+        """
+        sessions = [self, *self._subsessions]
+        for session in sessions:
+            if session._acceptor is not None:
+                session._acceptor.stop()
+            for pending in list(session._streams):
+                if not pending.established.called:
+                    pending.established.cancel()
+        streams = {proto: lost for session in sessions for proto, lost in session._open_streams.items()}
+        if not streams:
+            return
+        reactor = self.bridge.reactor
+        settle = (self.bridge.dialect or SAMDialect()).stream_close_settle
+        _log.debug("{session}: closing {count} streams before the session",
+                   session=self.nickname, count=len(streams))
+        for proto in streams:
+            if proto.transport is not None:
+                close_after_flush(proto.transport)
+        gone: Deferred[None] = Deferred()
+
+        def check(result: object = None) -> object:
+            if not gone.called and all(lost.called for lost in streams.values()):
+                gone.callback(None)
+            return result
+
+        for lost in streams.values():
+            lost.addBoth(check)
+        timer = reactor.callLater(settle, lambda: None if gone.called else gone.callback(None))
+        check()
+        await gone
+        if timer.active():
+            timer.cancel()
+        for proto, lost in streams.items():
+            if not lost.called and proto.transport is not None:
+                _abort_transport(proto.transport)  # e.g. a router that reads nothing more
+        await deferLater(reactor, settle, lambda: None)
 
 
 class SAMSubsession(SAMSession):
@@ -940,15 +1060,29 @@ class SAMSubsession(SAMSession):
         super().__init__(parent.bridge, parent.control, nickname, style, parent.key,
                          parent.options, parent)
         self.parent: SAMSession = parent
+        parent._subsessions.add(self)
 
     async def remove(self) -> None:
         """``SESSION REMOVE`` this subsession."""
         await self.control.command(codec.session_remove(self.nickname))
 
     def close(self) -> Deferred[None]:
+        """``SESSION REMOVE`` it, its streams closed first (as :meth:`SAMSession.close`)."""
         self.closed_on_purpose = True
-        d = Deferred.fromCoroutine(self.remove())
-        d.addErrback(lambda f: f.trap(SAMError, SessionClosed))
+        if self._closing is None:
+            self._closing = Deferred.fromCoroutine(self._close())
+        d: Deferred[None] = Deferred()
+        self._closing.addBoth(pass_through_firing(d))
         return d
+
+    async def _close(self) -> None:
+        try:
+            if self.close_reason is None:
+                await self._close_streams()
+                await self.remove()
+        except (SAMError, SessionClosed):
+            pass
+        finally:
+            self.parent._subsessions.discard(self)
 
 

@@ -40,6 +40,14 @@ async def test_check_reports_what_each_router_speaks(fake_sam, profile):
     assert ("PING keep-alive: yes" in out) == keeps and ("closes on PING" in out) == (not keeps)
     assert "up in" in out and fake.key.b32 in out and "its own destination" in out
     assert "the router works for txi2p" in out
+    # What check probed is apart from what it only assumed: it never asks
+    # for a PRIMARY session, so the spelling is assumed, not learned.
+    learned = next(line for line in out.splitlines() if line.startswith("learned:"))
+    assumed = next(line for line in out.splitlines() if line.startswith("assumed:"))
+    assert f"version='{version}'" in learned
+    assert ("ping=" in learned) == (version == "3.3")  # probed only where the spec leaves it open
+    assert "primary_style=" in assumed and "primary_style=" not in learned
+    assert "ports=" in assumed and "ports=" not in learned
     assert "connecting to the SAM bridge" in err and "readiness check" in err  # progress while it waits
     create = next(c for c in fake.commands if c.startswith("SESSION CREATE"))
     assert "inbound.length=0" in create

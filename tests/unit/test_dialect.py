@@ -60,6 +60,23 @@ def test_learned_values_survive_the_same_version_and_reset_on_another():
     assert learned.negotiated("3.1").ping is False
 
 
+def test_a_dialect_tells_what_was_learned_from_what_is_only_assumed():
+    spec = SAMDialect.for_version("3.3")
+    assert spec.known() == {"version": "3.3"}  # HELLO answered it; the rest is the spec's default
+    assert spec.assumed()["primary_style"] == "PRIMARY" and "version" not in spec.assumed()
+    learned = spec.learned_ping(False).learned_primary_refused()
+    assert learned.known() == {"version": "3.3", "primary_style": "MASTER", "ping": False}
+    assert "primary_style" not in learned.assumed() and "ports" in learned.assumed()
+    assert "learned_fields" not in learned.assumed() and "learned_fields" not in repr(learned)
+    assert set(learned.known()) | set(learned.assumed()) == set(vars(learned)) - {"learned_fields"}
+    # Learning a value equal to the default still counts as learned, and
+    # what was learned is kept by the same version, dropped by another.
+    assert spec.learned(ports=True).known() == {"version": "3.3", "ports": True}
+    assert learned.negotiated("3.3").known() == learned.known()
+    assert learned.negotiated("3.1").known() == {"version": "3.1"}
+    assert SAMDialect().known() == {}  # no HELLO answered yet
+
+
 @pytest_twisted.ensureDeferred
 async def test_primary_refused_is_created_as_master_once_and_remembered(fake_router):
     fake, bridge = fake_router(I2PD_2_58)

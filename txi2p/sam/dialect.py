@@ -8,7 +8,10 @@ specification allows for the negotiated version
 (:meth:`SAMDialect.for_version`) and is corrected by what the router
 answers (the ``learned_*`` methods).  The bridge keeps one dialect for all
 its connections, so what was learned once is never asked again; the
-protocols and sessions consult it instead of testing router names.
+protocols and sessions consult it instead of testing router names.  A
+dialect remembers which fields an answer set (``learned_fields``); the
+others are only assumed from the version (``txi2p check`` prints the two
+apart).
 
 What each field means, how it is learned, and which routers differ:
 
@@ -56,6 +59,18 @@ What each field means, how it is learned, and which routers differ:
     the same key in that time, and then deletes it under the new session
     (2.56 aborts with heap corruption).  A session re-created with a key
     whose session ended on the same bridge waits this long first.
+``stream_close_settle``
+    Seconds between closing a session's open streams (its data
+    connections) and closing its control connection.  i2pd 2.58 (its code
+    since at least 2.56) crashed when a control connection closed while
+    that session's streams were still receiving: ending the session
+    terminates its streams, but a stream re-arms its 20 s receive timer
+    from a handler already queued, and that timer fires after the
+    destination has been deleted (about 5 s later) and uses it (heap
+    use-after-free; docs/routers.rst has the sequence).  Once the router
+    has seen every data connection end, it queues no such handler, so
+    closing the streams first and waiting this long avoids it; harmless
+    elsewhere.  Not learned: no answer shows it.
 ``not_found_results``
     The RESULT codes a NAMING LOOKUP or STREAM CONNECT uses for "no such
     destination (yet)": KEY_NOT_FOUND (specification, Java I2P) and
@@ -86,7 +101,7 @@ What each field means, how it is learned, and which routers differ:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 
 __all__ = ["MAX_VERSION", "MIN_VERSION", "REFUSALS", "SAMDialect", "refuses", "version_tuple"]
@@ -153,9 +168,15 @@ class SAMDialect:
         forwards nowhere, or None.
     :ivar destination_release: seconds before a destination whose session
         ended may be created again.
+    :ivar stream_close_settle: seconds between closing a session's streams
+        and closing its control connection.
     :ivar not_found_results: RESULT codes that mean "not found (yet)".
     :ivar post_quantum_enc_types: ``i2cp.leaseSetEncType`` may list 5-7.
     :ivar error_replies: reply kinds that may answer any command with an error.
+    :ivar learned_fields: the fields a router's answer set (``version``
+        from HELLO, the rest through :meth:`learned`); every other field is
+        the specification's default for the version, only assumed (see
+        :meth:`assumed`).  Not part of equality.
     """
 
     version: str = MIN_VERSION
@@ -172,24 +193,37 @@ class SAMDialect:
     accept_settle: float = 1.0
     unforwarded_port: str | None = None
     destination_release: float = 6.0
+    stream_close_settle: float = 1.0
     not_found_results: frozenset[str] = frozenset({"KEY_NOT_FOUND", "INVALID_KEY"})
     post_quantum_enc_types: bool = False
     error_replies: frozenset[str] = frozenset({"SESSION STATUS"})
+    learned_fields: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @classmethod
     def for_version(cls, version: str) -> SAMDialect:
         """What the specification allows a router that negotiated *version*."""
         v = version_tuple(version)
+        answered = frozenset({"version"})
         if v >= (3, 3):
             return cls(version, "PRIMARY", None, True, _ALL_STYLES, control_datagram_max=31744,
-                       post_quantum_enc_types=True)
+                       post_quantum_enc_types=True, learned_fields=answered)
         if v >= (3, 2):
-            return cls(version, "MASTER", None, True)
-        return cls(version)
+            return cls(version, "MASTER", None, True, learned_fields=answered)
+        return cls(version, learned_fields=answered)
 
     def learned(self, **changes: object) -> SAMDialect:
-        """A copy corrected by what the router answered."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+        """A copy corrected by what the router answered (those fields count as learned)."""
+        learned_fields = self.learned_fields | changes.keys()
+        return replace(self, learned_fields=learned_fields, **changes)  # type: ignore[arg-type]
+
+    def known(self) -> dict[str, object]:
+        """The fields a router's answers set, by name (in field order)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in self.learned_fields}
+
+    def assumed(self) -> dict[str, object]:
+        """The fields no answer has set: defaults for the version, not probed."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name != "learned_fields" and f.name not in self.learned_fields}
 
     def negotiated(self, version: str) -> SAMDialect:
         """This dialect after a new HELLO answered *version*.
