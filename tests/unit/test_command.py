@@ -40,6 +40,7 @@ async def test_check_reports_what_each_router_speaks(fake_sam, profile):
     assert ("PING keep-alive: yes" in out) == keeps and ("closes on PING" in out) == (not keeps)
     assert "up in" in out and fake.key.b32 in out and "its own destination" in out
     assert "the router works for txi2p" in out
+    assert "install:         ok" in out  # txi2p alone (tests/unit/test_installation.py: when it is not)
     assert "connecting to the SAM bridge" in err and "readiness check" in err  # progress while it waits
     create = next(c for c in fake.commands if c.startswith("SESSION CREATE"))
     assert "inbound.length=0" in create
