@@ -48,6 +48,7 @@ async def test_check_reports_what_each_router_speaks(fake_sam, profile):
     assert ("ping=" in learned) == (version == "3.3")  # probed only where the spec leaves it open
     assert "primary_style=" in assumed and "primary_style=" not in learned
     assert "ports=" in assumed and "ports=" not in learned
+    assert "install:         ok" in out  # txi2p alone (tests/unit/test_installation.py: when it is not)
     assert "connecting to the SAM bridge" in err and "readiness check" in err  # progress while it waits
     create = next(c for c in fake.commands if c.startswith("SESSION CREATE"))
     assert "inbound.length=0" in create

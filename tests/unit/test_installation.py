@@ -184,3 +184,15 @@ def test_the_install_check_plugin_is_loaded_by_every_endpoint_parser_search():
 
     for interface in (IStreamClientEndpointStringParserWithReactor, IStreamServerEndpointStringParser):
         assert "txi2p-install-check" in {getattr(p, "prefix", None) for p in getPlugins(interface)}
+
+
+def test_the_command_says_the_install_problem_when_it_cannot_start(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "txi2p.command", None)  # as when 0.3.x's modules are in place
+    monkeypatch.setattr(installation, "status", lambda: "8 of txi2p's files were overwritten by txi2p-tahoe")
+    with pytest.raises(SystemExit) as info:
+        installation.command()
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "txi2p: cannot start" in err and "install: 8 of txi2p's files were overwritten by txi2p-tahoe" in err
