@@ -27,6 +27,9 @@ from txi2p.config import SessionConfig
 from txi2p.testing import TEST_SESSION_OPTIONS, enter_private_namespace, join_options, retry_unreachable
 from txi2p.testing.network import find_i2pd
 
+from . import tubs
+from .tubs import adder_tub
+
 pytestmark = pytest.mark.integration
 
 #: Addresses and ports of launched routers: beside the test network's (198.18.0.1.., 24000..).
@@ -165,38 +168,16 @@ async def test_a_missing_binary_says_how_to_install_i2pd(tmp_path):
 async def test_a_foolscap_tub_connects_through_a_launched_router(i2p_network, i2p_sessions, tmp_path):
     """txi2p.foolscap.launch(): the handler Foolscap's own module cannot give."""
     foolscap_pb = pytest.importorskip("foolscap.api")
-    from twisted.internet.endpoints import clientFromString
-
     from txi2p import foolscap as txi2p_foolscap
-    from txi2p.address import read_key_file
-    from txi2p.sam import SAMI2PStreamServerEndpoint
 
-    class Adder(foolscap_pb.Referenceable):
-        def remote_add(self, a, b):
-            return a + b
-
-    server_tub = foolscap_pb.Tub()
-    server_tub.startService()
-    keyfile = tmp_path / "tub.key"
-    sam2 = i2p_network.sam_addresses[1]
-    server_tub.listenOn(SAMI2PStreamServerEndpoint.new(
-        clientFromString(reactor, "tcp:" + sam2.replace(":", ":", 1)), str(keyfile), port=1234,
-        nickname="foolscap-launched-server", options=dict(TEST_SESSION_OPTIONS)))
     options = joining(i2p_network, "foolscap", tmp_path)
     handler = txi2p_foolscap.launch(i2p_binary=options.pop("i2pd_binary"), nickname="foolscap-launched",
                                     options=dict(TEST_SESSION_OPTIONS), **options)
-    client_tub = foolscap_pb.Tub()
-    client_tub.removeAllConnectionHintHandlers()
-    client_tub.addConnectionHintHandler("i2p", handler)
-    client_tub.startService()
+    server_tub = client_tub = None
     try:
-        for _ in range(240):
-            if keyfile.exists():
-                break
-            await deferLater(reactor, 0.5, lambda: None)
-        b32 = read_key_file(keyfile).b32
-        server_tub.setLocation(f"i2p:{b32}:1234")
-        furl = server_tub.registerReference(Adder(), "adder")
+        server_tub, furl, _ = await adder_tub(foolscap_pb, i2p_network.sam_addresses[1], tmp_path / "tub.key",
+                                              "foolscap-launched-server")
+        client_tub = tubs.client_tub(foolscap_pb, handler)
         rref, errors = None, []
         for _ in range(3):  # the launched router looks the fresh server up: it may not find it at once
             try:
@@ -209,6 +190,7 @@ async def test_a_foolscap_tub_connects_through_a_launched_router(i2p_network, i2
         assert await rref.callRemote("add", 2, 3).addTimeout(60, reactor) == 5
         assert handler.describe() == "i2p (launched)"
     finally:
-        await client_tub.stopService()
-        await server_tub.stopService()
+        for tub in (client_tub, server_tub):
+            if tub is not None:
+                await tub.stopService()
         await handler.quit()
