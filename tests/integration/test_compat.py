@@ -9,13 +9,15 @@ import pytest_twisted
 from twisted.internet import defer, reactor
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.error import ConnectionRefusedError
-from twisted.internet.task import deferLater
 
 import txi2p
 from txi2p.address import Destination, PrivateKey, read_key_file
 from txi2p.sam import SAMI2PStreamServerEndpoint, codec
 from txi2p.session import SAMBridge
 from txi2p.testing import TEST_SESSION_OPTIONS, wait_until_reachable
+
+from . import tubs
+from .tubs import adder_tub
 
 pytestmark = pytest.mark.integration
 
@@ -66,32 +68,11 @@ async def test_foolscap_tubs_over_i2p(i2p_network, i2p_sessions, tmp_path):
     from foolscap.connections import i2p as foolscap_i2p
 
     sam1, sam2 = i2p_network.sam_addresses[:2]
-
-    class Adder(foolscap_pb.Referenceable):
-        def remote_add(self, a, b):
-            return a + b
-
-    server_tub = foolscap_pb.Tub()
-    server_tub.startService()
-    keyfile = tmp_path / "tub.key"
-    endpoint = SAMI2PStreamServerEndpoint.new(
-        sam_endpoint(sam2), str(keyfile), port=1234, nickname="foolscap-server",
-        options=dict(TEST_SESSION_OPTIONS))
-    server_tub.listenOn(endpoint)
-    client_tub = foolscap_pb.Tub()
-    client_tub.removeAllConnectionHintHandlers()
-    client_tub.addConnectionHintHandler("i2p", foolscap_i2p.sam_endpoint(
-        sam_endpoint(sam1), nickname="foolscap-client", options=dict(TEST_SESSION_OPTIONS)))
-    client_tub.startService()
+    server_tub = client_tub = None
     try:
-        # The key file appears once the server's session is up (~20 s).
-        for _ in range(120):
-            if keyfile.exists():
-                break
-            await deferLater(reactor, 0.5, lambda: None)
-        b32 = read_key_file(keyfile).b32
-        server_tub.setLocation(f"i2p:{b32}:1234")
-        furl = server_tub.registerReference(Adder(), "adder")
+        server_tub, furl, b32 = await adder_tub(foolscap_pb, sam2, tmp_path / "tub.key", "foolscap-server")
+        client_tub = tubs.client_tub(foolscap_pb, foolscap_i2p.sam_endpoint(
+            sam_endpoint(sam1), nickname="foolscap-client", options=dict(TEST_SESSION_OPTIONS)))
 
         # The client's router (router 1, as the probe session's) finds the
         # server's lease set before the first call: the calls need no retry.
@@ -111,8 +92,9 @@ async def test_foolscap_tubs_over_i2p(i2p_network, i2p_sessions, tmp_path):
         rref2, result2 = await call()
         assert result2 == 5 and rref2 is not rref
     finally:
-        await client_tub.stopService()
-        await server_tub.stopService()
+        for tub in (client_tub, server_tub):
+            if tub is not None:
+                await tub.stopService()
 
 
 @pytest_twisted.ensureDeferred

@@ -16,6 +16,7 @@ import time
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
+from twisted.internet.task import deferLater
 from twisted.web.client import readBody
 from twisted.web.resource import Resource
 from twisted.web.server import Site
@@ -26,10 +27,13 @@ from txi2p.config import SessionConfig
 from txi2p.testing import TEST_SESSION_OPTIONS, enter_private_namespace, join_options, retry_unreachable
 from txi2p.testing.network import find_i2pd
 
+from . import tubs
+from .tubs import adder_tub
+
 pytestmark = pytest.mark.integration
 
 #: Addresses and ports of launched routers: beside the test network's (198.18.0.1.., 24000..).
-LAUNCHED = {name: (f"198.18.0.{200 + i}", 24200 + i) for i, name in enumerate(("site", "killed", "stopped"))}
+LAUNCHED = {name: (f"198.18.0.{200 + i}", 24200 + i) for i, name in enumerate(("site", "killed", "stopped", "foolscap"))}
 
 
 def joining(i2p_network, name, tmp_path):
@@ -158,3 +162,35 @@ async def test_a_router_that_exits_at_start_fails_with_its_log(i2p_network, tmp_
 async def test_a_missing_binary_says_how_to_install_i2pd(tmp_path):
     with pytest.raises(txi2p.I2pdNotFound, match="apt-get install i2pd"):
         await txi2p.launch(reactor, i2pd_binary=tmp_path / "i2pd")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_foolscap_tub_connects_through_a_launched_router(i2p_network, i2p_sessions, tmp_path):
+    """txi2p.foolscap.launch(): the handler Foolscap's own module cannot give."""
+    foolscap_pb = pytest.importorskip("foolscap.api")
+    from txi2p import foolscap as txi2p_foolscap
+
+    options = joining(i2p_network, "foolscap", tmp_path)
+    handler = txi2p_foolscap.launch(i2p_binary=options.pop("i2pd_binary"), nickname="foolscap-launched",
+                                    options=dict(TEST_SESSION_OPTIONS), **options)
+    server_tub = client_tub = None
+    try:
+        server_tub, furl, _ = await adder_tub(foolscap_pb, i2p_network.sam_addresses[1], tmp_path / "tub.key",
+                                              "foolscap-launched-server")
+        client_tub = tubs.client_tub(foolscap_pb, handler)
+        rref, errors = None, []
+        for _ in range(3):  # the launched router looks the fresh server up: it may not find it at once
+            try:
+                rref = await client_tub.getReference(furl).addTimeout(60, reactor)
+                break
+            except Exception as e:
+                errors.append(repr(e))
+                await deferLater(reactor, 2.0, lambda: None)
+        assert rref is not None, f"no Foolscap connection through the launched router: {errors}"
+        assert await rref.callRemote("add", 2, 3).addTimeout(60, reactor) == 5
+        assert handler.describe() == "i2p (launched)"
+    finally:
+        for tub in (client_tub, server_tub):
+            if tub is not None:
+                await tub.stopService()
+        await handler.quit()

@@ -194,8 +194,14 @@ async def test_a_data_directory_in_use_is_refused(tmp_path):
     with pytest.raises(RouterFailed):
         await first
     # an i2pd txi2p did not start, found by its pid file
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "i2pd"])
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "i2pd").symlink_to("/bin/sleep")  # an "i2pd" process
+    other = subprocess.Popen([str(tmp_path / "other" / "i2pd"), "60"])
     try:
+        deadline = time.monotonic() + 10
+        while b"i2pd" not in open(f"/proc/{other.pid}/cmdline", "rb").read():
+            assert time.monotonic() < deadline, "the stand-in i2pd did not start"
+            time.sleep(0.05)
         (tmp_path / "d" / "i2pd.pid").write_text(f"{other.pid}\n")
         with pytest.raises(DataDirectoryInUse, match=f"process {other.pid}"):
             await txi2p.launch(reactor, i2pd_binary=binary, data_directory=tmp_path / "d", timeout=5)
