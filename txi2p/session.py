@@ -1071,6 +1071,7 @@ class SAMSubsession(SAMSession):
         self.closed_on_purpose = True
         if self._closing is None:
             self._closing = Deferred.fromCoroutine(self._close())
+            self._closing.addErrback(lambda f: _log.failure("closing {session}", f, session=self.nickname))
         d: Deferred[None] = Deferred()
         self._closing.addBoth(pass_through_firing(d))
         return d

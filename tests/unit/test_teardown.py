@@ -178,13 +178,19 @@ def test_forwarded_streams_close_first_too(world):
     assert log == ["forwarded", "control"]
 
 
-def test_a_primary_session_closes_its_subsessions_streams_first(world):
-    reactor, bridge_end, control, make, log = world
+def subsession_with_a_stream(world):
+    """A PRIMARY session and its STREAM subsession "sub", which has one open stream."""
+    _, bridge_end, control, make, _ = world
     primary = make("PRIMARY")
     added = Deferred.fromCoroutine(primary.add_subsession("STREAM", "sub"))
     control.dataReceived(b"SESSION STATUS RESULT=OK\n")
-    sub = added.result
-    connected(bridge_end, sub)
+    connected(bridge_end, added.result)
+    return primary, added.result
+
+
+def test_a_primary_session_closes_its_subsessions_streams_first(world):
+    reactor, bridge_end, _control, _make, log = world
+    primary, _ = subsession_with_a_stream(world)
     primary.close()
     assert log == ["stream 1"]
     bridge_end.lose(0)
@@ -193,12 +199,8 @@ def test_a_primary_session_closes_its_subsessions_streams_first(world):
 
 
 def test_a_subsession_is_removed_only_after_its_streams_closed(world):
-    reactor, bridge_end, control, make, log = world
-    primary = make("PRIMARY")
-    added = Deferred.fromCoroutine(primary.add_subsession("STREAM", "sub"))
-    control.dataReceived(b"SESSION STATUS RESULT=OK\n")
-    sub = added.result
-    connected(bridge_end, sub)
+    reactor, bridge_end, control, _make, log = world
+    _, sub = subsession_with_a_stream(world)
     sent = len(control.transport.value())
     removed = sub.close()
     assert log == ["stream 1"] and b"SESSION REMOVE" not in control.transport.value()[sent:]
