@@ -452,15 +452,19 @@ def close_after_flush(transport: Any, half: bool = False) -> None:
 class _ProtocolTap:
     """Takes the user protocol's place on the TCP transport to see the close.
 
-    ``dataReceived`` is the user's own bound method, so bytes still go
-    straight to it; only ``connectionLost`` passes through here.
+    Bytes go to the user's ``dataReceived`` as it is *now*, looked up at
+    each read: a protocol may rebind it on itself to hand the connection
+    on (Foolscap's negotiation does, to its broker), and a method bound
+    once would keep feeding the old one.
     """
 
     def __init__(self, user: IProtocol, on_lost: Callable[[Failure], None]) -> None:
         self._user = user
         self._on_lost = on_lost
-        self.dataReceived = user.dataReceived
         directlyProvides(self, providedBy(user))
+
+    def dataReceived(self, data: bytes) -> None:
+        self._user.dataReceived(data)
 
     def connectionLost(self, reason: Failure) -> None:
         try:

@@ -247,6 +247,31 @@ def test_stream_connect_hands_transport_to_user_protocol():
     assert transport.value() == b"out"
 
 
+def test_a_user_protocol_that_rebinds_data_received_gets_the_bytes_there():
+    """Foolscap's negotiation hands its connection to a broker by rebinding
+    ``dataReceived`` on itself; with the session watching for the close
+    (``on_lost``), later bytes must still reach the new method."""
+    peer_dest = fake_private_key().destination
+    lost = []
+    clock = Clock()
+    host = I2PAddress(fake_private_key().destination)
+    factory = Factory.forProtocol(Recorder)
+    proto = SAMStreamProtocol(clock, codec.hello(), codec.stream_connect("s", peer_dest.base64), factory,
+                              host, I2PAddress(peer_dest), 30, "sam:1", None, lost.append)
+    transport = SwappableTransport()
+    transport.protocol = proto
+    proto.makeConnection(transport)
+    proto.dataReceived(HELLO_OK)
+    proto.dataReceived(b"STREAM STATUS RESULT=OK\n")
+    user = result_of(proto.established)
+    broker = Recorder()
+    user.dataReceived = broker.dataReceived
+    transport.protocol.dataReceived(b"after the switch")
+    assert broker.data == b"after the switch" and user.data == b""
+    transport.protocol.connectionLost(Failure(ConnectionError("closed")))
+    assert user.lost is not None and len(lost) == 1
+
+
 def test_stream_connect_fails_with_cant_reach_peer():
     dest = fake_private_key().destination
     proto, _transport, _, _ = make_stream(codec.stream_connect("s", dest.base64), I2PAddress(dest))
