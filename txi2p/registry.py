@@ -165,6 +165,11 @@ class SessionRegistry:
         entry = self._entries[key] = _Entry(spec, session.bridge, session.nickname, session, users=1)
         session.closed.addCallback(lambda _: self._ended(key, entry))
 
+    @property
+    def router(self) -> I2P | None:
+        """The router launched for (or adopted by) this process, once ready."""
+        return self._router
+
     def adopt_router(self, i2p: I2P, data_directory: str | os.PathLike[str] | None = None) -> None:
         """Make *i2p* (from :func:`txi2p.launch` or :func:`txi2p.connect`) the
         router every endpoint asking for a launched one uses.
