@@ -48,6 +48,14 @@ def joining(i2p_network, name, tmp_path):
     }
 
 
+async def fetched_elsewhere(i2p_network, i2p_sessions, port):
+    """The body of the site *port* serves, fetched by the test network's first router."""
+    client = await txi2p.connect(reactor, i2p_network.sam_addresses[0])
+    web = client.web_agent(session=SessionConfig.build(name=i2p_sessions[0].nickname, options=TEST_SESSION_OPTIONS))
+    url = f"http://{port.getHost().destination.b32}/".encode()
+    return await readBody(await retry_unreachable(reactor, lambda: web.request(b"GET", url), timeout=120))
+
+
 def gone(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -77,12 +85,7 @@ async def test_a_launched_router_serves_a_site_and_keeps_its_data_directory(i2p_
         site = i2p.server_endpoint(session=SessionConfig.build(name="launched-site", options=TEST_SESSION_OPTIONS))
         port = await site.listen(Site(root))
         try:
-            other = await txi2p.connect(reactor, i2p_network.sam_addresses[0])
-            web = other.web_agent(session=SessionConfig.build(name=i2p_sessions[0].nickname,
-                                                              options=TEST_SESSION_OPTIONS))
-            url = f"http://{port.getHost().destination.b32}/".encode()
-            response = await retry_unreachable(reactor, lambda: web.request(b"GET", url), timeout=120)
-            assert await readBody(response) == b"served by a launched router\n"
+            assert await fetched_elsewhere(i2p_network, i2p_sessions, port) == b"served by a launched router\n"
         finally:
             await port.stopListening()
     finally:
@@ -127,12 +130,7 @@ async def test_a_launch_string_serves_a_site_through_the_shared_router(i2p_netwo
         other = serverFromString(reactor, f"i2p:{tmp_path / 'other.key'}:81:launch=true:{options}")
         assert await other._launched_or_given_bridge() is launched.bridge  # shared, not a second router
         try:
-            client = await txi2p.connect(reactor, i2p_network.sam_addresses[0])
-            web = client.web_agent(session=SessionConfig.build(name=i2p_sessions[0].nickname,
-                                                               options=TEST_SESSION_OPTIONS))
-            url = f"http://{port.getHost().destination.b32}/".encode()
-            response = await retry_unreachable(reactor, lambda: web.request(b"GET", url), timeout=120)
-            assert await readBody(response) == b"served through launch=\n"
+            assert await fetched_elsewhere(i2p_network, i2p_sessions, port) == b"served through launch=\n"
         finally:
             await port.stopListening()
     finally:
