@@ -136,6 +136,11 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             f"Private network start to first ready sessions: {results.get('router_session_start_s')} s.",
             ""]
+    launched = _dig(results, "launch", "launch_to_ready_s")
+    if launched:
+        lines += ["| txi2p.launch() to ready (s), joining the private network | median [min-max] |", "|---|---|",
+                  f"| first start (reseed file) | {_fmt(launched['first_start'])} |",
+                  f"| restart, data directory kept | {_fmt(launched['restart_kept_data_directory'])} |", ""]
     if results.get("failures"):
         lines += ["**Failures:** " + "; ".join(results["failures"]), ""]
     if results.get("notes"):

@@ -56,17 +56,27 @@ from report import RESULTS, results_dir, say, summary, write_outputs
 from twisted.internet import defer, task, threads
 from twisted.internet.protocol import Factory, Protocol
 
+import txi2p as txi2p_package
 from txi2p import socket as i2p
 from txi2p.address import PrivateKey
 from txi2p.endpoints import I2PServerEndpoint
 from txi2p.registry import SessionRegistry
 from txi2p.sam import codec
-from txi2p.testing import TEST_SESSION_OPTIONS, PrivateI2PNetwork, wait_until_ready
+from txi2p.testing import (
+    TEST_SESSION_OPTIONS,
+    PrivateI2PNetwork,
+    enter_private_namespace,
+    join_options,
+    wait_until_ready,
+)
 from txi2p.testing.ready import create_sessions
 from txi2p.tunnel import TunnelClient, TunnelServer
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("bulk", "tunnels", "shim", "concurrency", "control")
+#: The address and NTCP2 port of the router the launch section starts (beside the network's).
+LAUNCH_ADDRESS = ("198.18.0.230", 24230)
+
+SECTIONS = ("bulk", "tunnels", "shim", "concurrency", "control", "launch")
 
 
 def rss_kib() -> int:
@@ -656,6 +666,31 @@ class Bench:
                 f"txi2p {fresh['txi2p'][-1] if fresh['txi2p'] else float('nan'):.1f} s")
         ctl["new_session_listen_to_first_stream_s"] = {k: summary(v) for k, v in fresh.items()}
         self.results["control"] = ctl
+
+    # launch to ready: txi2p.launch() of a router joining the private network
+    async def launch(self) -> None:
+        host, port = LAUNCH_ADDRESS
+        enter_private_namespace([host])
+        directory = Path(tempfile.mkdtemp(prefix="txi2p-bench-launch-")) / "router"
+        reseed = self.network.reseed_zip(directory.parent / "seed.zip")
+        restarts = 0 if self.quick else self.reps
+        say(f"launch: txi2p.launch() to ready (SAM answering, exploratory tunnels built), a first start "
+            f"from the network's reseed file, then {restarts} restart(s) with the data directory kept")
+        times: dict[str, list[float]] = {"first_start": [], "restart_kept_data_directory": []}
+        for rep in range(1 + restarts):
+            kind = "first_start" if rep == 0 else "restart_kept_data_directory"
+            try:
+                started = time.monotonic()
+                launched = await txi2p_package.launch(
+                    self.reactor, data_directory=directory, i2pd_binary=self.i2pd, reseed_file=reseed,
+                    router_options=join_options(host, port, self.network.netid), timeout=300)
+                times[kind].append(time.monotonic() - started)
+                await launched.quit()
+            except Exception as e:
+                self.failed(f"launch ({kind}): {e!r}")
+                continue
+            say(f"  {kind.replace('_', ' ')}: {times[kind][-1]:.1f} s")
+        self.results["launch"] = {"launch_to_ready_s": {k: summary(v) for k, v in times.items()}}
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ The keywords of txi2p 0.3.x (``api``, ``apiEndpoint``, ``options``,
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -45,6 +46,8 @@ _COMMON = {
     "sigType": "signature type of a new destination (number or name; default 7, Ed25519)",
     "autoClose": "close the session when no connection or listener uses it (true/false)",
     "allowRemote": "accept a samaddr that is not on this machine (SAM is unencrypted; true/false)",
+    "launch": "true, or a data directory: use the i2pd router launched for this process (started at the "
+              "first connect or listen; one per process, shared), instead of samaddr",
     "user": "SAM 3.2 user name",
     "password": "SAM 3.2 password",
 }
@@ -150,6 +153,22 @@ def _bridge(reactor: Any, kwargs: dict[str, str]) -> BridgeConfig:
         raise ValueError(f"i2p endpoint: {e}") from None
 
 
+def _launch(value: str) -> bool | str | None:
+    """``launch=true`` (a temporary data directory), ``false``, or a data directory."""
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true" or None
+    try:
+        parse_bool(lowered)
+    except ValueError:
+        pass
+    else:  # yes, 1, off...: a boolean that could also be a directory's name
+        raise _fail("launch", value, "true, false or a data directory (write true or false for a boolean)")
+    if not value.strip() or "\0" in value:
+        raise _fail("launch", value, "true, false or a data directory")
+    return os.path.expanduser(value)
+
+
 def _common(reactor: Any, kwargs: dict[str, str], allowed: dict[str, str]) -> dict[str, Any]:
     options: dict[str, str] = {}
     for key in list(kwargs):
@@ -161,7 +180,13 @@ def _common(reactor: Any, kwargs: dict[str, str], allowed: dict[str, str]) -> di
                 "and I2CP options (names with a dot, like inbound.length)")
     if "options" in kwargs:
         options = {**_options(kwargs.pop("options")), **options}
-    out: dict[str, Any] = {"bridge": _bridge(reactor, kwargs)}
+    launch = _launch(kwargs.pop("launch")) if "launch" in kwargs else None
+    if launch and ({"samaddr", "apiEndpoint"} & kwargs.keys()):
+        given = "samaddr" if "samaddr" in kwargs else "apiEndpoint"
+        raise ValueError(f"i2p endpoint: launch= uses the router launched for this process; {given}= names "
+                         f"another bridge: give one of them")
+    bridge = _bridge(reactor, kwargs)
+    out: dict[str, Any] = {"bridge": None, "launch": launch} if launch else {"bridge": bridge}
     session = kwargs.pop("session", None)
     nickname = kwargs.pop("nickname", None)
     if session is not None and nickname is not None and session != nickname:

@@ -88,8 +88,14 @@ class _EndpointBase:
         bridge: BridgeConfig | None = None,
         session_config: SessionConfig | None = None,
         extra_options: Mapping[str, str] | None = None,
+        launch: bool | str | None = None,
     ) -> None:
         self._reactor = reactor
+        if launch and (bridge is not None or sam_address is not None or sam_endpoint is not None):
+            raise ValueError("launch= uses the router launched for this process: give it, or a SAM bridge "
+                             "(sam_address, sam_endpoint, bridge), not both")
+        #: use the router launched for this process: True, or its data directory (None: a bridge)
+        self.launch: bool | str | None = launch or None
         self.bridge_config = BridgeConfig.given(bridge, sam_address, sam_endpoint, allow_remote, user, password)
         session_config = SessionConfig.given(
             session_config, ("STREAM",), name=session, keyfile=keyfile, options=options, in_depth=in_depth,
@@ -119,12 +125,21 @@ class _EndpointBase:
     def _bridge(self) -> SAMBridge:
         return self.registry.bridge(self.bridge_config)
 
+    async def _launched_or_given_bridge(self) -> SAMBridge:
+        if not self.launch:
+            return self._bridge()
+        directory = None if self.launch is True else str(self.launch)
+        return (await self.registry.launched_router(directory, self._progress)).bridge
+
     async def acquire_session(self) -> SAMSession:
         """The session (from the registry) this endpoint connects or listens with; one user of it.
 
-        Give it back with ``endpoint.registry.release(session)``.
+        With *launch*, the registry's launched router is started first if
+        it is not running yet.  Give the session back with
+        ``endpoint.registry.release(session)``.
         """
-        return await self.registry.acquire(self._bridge(), self._session_spec(), self._progress)
+        bridge = await self._launched_or_given_bridge()
+        return await self.registry.acquire(bridge, self._session_spec(), self._progress)
 
 
 def _private_options(options: Mapping[str, object], signature_type: int | str) -> dict[str, str]:
@@ -173,6 +188,10 @@ class I2PClientEndpoint(_EndpointBase):
         ``connect()``).
     :param bridge: instead of *sam_address*, *sam_endpoint*, *user*,
         *password* and *allow_remote*: a :class:`~txi2p.config.BridgeConfig`.
+    :param launch: instead of a bridge, the router launched for this
+        process (:meth:`~txi2p.registry.SessionRegistry.launched_router`;
+        started at the first ``connect()``/``listen()`` that needs it):
+        True, or its data directory.
     :param session_config: instead of *session*, *keyfile*, *options*,
         *in_depth*, *out_depth*, *signature_type* and *auto_close*: a
         :class:`~txi2p.config.SessionConfig` (shared with other front doors;
@@ -204,6 +223,7 @@ class I2PClientEndpoint(_EndpointBase):
         client_key_file: str | None = None,
         bridge: BridgeConfig | None = None,
         session_config: SessionConfig | None = None,
+        launch: bool | str | None = None,
     ) -> None:
         if client_key is not None and client_key_file is not None:
             raise ValueError("pass client_key or client_key_file, not both")
@@ -213,7 +233,8 @@ class I2PClientEndpoint(_EndpointBase):
                          auto_close_default=False,
                          registry=registry, progress=progress, user=user, password=password,
                          allow_remote=allow_remote, bridge=bridge, session_config=session_config,
-                         extra_options=client_options(client_key) if client_key is not None else None)
+                         extra_options=client_options(client_key) if client_key is not None else None,
+                         launch=launch)
         if client_key_file is not None:
             path = str(client_key_file)
             self._file_options = lambda: client_options(read_client_key(path))
@@ -305,6 +326,7 @@ class I2PServerEndpoint(_EndpointBase):
         auth: str = "psk",
         bridge: BridgeConfig | None = None,
         session_config: SessionConfig | None = None,
+        launch: bool | str | None = None,
     ) -> None:
         if clients is not None and clients_file is not None:
             raise ValueError("pass clients or clients_file, not both")
@@ -318,7 +340,7 @@ class I2PServerEndpoint(_EndpointBase):
                          auto_close_default=True,
                          registry=registry, progress=progress, user=user, password=password,
                          allow_remote=allow_remote, bridge=bridge, session_config=session_config,
-                         extra_options=extra)
+                         extra_options=extra, launch=launch)
         if private or clients is not None or clients_file is not None:
             # checked against the session as resolved (a session_config or the keywords)
             self._spec = self._spec.with_options(

@@ -12,6 +12,10 @@ Endpoints with no session name share one transient session per bridge and
 set of settings (so a client does not pay a new 20 s session per
 connection).
 
+A registry also keeps the router launched for this process by endpoints
+that ask for one (``i2p:...:launch=true``): :meth:`SessionRegistry.launched_router`
+starts it on first use and hands the same one to every later caller.
+
 A registry belongs to a reactor (:meth:`SessionRegistry.for_reactor` keeps
 it on the reactor object, never in a module global) or is made and passed
 in by the caller.  It closes its sessions when the reactor shuts down.
@@ -23,7 +27,7 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IStreamClientEndpoint
@@ -34,6 +38,9 @@ from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.errors import SessionConflict
 from txi2p.protocol import Timeouts
 from txi2p.session import SAMBridge, SAMSession
+
+if TYPE_CHECKING:
+    from txi2p.i2p import I2P
 
 __all__ = ["Progress", "SessionRegistry", "SessionSpec", "StartSession"]
 
@@ -69,6 +76,11 @@ def _create_session(bridge: SAMBridge, name: str, key: PrivateKey | None, spec: 
                                  signature_type=spec.signature_type, progress=progress)
 
 
+def _alive(i2p: I2P) -> bool:
+    """False once a launched router has stopped (an adopted connected one stays alive)."""
+    return i2p.router is None or i2p.router.running
+
+
 class SessionRegistry:
     """One SAM session per (bridge, name), shared by the endpoints using it.
 
@@ -81,6 +93,12 @@ class SessionRegistry:
         self.timeouts = timeouts
         self._bridges: dict[str, SAMBridge] = {}
         self._entries: dict[tuple[str, Any], _Entry] = {}
+        #: the router launched for (or adopted by) this process, its data directory (None: temporary)
+        self._router: I2P | None = None
+        self._router_directory: str | None = None
+        self._router_waiters: list[Deferred[I2P]] | None = None
+        #: keyword arguments :meth:`launched_router` gives :func:`txi2p.launch`
+        self.launch_options: dict[str, Any] = {}
         add_trigger = getattr(reactor, "addSystemEventTrigger", None)
         if add_trigger is not None:
             add_trigger("before", "shutdown", self.close_all)
@@ -146,6 +164,73 @@ class SessionRegistry:
         self._bridges.setdefault(session.bridge.address, session.bridge)
         entry = self._entries[key] = _Entry(spec, session.bridge, session.nickname, session, users=1)
         session.closed.addCallback(lambda _: self._ended(key, entry))
+
+    @property
+    def router(self) -> I2P | None:
+        """The router launched for (or adopted by) this process, once ready."""
+        return self._router
+
+    def adopt_router(self, i2p: I2P, data_directory: str | os.PathLike[str] | None = None) -> None:
+        """Make *i2p* (from :func:`txi2p.launch` or :func:`txi2p.connect`) the
+        router every endpoint asking for a launched one uses.
+
+        For a router started with settings an endpoint string cannot give
+        (``router_options``, ``reseed_file``).  Refused while another one is
+        in use or starting.
+        """
+        if self._router_waiters is not None or (self._router is not None and _alive(self._router)):
+            raise SessionConflict("this process already has a launched router; quit() it before adopting another")
+        self._router = i2p
+        self._router_directory = None if data_directory is None else os.path.realpath(data_directory)
+
+    async def launched_router(self, data_directory: str | os.PathLike[str] | None = None,
+                              progress: Progress | None = None) -> I2P:
+        """The router launched for this process, started (by :func:`txi2p.launch`,
+        with :attr:`launch_options`) on the first call; later calls share it.
+
+        *data_directory* None takes whichever router there is (or launches
+        one in a temporary directory); a directory other than the shared
+        router's raises :class:`~txi2p.errors.SessionConflict`.
+        """
+        wanted = None if data_directory is None else os.path.realpath(data_directory)
+        if self._router is not None and not _alive(self._router):
+            self._router = self._router_directory = None  # it was quit: launch a new one
+        if (wanted is not None and (self._router is not None or self._router_waiters is not None)
+                and wanted != self._router_directory):
+            raise SessionConflict(
+                f"this process already has a launched router (data directory "
+                f"{self._router_directory or 'temporary'}), not one in {wanted}: one launched router "
+                f"per process; give every endpoint the same launch= value (or launch=true)")
+        if self._router is not None:
+            return self._router
+        if self._router_waiters is not None:
+            waiter: Deferred[I2P] = Deferred()
+            self._router_waiters.append(waiter)
+            return await waiter
+        from txi2p.launcher import launch  # launcher uses this module
+
+        def updates(percent: int, tag: str, summary: str) -> None:
+            if progress is not None:
+                progress(f"launching i2pd: {percent}% {summary}")
+
+        _log.info("txi2p: launching an i2pd router for this process (data directory {where})",
+                  where=wanted or "temporary")
+        if progress is not None:
+            progress(f"launching an i2pd router for this process (data directory {wanted or 'temporary'})")
+        self._router_waiters, self._router_directory = [], wanted
+        try:
+            i2p = await launch(self.reactor, data_directory=wanted, progress_updates=updates,
+                               **self.launch_options)
+        except Exception as e:
+            waiters, self._router_waiters, self._router_directory = self._router_waiters, None, None
+            for w in waiters:
+                w.errback(e)
+            raise
+        waiters, self._router_waiters, self._router = self._router_waiters, None, i2p
+        _log.info("txi2p: the launched i2pd router is ready, SAM at {address}", address=i2p.sam_address)
+        for w in waiters:
+            w.callback(i2p)
+        return i2p
 
     async def acquire(self, bridge: SAMBridge, spec: SessionConfig,
                       progress: Progress | None = None, *,

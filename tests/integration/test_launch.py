@@ -33,7 +33,7 @@ from .tubs import adder_tub
 pytestmark = pytest.mark.integration
 
 #: Addresses and ports of launched routers: beside the test network's (198.18.0.1.., 24000..).
-LAUNCHED = {name: (f"198.18.0.{200 + i}", 24200 + i) for i, name in enumerate(("site", "killed", "stopped", "foolscap"))}
+LAUNCHED = {name: (f"198.18.0.{200 + i}", 24200 + i) for i, name in enumerate(("site", "killed", "stopped", "foolscap", "string"))}
 
 
 def joining(i2p_network, name, tmp_path):
@@ -46,6 +46,14 @@ def joining(i2p_network, name, tmp_path):
         "reseed_file": i2p_network.reseed_zip(tmp_path / f"{name}-seed.zip"),
         "timeout": 180,
     }
+
+
+async def fetched_elsewhere(i2p_network, i2p_sessions, port):
+    """The body of the site *port* serves, fetched by the test network's first router."""
+    client = await txi2p.connect(reactor, i2p_network.sam_addresses[0])
+    web = client.web_agent(session=SessionConfig.build(name=i2p_sessions[0].nickname, options=TEST_SESSION_OPTIONS))
+    url = f"http://{port.getHost().destination.b32}/".encode()
+    return await readBody(await retry_unreachable(reactor, lambda: web.request(b"GET", url), timeout=120))
 
 
 def gone(pid):
@@ -77,12 +85,7 @@ async def test_a_launched_router_serves_a_site_and_keeps_its_data_directory(i2p_
         site = i2p.server_endpoint(session=SessionConfig.build(name="launched-site", options=TEST_SESSION_OPTIONS))
         port = await site.listen(Site(root))
         try:
-            other = await txi2p.connect(reactor, i2p_network.sam_addresses[0])
-            web = other.web_agent(session=SessionConfig.build(name=i2p_sessions[0].nickname,
-                                                              options=TEST_SESSION_OPTIONS))
-            url = f"http://{port.getHost().destination.b32}/".encode()
-            response = await retry_unreachable(reactor, lambda: web.request(b"GET", url), timeout=120)
-            assert await readBody(response) == b"served by a launched router\n"
+            assert await fetched_elsewhere(i2p_network, i2p_sessions, port) == b"served by a launched router\n"
         finally:
             await port.stopListening()
     finally:
@@ -102,6 +105,40 @@ async def test_a_launched_router_serves_a_site_and_keeps_its_data_directory(i2p_
         assert progress[-1][0] == 100
     finally:
         await again.quit()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_launch_string_serves_a_site_through_the_shared_router(i2p_network, i2p_sessions, registry,
+                                                                       tmp_path):
+    """``i2p:<key>:80:launch=<dir>``: the reactor's registry launches the router
+    (joining the test network by its launch_options) at listen()."""
+    from twisted.internet.endpoints import serverFromString
+
+    from txi2p.registry import SessionRegistry
+
+    shared = SessionRegistry.for_reactor(reactor)
+    shared.launch_options = joining(i2p_network, "string", tmp_path)
+    options = ":".join(f"{k}={v}" for k, v in TEST_SESSION_OPTIONS.items())
+    site = serverFromString(reactor, f"i2p:{tmp_path / 'site.key'}:80:launch={tmp_path / 'router'}:{options}")
+    assert shared.router is None  # nothing launched before listen()
+    root = Resource()
+    root.putChild(b"", Data(b"served through launch=\n", "text/plain"))
+    try:
+        port = await site.listen(Site(root))
+        launched = shared.router
+        assert launched is not None and launched.router.running
+        other = serverFromString(reactor, f"i2p:{tmp_path / 'other.key'}:81:launch=true:{options}")
+        assert await other._launched_or_given_bridge() is launched.bridge  # shared, not a second router
+        try:
+            assert await fetched_elsewhere(i2p_network, i2p_sessions, port) == b"served through launch=\n"
+        finally:
+            await port.stopListening()
+    finally:
+        shared.launch_options = {}
+        if shared.router is not None:
+            pid = shared.router.router.pid
+            await shared.router.quit()
+            assert gone(pid)
 
 
 CHILD = """

@@ -18,6 +18,7 @@ from twisted.web.client import URI
 
 import txi2p
 from txi2p.config import SessionConfig
+from txi2p.endpoints import I2PClientEndpoint
 from txi2p.errors import SAMConnectionFailed
 from txi2p.i2p import I2PWebEndpoints
 from txi2p.i2pd import (
@@ -290,3 +291,126 @@ async def test_the_web_agent_wraps_https_in_the_callers_tls(fake_sam):
     with pytest.raises(ValueError, match="not an I2P host"):
         factory.endpointForURI(URI.fromBytes(b"https://example.com/"))
     assert i2p.web_agent(tls_context_factory=Pinned()) is not None
+
+
+# --- i2p: endpoint strings with launch= (one launched router per process) ---
+
+
+def _ready_fake_i2pd(tmp_path, starts):
+    """An "i2pd" (Python) that logs built tunnels and answers HELLO on its SAM
+    port; each start adds a line to *starts*."""
+    script = tmp_path / "bin" / "i2pd"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(f"#!{sys.executable}\n" + textwrap.dedent(f"""\
+        import socket, sys
+        args = dict(a[2:].split("=", 1) for a in sys.argv[1:])
+        with open({str(starts)!r}, "a") as f:
+            f.write(args["datadir"] + "\\n")
+        conf = open(args["conf"]).read().split("[sam]", 1)[1]
+        port = int(conf.split("port = ", 1)[1].split()[0])
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port))
+        server.listen(5)
+        with open(args["datadir"] + "/i2pd.log", "a") as log:
+            log.write({chr(10).join(LOG_2_45)!r} + "\\n")
+        while True:
+            conn, _ = server.accept()
+            if conn.makefile("rb").readline().startswith(b"HELLO"):
+                conn.sendall(b"HELLO REPLY RESULT=OK VERSION=3.1\\n")
+            conn.close()
+        """))
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.fixture
+def launch_registry(monkeypatch):
+    """The reactor's registry, launching with the options a test sets (undone after it)."""
+    from txi2p.registry import SessionRegistry
+
+    registry = SessionRegistry.for_reactor(reactor)
+    monkeypatch.setattr(registry, "launch_options", {})
+    yield registry
+    if registry._router is not None:
+        pytest_twisted.blockon(registry._router.quit())
+        registry._router = registry._router_directory = None
+
+
+def test_launch_in_strings_parses_true_false_or_a_directory():
+    from twisted.internet.endpoints import clientFromString, serverFromString
+
+    server = serverFromString(reactor, "i2p:site.key:80:launch=true")
+    assert server.launch is True and server.port == 80
+    assert clientFromString(reactor, "i2p:example.i2p:launch=/var/lib/me").launch == "/var/lib/me"
+    assert clientFromString(reactor, "i2p:example.i2p:launch=~/i2p").launch == os.path.expanduser("~/i2p")
+    assert clientFromString(reactor, "i2p:example.i2p:launch=false").launch is None
+    for bad, said in (("launch=yes", "write true or false"), ("launch=", "a data directory"),
+                      (r"launch=true:samaddr=127.0.0.1\:7656", "samaddr= names another bridge"),
+                      (r"launch=/d:api=SAM:apiEndpoint=tcp\:127.0.0.1\:7656", "apiEndpoint= names another")):
+        with pytest.raises(ValueError, match=said):
+            clientFromString(reactor, f"i2p:example.i2p:{bad}")
+    with pytest.raises(ValueError, match="not both"):
+        I2PClientEndpoint(reactor, "example.i2p", sam_address="127.0.0.1:7656", launch=True)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_launch_string_starts_no_router_before_listen_and_two_share_one(tmp_path, launch_registry):
+    from twisted.internet.defer import DeferredList
+    from twisted.internet.endpoints import serverFromString
+
+    starts = tmp_path / "starts"
+    binary = _fake_i2pd(tmp_path, f"""\
+        echo started >> {starts}
+        exec sleep 60
+        """)
+    launch_registry.launch_options.update(i2pd_binary=binary, timeout=2)
+    first = serverFromString(reactor, f"i2p:{tmp_path / 'a.key'}:80:launch=true")
+    second = serverFromString(reactor, f"i2p:{tmp_path / 'b.key'}:81:launch=true")
+    assert not starts.exists()  # parsing did no I/O
+    said = []
+    first._progress = said.append
+    results = await DeferredList([first.listen(None), second.listen(None)], consumeErrors=True)
+    assert [ok for ok, _ in results] == [False, False]
+    assert all(f.check(RouterFailed) for _, f in results)  # both waited for the one launch
+    assert starts.read_text().splitlines() == ["started"]
+    assert said[0].startswith("launching an i2pd router for this process")
+    assert launch_registry._router is None  # a failed launch can be retried
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_launched_router_is_shared_and_another_directory_refused(tmp_path, launch_registry):
+    from twisted.internet.endpoints import clientFromString
+
+    from txi2p.errors import SessionConflict
+
+    starts = tmp_path / "starts"
+    launch_registry.launch_options.update(i2pd_binary=_ready_fake_i2pd(tmp_path, starts), timeout=30)
+    directory = str(tmp_path / "router")
+    first = clientFromString(reactor, f"i2p:example.i2p:launch={directory}")
+    second = clientFromString(reactor, "i2p:other.i2p:80:launch=true")
+    bridge = await first._launched_or_given_bridge()
+    assert await second._launched_or_given_bridge() is bridge
+    i2p = launch_registry._router
+    assert i2p.bridge is bridge and i2p.router.running
+    assert starts.read_text().splitlines() == [directory]
+    with pytest.raises(SessionConflict, match="one launched router per process"):
+        await clientFromString(reactor, f"i2p:example.i2p:launch={tmp_path / 'elsewhere'}").connect(None)
+    await i2p.quit()
+    assert not i2p.router.running
+    await second._launched_or_given_bridge()  # quit: the next one launches anew
+    assert len(starts.read_text().splitlines()) == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_adopted_router_is_the_shared_one(fake_sam, launch_registry):
+    from txi2p.errors import SessionConflict
+
+    _, address = fake_sam(I2PD_2_45)
+    i2p = await txi2p.connect(reactor, address)
+    launch_registry.adopt_router(i2p)
+    endpoint = I2PClientEndpoint(reactor, "example.i2p", launch=True)
+    assert await endpoint._launched_or_given_bridge() is i2p.bridge
+    with pytest.raises(SessionConflict, match="already has a launched router"):
+        launch_registry.adopt_router(i2p)
+    launch_registry._router = None
