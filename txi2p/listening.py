@@ -89,8 +89,11 @@ class AcceptSettle:
 FORWARD_PEER_LINE_TIMEOUT = 10.0
 
 #: Connections to one STREAM FORWARD port that may wait for their peer line at once;
-#: more are closed as they come (any local process can connect to the port).
-MAX_FORWARD_WAITING = 32
+#: more are closed as they come (any local process can connect to the port).  The
+#: router's own come in bursts: the reactor accepts a whole burst (a hundred or more)
+#: before it reads the first peer line, and each one refused is a stream lost, so the
+#: cap is far above any burst; the 10 s timeout is what frees the descriptors.
+MAX_FORWARD_WAITING = 1024
 
 
 class ForwardGate(Factory):

@@ -138,6 +138,14 @@ def test_forwarded_connections_waiting_for_a_peer_line_are_capped():
     assert gate.waiting == 0 and connect(gate)[0] is not None
 
 
+def test_a_burst_of_the_routers_forwarded_connections_is_not_refused():
+    """The reactor accepts a burst of the router's connections before it reads
+    any peer line: a wave of 500 must all get through the cap."""
+    gate, _clock = make_gate()
+    burst = [connect(gate) for _ in range(500)]
+    assert all(proto is not None for proto, _ in burst)
+
+
 def test_the_name_cache_is_bounded():
     from txi2p.session import MAX_CACHED_NAMES
 
