@@ -7,9 +7,10 @@ with its own :class:`~twisted.internet.defer.Deferred` and timeout.
 :class:`SAMStreamProtocol` is a data connection: HELLO, then ``STREAM
 CONNECT`` or ``STREAM ACCEPT`` (or a connection the router opened to us
 for ``STREAM FORWARD``).  Once the router says OK — and, for ACCEPT, names
-the peer — the socket is handed to the user's protocol directly: the TCP
+the peer — the socket is handed to the user's protocol: the TCP
 transport's ``protocol`` is replaced, so the user's ``dataReceived`` gets
-bytes straight from the socket, with nothing relayed in between.
+the socket's reads as they come, unbuffered (through ``_ProtocolTap``'s one
+call where the session watches for the close).
 """
 
 from __future__ import annotations
