@@ -24,7 +24,9 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import Data
 
+import txi2p
 from txi2p import command, private
+from txi2p.config import SessionConfig
 from txi2p.datagram import I2PDatagramEndpoint
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.errors import ClientKeyRequired
@@ -33,6 +35,8 @@ from txi2p.testing import (
     TEST_SESSION_OPTIONS,
     TEST_SOCKET_OPTIONS,
     PrivateI2PNetwork,
+    enter_private_namespace,
+    join_options,
     retry_unreachable,
     wait_until_reachable,
     wait_until_ready,
@@ -340,6 +344,52 @@ async def command_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork) -> 
     await demo.step(f"What a user runs first when something does not work: txi2p check --sam {sam}", check)
 
 
+#: The launched router's address and NTCP2 port, beside the private network's (198.18.0.1..).
+LAUNCHED_HOST, LAUNCHED_PORT = "198.18.0.250", 24250
+
+
+async def launch_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, sessions: list[Any],
+                      workdir: str) -> None:
+    alice = sessions[0]
+    enter_private_namespace([LAUNCHED_HOST])
+
+    async def start() -> Any:
+        demo.say("   txi2p.launch() starts i2pd as a child process; its stages as it reaches them:")
+        return await txi2p.launch(
+            reactor, i2pd_binary=network.i2pd,
+            progress_updates=lambda percent, tag, summary: demo.say(f"   {percent:3d}% {summary}"),
+            router_options=join_options(LAUNCHED_HOST, LAUNCHED_PORT, network.netid),
+            reseed_file=network.reseed_zip(os.path.join(workdir, "launched-seed.zip")), timeout=180)
+
+    i2p = await demo.step("txi2p.launch(): a router of our own, joining the private network", start)
+    try:
+        demo.say(f"   {i2p!r}: SAM {i2p.sam_version} at {i2p.sam_address}")
+
+        async def serve() -> Any:
+            demo.say("   i2p.server_endpoint(...).listen(site): waiting for its session")
+            root = Resource()
+            root.putChild(b"", Data(b"served by a router txi2p launched\n", "text/plain"))
+            site = i2p.server_endpoint(session=SessionConfig.build(name="demo-launched",
+                                                                   options=TEST_SESSION_OPTIONS))
+            return await site.listen(Site(root))
+
+        port = await demo.step("The launched router serves a web site", serve)
+
+        async def fetch() -> bytes:
+            web = agent(reactor, session=alice.nickname, sam_address=network.sam_addresses[0],
+                        options=TEST_SESSION_OPTIONS)
+            url = f"http://{port.getHost().destination.b32}/".encode()
+            demo.say("   waiting for the new site's lease set to be found, then for the response")
+            response = await retry_unreachable(reactor, lambda: web.request(b"GET", url), timeout=120)
+            return bytes(await readBody(response))
+
+        body = await demo.step("Alice fetches it from her router", fetch)
+        demo.say(f"   got: {body.decode()!r}")
+        await port.stopListening()
+    finally:
+        await demo.step("i2p.quit(): the launched router stops (and would if this process died)", i2p.quit)
+
+
 async def main(reactor: Any) -> None:
     demo = Demo()
     workdir = tempfile.mkdtemp(prefix="txi2p-demo-")
@@ -370,6 +420,7 @@ async def main(reactor: Any) -> None:
         await tunnel_demo(demo, reactor, network, sessions)
         await datagram_demo(demo, reactor, network)
         await command_demo(demo, reactor, network)
+        await launch_demo(demo, reactor, network, sessions, workdir)
         for session in sessions:
             session.close()
         demo.say("All steps worked.")
