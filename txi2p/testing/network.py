@@ -404,6 +404,23 @@ class PrivateI2PNetwork:
         Enters the private namespace first (see
         :func:`~txi2p.testing.namespace.enter_private_namespace`).
         """
+        self._resolve_builds()
+        self._progress("entering a private network namespace")
+        enter_private_namespace(r.host for r in self.routers)
+        for java in (r for r in self.routers if r.is_java):
+            route_from(java.host, (r.host for r in self.routers if not r.is_java))
+        self._prepare_directories()
+        floodfills = self._start_floodfills(timeout)
+        self._start_i2pd_clients()
+        self._start_java_clients(floodfills, timeout)
+        self._wait_for(
+            "the SAM bridges to accept connections",
+            lambda: all(_accepts(r.sam_port) for r in self.clients),
+            timeout,
+        )
+
+    def _resolve_builds(self) -> None:
+        """The default i2pd for routers without a build; every build checked."""
         for router in self.routers:
             if router.build is None:
                 if self.i2pd is None:
@@ -412,15 +429,16 @@ class PrivateI2PNetwork:
                 router.build = RouterBuild("i2pd", self.i2pd)
         for build in {r.build for r in self.routers if r.build is not None}:
             build.check()
-        self._progress("entering a private network namespace")
-        enter_private_namespace(r.host for r in self.routers)
-        for java in (r for r in self.routers if r.is_java):
-            route_from(java.host, (r.host for r in self.routers if not r.is_java))
+
+    def _prepare_directories(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         for router in self.routers:
             if router.datadir.exists():
                 shutil.rmtree(router.datadir)
             prepare_data_directory(router.datadir, TESTNET_FILES)
+
+    def _start_floodfills(self, timeout: float) -> list[I2PRouter]:
+        """Start the floodfills; they once each wrote its router.info."""
         floodfills = [r for r in self.routers if r.floodfill]
         self._progress(f"starting {len(floodfills)} floodfill router(s)")
         for router in floodfills:
@@ -431,26 +449,27 @@ class PrivateI2PNetwork:
             timeout,
         )
         time.sleep(0.2)  # router.info is written in one go; be safe anyway
+        return floodfills
+
+    def _start_i2pd_clients(self) -> None:
         i2pd_clients = [r for r in self.clients if not r.is_java]
-        java_clients = [r for r in self.clients if r.is_java]
         for router in i2pd_clients:
             self.reseed_zip(router.datadir / "reseed.zip")
         self._progress(f"starting {len(i2pd_clients)} i2pd client router(s) with SAM bridges")
         for router in i2pd_clients:
             self._start_router(router)
-        if java_clients:
-            # Java needs reachable (R) floodfills in its netDb from the start:
-            # it does not pick up their updated router.info later.
-            self._make_reachable(floodfills, timeout)
-            self._progress("starting the Java I2P router")
-            for router in java_clients:
-                seed_java_netdb(router, [ff.datadir / "router.info" for ff in floodfills])
-                self._start_router(router)
-        self._wait_for(
-            "the SAM bridges to accept connections",
-            lambda: all(_accepts(r.sam_port) for r in self.clients),
-            timeout,
-        )
+
+    def _start_java_clients(self, floodfills: list[I2PRouter], timeout: float) -> None:
+        java_clients = [r for r in self.clients if r.is_java]
+        if not java_clients:
+            return
+        # Java needs reachable (R) floodfills in its netDb from the start:
+        # it does not pick up their updated router.info later.
+        self._make_reachable(floodfills, timeout)
+        self._progress("starting the Java I2P router")
+        for router in java_clients:
+            seed_java_netdb(router, [ff.datadir / "router.info" for ff in floodfills])
+            self._start_router(router)
 
     def reseed_zip(self, path: str | os.PathLike[str]) -> Path:
         """Write a reseed zip of the floodfills' router.info at *path* (for a
