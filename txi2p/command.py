@@ -31,7 +31,7 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -151,27 +151,25 @@ async def run(reactor: Any, argv: Sequence[str], out: TextIO = sys.stdout, err: 
         print(f"[txi2p] {text}", file=err, flush=True)
 
     try:
-        if args.command == "address":
-            return _address(args.source, out)
-        if args.command == "clientkey":
-            return _clientkey(args.file, args.name, args.auth, out)
-        if args.command in ("serve", "testnet"):
-            until = Until(reactor, stop)
-            try:
-                if args.command == "serve":
-                    return await _serve(reactor, args, until, out, say)
-                return await testnet(reactor, args, until, out, say)
-            finally:
-                until.done()
-        bridge = SAMBridge(reactor, config=_bridge_config(args))
-        if args.command == "check":
-            return await _check(reactor, bridge, _options(args.option), out, say)
-        if args.command == "keygen":
-            return await _keygen(bridge, args.file, args.sig_type, out, say)
-        return await _lookup(bridge, args.name, out, say)
+        return await _subcommand(reactor, args, stop, out, say)
     except (TxI2PError, ValueError, OSError, CommandError) as e:
         print(f"txi2p {args.command}: error: {e}", file=err, flush=True)
         return 1
+
+
+async def _subcommand(reactor: Any, args: argparse.Namespace, stop: Deferred[None] | None, out: TextIO,
+                      say: Callable[[str], None]) -> int:
+    """Run the subcommand *args* name, from the tables below; its exit status."""
+    if args.command in _LOCAL:
+        return _LOCAL[args.command](args, out)
+    if args.command in _UNTIL_STOPPED:
+        until = Until(reactor, stop)
+        try:
+            return await _UNTIL_STOPPED[args.command](reactor, args, until, out, say)
+        finally:
+            until.done()
+    bridge = SAMBridge(reactor, config=_bridge_config(args))
+    return await _ON_BRIDGE[args.command](reactor, bridge, args, out, say)
 
 
 def _bridge_config(args: argparse.Namespace) -> BridgeConfig:
@@ -359,3 +357,20 @@ async def _serving(args: argparse.Namespace, root: Path, port: Any, until: Until
     finally:
         await port.stopListening()
     return 0
+
+
+# ---------------------------------------------------------------- the subcommands' table
+
+#: Subcommands that need no router.
+_LOCAL: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "address": lambda args, out: _address(args.source, out),
+    "clientkey": lambda args, out: _clientkey(args.file, args.name, args.auth, out),
+}
+#: Subcommands that run until stopped.
+_UNTIL_STOPPED: dict[str, Callable[..., Coroutine[Any, Any, int]]] = {"serve": _serve, "testnet": testnet}
+#: Subcommands that ask the bridge of --sam.
+_ON_BRIDGE: dict[str, Callable[..., Coroutine[Any, Any, int]]] = {
+    "check": lambda reactor, bridge, args, out, say: _check(reactor, bridge, _options(args.option), out, say),
+    "keygen": lambda reactor, bridge, args, out, say: _keygen(bridge, args.file, args.sig_type, out, say),
+    "lookup": lambda reactor, bridge, args, out, say: _lookup(bridge, args.name, out, say),
+}

@@ -108,15 +108,7 @@ class PrivateI2PNetwork:
         self._progress = progress or (lambda message: None)
         client_builds = self._builds(clients)
         floodfill_builds = self._builds(floodfills)
-        if not client_builds or not floodfill_builds:
-            raise ValueError("a network needs at least one floodfill and one client")
-        if len(client_builds) + len(floodfill_builds) > 250:
-            raise ValueError("at most 250 routers")
-        if any(b is not None and b.kind == "java" for b in floodfill_builds):
-            raise ValueError("floodfill routers must be i2pd (Java routers can be clients)")
-        if sum(b is not None and b.kind == "java" for b in client_builds) > 1:
-            raise ValueError("at most one Java router per network (its connections get their "
-                             "source address from the namespace's routes)")
+        _check_builds(client_builds, floodfill_builds)
         self.routers: list[I2PRouter] = []
         builds = [(True, b) for b in floodfill_builds] + [(False, b) for b in client_builds]
         for i, (floodfill, build) in enumerate(builds):
@@ -384,6 +376,19 @@ class PrivateI2PNetwork:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _check_builds(clients: list[RouterBuild | None], floodfills: list[RouterBuild | None]) -> None:
+    """Refuse a network its routers cannot make."""
+    if not clients or not floodfills:
+        raise ValueError("a network needs at least one floodfill and one client")
+    if len(clients) + len(floodfills) > 250:
+        raise ValueError("at most 250 routers")
+    if any(b is not None and b.kind == "java" for b in floodfills):
+        raise ValueError("floodfill routers must be i2pd (Java routers can be clients)")
+    if sum(b is not None and b.kind == "java" for b in clients) > 1:
+        raise ValueError("at most one Java router per network (its connections get their "
+                         "source address from the namespace's routes)")
 
 
 def _accepts(port: int | None) -> bool:
