@@ -34,27 +34,31 @@ def _tokenize(text: str) -> list[str]:
             continue
         buf: list[str] = []
         while i < n and text[i] != " ":
-            c = text[i]
-            if c == '"':
-                i += 1
-                while True:
-                    if i >= n:
-                        raise SAMProtocolError(f"unterminated quote in {printable(text, 200)}")
-                    c = text[i]
-                    if c == "\\" and i + 1 < n:
-                        buf.append(text[i + 1])
-                        i += 2
-                        continue
-                    if c == '"':
-                        i += 1
-                        break
-                    buf.append(c)
-                    i += 1
+            if text[i] == '"':
+                i = _quoted(text, i + 1, buf)
             else:
-                buf.append(c)
+                buf.append(text[i])
                 i += 1
         tokens.append("".join(buf))
     return tokens
+
+
+def _quoted(text: str, i: int, buf: list[str]) -> int:
+    """Append the quoted part of *text* starting at *i* (after its opening
+    quote) to *buf*, unescaped; where the text goes on after the closing quote."""
+    n = len(text)
+    while True:
+        if i >= n:
+            raise SAMProtocolError(f"unterminated quote in {printable(text, 200)}")
+        c = text[i]
+        if c == "\\" and i + 1 < n:
+            buf.append(text[i + 1])
+            i += 2
+            continue
+        if c == '"':
+            return i + 1
+        buf.append(c)
+        i += 1
 
 
 def _fields(tokens: Iterable[str]) -> dict[str, str]:
@@ -95,10 +99,14 @@ def parse_line(line: bytes) -> Reply | Ping | Pong:
                                    f"{MAX_PING_TEXT} characters: {printable(rest, 100)}")
         return Ping(rest) if head == "PING" else Pong(rest)
     tokens = _tokenize(text)
-    if (len(tokens) < 2 or not tokens[0].isascii() or not tokens[0].isalpha() or not tokens[0].isupper()
-            or not tokens[1].isascii() or not tokens[1].replace("_", "").isalpha() or not tokens[1].isupper()):
+    if len(tokens) < 2 or not _is_word(tokens[0]) or not _is_word(tokens[1].replace("_", "")):
         raise SAMProtocolError(f"not a SAM reply: {printable(text, 200)}")
     return Reply(tokens[0], tokens[1], _fields(tokens[2:]))
+
+
+def _is_word(token: str) -> bool:
+    """*token* is a SAM verb or action: upper-case ASCII letters (``_`` taken out of actions)."""
+    return token.isascii() and token.isalpha() and token.isupper()
 
 
 _B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-~=")
@@ -149,33 +157,48 @@ class SAMDecoder:
     def next_event(self) -> Event | _NeedData:
         """The next complete event, or :data:`NEED_DATA`."""
         if self._pending_packet is not None:
-            kind, fields, size = self._pending_packet
-            if len(self._buffer) < size:
-                return NEED_DATA
-            payload = bytes(self._buffer[:size])
-            del self._buffer[:size]
-            self._pending_packet = None
-            return Packet(kind, payload, fields)
+            return self._packet_payload(*self._pending_packet)
+        line = self._next_line()
+        if line is None:
+            return NEED_DATA
+        if self._peer_line_expected:
+            self._peer_line_expected = False
+            return parse_peer_line(line)
+        event = parse_line(line)
+        if isinstance(event, Reply) and event.action == "RECEIVED" and event.verb in ("DATAGRAM", "RAW"):
+            self._pending_packet = (event.verb, dict(event.fields), _packet_size(event))
+            return self.next_event()
+        return event
+
+    def _packet_payload(self, kind: str, fields: dict[str, str], size: int) -> Packet | _NeedData:
+        """The pending packet, once its *size* bytes of payload are in."""
+        if len(self._buffer) < size:
+            return NEED_DATA
+        payload = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        self._pending_packet = None
+        return Packet(kind, payload, fields)
+
+    def _next_line(self) -> bytes | None:
+        """The next whole line (without its newline), or None until it has come."""
         end = self._buffer.find(b"\n")
         if end < 0:
             if len(self._buffer) > self._max_line:
                 raise SAMProtocolError(
                     f"reply line longer than {self._max_line} bytes without a newline"
                 )
-            return NEED_DATA
+            return None
         if end > self._max_line:  # the same limit whether or not its end has come
             raise SAMProtocolError(f"reply line longer than {self._max_line} bytes")
         line = bytes(self._buffer[:end])
         del self._buffer[: end + 1]
-        if self._peer_line_expected:
-            self._peer_line_expected = False
-            return parse_peer_line(line)
-        event = parse_line(line)
-        if isinstance(event, Reply) and event.action == "RECEIVED" and event.verb in ("DATAGRAM", "RAW"):
-            size_text = event.fields.get("SIZE", "")
-            if not size_text or not DIGITS.issuperset(size_text) or len(size_text) > 6 \
-                    or int(size_text) > MAX_PACKET:
-                raise SAMProtocolError(f"{event.name} with a bad SIZE: {size_text[:20]!r}")
-            self._pending_packet = (event.verb, dict(event.fields), int(size_text))
-            return self.next_event()
-        return event
+        return line
+
+
+def _packet_size(event: Reply) -> int:
+    """The payload size a ``DATAGRAM/RAW RECEIVED`` header announces, checked."""
+    size_text = event.fields.get("SIZE", "")
+    if not size_text or not DIGITS.issuperset(size_text) or len(size_text) > 6 \
+            or int(size_text) > MAX_PACKET:
+        raise SAMProtocolError(f"{event.name} with a bad SIZE: {size_text[:20]!r}")
+    return int(size_text)
