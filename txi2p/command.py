@@ -28,22 +28,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import shutil
 import signal
 import sys
-import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from twisted.internet import defer
-from twisted.internet.defer import Deferred, gatherResults, succeed
-from twisted.internet.protocol import ProcessProtocol
-from twisted.internet.task import deferLater
-from twisted.python.failure import Failure
+from twisted.internet.defer import Deferred
 
 from txi2p import installation, private
 from txi2p.address import (
@@ -54,15 +47,14 @@ from txi2p.address import (
     read_key_file,
     write_key_file,
 )
+from txi2p.command_stop import CommandError, Stopped, Until
+from txi2p.command_testnet import testnet
 from txi2p.config import BridgeConfig
 from txi2p.errors import InvalidKey, TxI2PError
 from txi2p.session import DEFAULT_SIGNATURE_TYPE, SAMBridge, default_sam_address
 
 __all__ = ["CommandError", "main", "parser", "run"]
 
-
-class CommandError(Exception):
-    """A subcommand cannot go on; the message says why and what to check."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -159,27 +151,25 @@ async def run(reactor: Any, argv: Sequence[str], out: TextIO = sys.stdout, err: 
         print(f"[txi2p] {text}", file=err, flush=True)
 
     try:
-        if args.command == "address":
-            return _address(args.source, out)
-        if args.command == "clientkey":
-            return _clientkey(args.file, args.name, args.auth, out)
-        if args.command in ("serve", "testnet"):
-            until = _Until(reactor, stop)
-            try:
-                if args.command == "serve":
-                    return await _serve(reactor, args, until, out, say)
-                return await _testnet(reactor, args, until, out, say)
-            finally:
-                until.done()
-        bridge = SAMBridge(reactor, config=_bridge_config(args))
-        if args.command == "check":
-            return await _check(reactor, bridge, _options(args.option), out, say)
-        if args.command == "keygen":
-            return await _keygen(bridge, args.file, args.sig_type, out, say)
-        return await _lookup(bridge, args.name, out, say)
+        return await _subcommand(reactor, args, stop, out, say)
     except (TxI2PError, ValueError, OSError, CommandError) as e:
         print(f"txi2p {args.command}: error: {e}", file=err, flush=True)
         return 1
+
+
+async def _subcommand(reactor: Any, args: argparse.Namespace, stop: Deferred[None] | None, out: TextIO,
+                      say: Callable[[str], None]) -> int:
+    """Run the subcommand *args* name, from the tables below; its exit status."""
+    if args.command in _LOCAL:
+        return _LOCAL[args.command](args, out)
+    if args.command in _UNTIL_STOPPED:
+        until = Until(reactor, stop)
+        try:
+            return await _UNTIL_STOPPED[args.command](reactor, args, until, out, say)
+        finally:
+            until.done()
+    bridge = SAMBridge(reactor, config=_bridge_config(args))
+    return await _ON_BRIDGE[args.command](reactor, bridge, args, out, say)
 
 
 def _bridge_config(args: argparse.Namespace) -> BridgeConfig:
@@ -189,7 +179,7 @@ def _bridge_config(args: argparse.Namespace) -> BridgeConfig:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``txi2p`` console script and ``python -m txi2p``."""
-    from twisted.internet import defer, task
+    from twisted.internet import task
 
     async def go(reactor: Any) -> None:
         if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:  # the terminal closed: stop as for SIGTERM
@@ -305,108 +295,6 @@ async def _check(reactor: Any, bridge: SAMBridge, options: dict[str, str], out: 
     return 0
 
 
-# ------------------------------------------------------ running until stopped
-
-
-class _Stopped(Exception):
-    """The command was stopped (Ctrl-C, SIGTERM) while it waited."""
-
-
-class _Until:
-    """When a subcommand that runs until stopped should stop.
-
-    Without a *stop* Deferred of the caller's, that is reactor shutdown,
-    which then waits for :meth:`done` (the command has cleaned up).
-    """
-
-    def __init__(self, reactor: Any, stop: Deferred[None] | None) -> None:
-        self._reactor = reactor
-        self._finished: Deferred[None] = Deferred()
-        self._trigger: Any = None
-        if stop is None:
-            stop = Deferred()
-            self._trigger = reactor.addSystemEventTrigger("before", "shutdown", self._shutdown)
-        self._stop = stop
-
-    def _shutdown(self) -> Deferred[None]:
-        self._trigger = None
-        if not self._stop.called:
-            self._stop.callback(None)
-        return self._finished
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.called
-
-    def until(self, work: Deferred[Any]) -> Deferred[Any]:
-        """*work*'s result; :class:`_Stopped` (and *work* cancelled) if stopped first."""
-        result: Deferred[Any] = Deferred()
-
-        def finished(value: Any) -> None:
-            if not result.called:
-                (result.errback if isinstance(value, Failure) else result.callback)(value)
-
-        def stopped(value: Any) -> Any:
-            if not result.called:
-                result.errback(_Stopped())
-                work.cancel()
-            return value
-
-        work.addBoth(finished)
-        self._stop.addBoth(stopped)
-        return result
-
-    async def wait(self) -> None:
-        """Return once stopped."""
-        with contextlib.suppress(_Stopped):
-            await self.until(Deferred())
-
-    def done(self) -> None:
-        """The command has finished: let reactor shutdown go on."""
-        if self._trigger is not None:
-            self._reactor.removeSystemEventTrigger(self._trigger)
-            self._trigger = None
-        if not self._finished.called:
-            self._finished.callback(None)
-
-
-#: What stops a command that runs until stopped (SIGHUP: its terminal closed).
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-@contextlib.contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """The stop signals raise KeyboardInterrupt here (a blocking step, even
-    while the reactor runs with its own handlers); ignored ones stay so."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = {number: signal.signal(number, interrupt) for number in _STOP_SIGNALS
-                if signal.getsignal(number) is not signal.SIG_IGN}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ctrl-C reaches the child (the terminal sends it to both); we go on."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
-
-
 # ---------------------------------------------------------------- serve
 
 
@@ -431,7 +319,7 @@ def _warnings_to(say: Callable[[str], None]) -> Iterator[None]:
         globalLogPublisher.removeObserver(observe)
 
 
-async def _serve(reactor: Any, args: argparse.Namespace, until: _Until, out: TextIO,
+async def _serve(reactor: Any, args: argparse.Namespace, until: Until, out: TextIO,
                  say: Callable[[str], None]) -> int:
     from twisted.web.server import Site
     from twisted.web.static import File
@@ -449,13 +337,13 @@ async def _serve(reactor: Any, args: argparse.Namespace, until: _Until, out: Tex
     with _warnings_to(say):
         try:
             port = await until.until(endpoint.listen(Site(File(str(root)))))
-        except _Stopped:
+        except Stopped:
             say("stopped before the site was up")
             return 0
         return await _serving(args, root, port, until, out, say)
 
 
-async def _serving(args: argparse.Namespace, root: Path, port: Any, until: _Until, out: TextIO,
+async def _serving(args: argparse.Namespace, root: Path, port: Any, until: Until, out: TextIO,
                    say: Callable[[str], None]) -> int:
     try:
         host = port.getHost()
@@ -471,153 +359,18 @@ async def _serving(args: argparse.Namespace, root: Path, port: Any, until: _Unti
     return 0
 
 
-# ---------------------------------------------------------------- testnet
+# ---------------------------------------------------------------- the subcommands' table
 
-
-class _Child(ProcessProtocol):
-    """The command ``testnet`` runs inside the network."""
-
-    def __init__(self) -> None:
-        self.status: int | None = None
-        self._waiting: list[Deferred[int]] = []
-
-    def processEnded(self, reason: Failure) -> None:
-        ended: Any = reason.value  # ProcessDone or ProcessTerminated
-        code, number = ended.exitCode, ended.signal
-        self.status = code if code is not None else 128 + (number or 0)
-        waiting, self._waiting = self._waiting, []
-        for d in waiting:
-            d.callback(self.status)
-
-    def ended(self) -> Deferred[int]:
-        """Fires with its exit status (128 + N for signal N); cancelling it leaves the child."""
-        if self.status is not None:
-            return succeed(self.status)
-        d: Deferred[int] = Deferred(lambda d: self._waiting.remove(d) if d in self._waiting else None)
-        self._waiting.append(d)
-        return d
-
-    def signal(self, name: str) -> None:
-        if self.status is None and self.transport is not None:
-            with contextlib.suppress(Exception):  # it may have exited meanwhile
-                self.transport.signalProcess(name)
-
-
-def _user_namespace() -> str:
-    try:
-        return os.readlink("/proc/self/ns/user")
-    except OSError:
-        return "?"
-
-
-async def _testnet(reactor: Any, args: argparse.Namespace, until: _Until, out: TextIO,
-                   say: Callable[[str], None]) -> int:
-    from txi2p.testing import namespace, network
-    from txi2p.testing.ready import NetworkNotReady, wait_until_ready
-
-    child = list(args.child[1:] if args.child[:1] == ["--"] else args.child)
-    executable = shutil.which(child[0]) if child else None
-    if child and executable is None:
-        raise CommandError(f"{child[0]}: command not found (nothing was started)")
-    i2pd = args.i2pd or network.find_i2pd()
-    if i2pd is None:
-        raise CommandError("i2pd is not installed: apt-get install i2pd, or give --i2pd PATH (or set $I2PD)")
-    try:
-        network.RouterBuild("i2pd", os.path.abspath(i2pd)).check()
-    except network.NetworkStartError as e:
-        raise CommandError(f"{e} (--i2pd PATH, or $I2PD)") from None
-    # Let the reactor start first: from then on its handlers catch SIGINT and
-    # SIGTERM (it starts no thread: a user namespace needs a single thread).
-    await deferLater(reactor, 0, lambda: None)
-    directory = Path(tempfile.mkdtemp(prefix="txi2p-testnet-"))
-    net = network.PrivateI2PNetwork(directory, clients=args.routers, floodfills=2,
-                                    i2pd=os.path.abspath(i2pd), progress=say)
-    started = time.monotonic()
-    user_ns = _user_namespace()
-    try:
-        try:
-            with _signals_interrupt():
-                # its own namespace, even inside another test network's
-                namespace.enter_private_namespace([r.host for r in net.routers], fresh=True)
-                net.start()
-        except KeyboardInterrupt:
-            say("interrupted while starting")
-            return 130 if child else 0
-        except namespace.NamespaceUnavailable as e:
-            raise CommandError(f"cannot make a private network namespace: {e} (run as root, or allow "
-                               "unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1, "
-                               "and on Ubuntu kernel.apparmor_restrict_unprivileged_userns=0)") from None
-        except network.NetworkStartError as e:
-            raise CommandError(str(e)) from None
-        say("routers:\n" + net.describe())
-        if not args.no_wait:
-            try:
-                sessions = await until.until(Deferred.fromCoroutine(
-                    wait_until_ready(reactor, net, progress=say, prefix="testnet-probe")))
-            except _Stopped:
-                return 130 if child else 0
-            except NetworkNotReady as e:
-                raise CommandError(f"{e}\n{net.logs(20)}") from None
-            await gatherResults([session.close() for session in sessions])
-        took = time.monotonic() - started
-        say(f"the SAM bridges are up ({took:.1f} s); the network carries streams in 20-40 s" if args.no_wait
-            else f"the network is up ({took:.0f} s): sessions come up"
-                 + (" and a stream went from one router to another" if len(net.clients) > 1 else ""))
-        if child:
-            assert executable is not None
-            return await _run_child(reactor, executable, child, net.sam_addresses, until, out, say)
-        _print_testnet(net, user_ns != _user_namespace(), out)
-        while not until.stopped:  # until Ctrl-C, or a router's end
-            for router in net.routers:
-                process = getattr(router, "process", None)
-                if process is not None and process.poll() is not None:
-                    raise CommandError(f"router {router.index} exited (status {process.returncode}); "
-                                       f"the end of its log:\n{router.log_tail(20)}")
-            await deferLater(reactor, 1.0, lambda: None)
-        return 0
-    finally:
-        say("stopping the routers")
-        net.stop()
-        if args.keep:
-            say(f"kept the routers' data and logs in {directory}")
-        else:
-            shutil.rmtree(directory, ignore_errors=True)
-
-
-def _print_testnet(net: Any, user_ns: bool, out: TextIO) -> None:
-    shell = os.environ.get("SHELL") or "/bin/sh"
-    enter = f"nsenter --target {os.getpid()} --net" + (" --user --preserve-credentials" if user_ns else "")
-    lines = [
-        "SAM bridges (reachable only inside this network's namespace):",
-        *(f"  I2P_SAM_ADDRESS={address}" for address in net.sam_addresses),
-        "a shell inside it (from another terminal):",
-        f"  {enter} -- env I2P_SAM_ADDRESS={net.sam_addresses[0]} {shell}",
-        "or run a program inside a new network: txi2p testnet -- PROGRAM [ARGS ...]",
-        "the test suite's sessions use 0-hop tunnels here: inbound.length=0 outbound.length=0 (e.g. "
-        "txi2p check -o inbound.length=0 -o outbound.length=0, or in_depth=0:out_depth=0 in i2p: strings)",
-        "Ctrl-C stops the routers.",
-    ]
-    print("\n".join(lines), file=out, flush=True)
-
-
-async def _run_child(reactor: Any, executable: str, argv: list[str], sam_addresses: list[str],
-                     until: _Until, out: TextIO, say: Callable[[str], None]) -> int:
-    env = {**os.environ, "I2P_SAM_ADDRESS": sam_addresses[0], "I2P_SAM_ADDRESSES": ",".join(sam_addresses)}
-    say(f"running {' '.join(argv)} inside the network (I2P_SAM_ADDRESS={sam_addresses[0]})")
-    out.flush()
-    child = _Child()
-    with _sigint_ignored():
-        reactor.spawnProcess(child, executable, argv, env=env, childFDs={0: 0, 1: 1, 2: 2})
-        try:
-            status: int = await until.until(child.ended())
-        except _Stopped:
-            say(f"stopping {argv[0]} (SIGTERM)")
-            child.signal("TERM")
-            try:
-                status = await child.ended().addTimeout(10, reactor)
-            except defer.TimeoutError:
-                say(f"{argv[0]} did not exit in 10 s: SIGKILL")
-                child.signal("KILL")
-                status = await child.ended()
-    say(f"{argv[0]} exited with status {status}")
-    return status
+#: Subcommands that need no router.
+_LOCAL: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "address": lambda args, out: _address(args.source, out),
+    "clientkey": lambda args, out: _clientkey(args.file, args.name, args.auth, out),
+}
+#: Subcommands that run until stopped.
+_UNTIL_STOPPED: dict[str, Callable[..., Coroutine[Any, Any, int]]] = {"serve": _serve, "testnet": testnet}
+#: Subcommands that ask the bridge of --sam.
+_ON_BRIDGE: dict[str, Callable[..., Coroutine[Any, Any, int]]] = {
+    "check": lambda reactor, bridge, args, out, say: _check(reactor, bridge, _options(args.option), out, say),
+    "keygen": lambda reactor, bridge, args, out, say: _keygen(bridge, args.file, args.sig_type, out, say),
+    "lookup": lambda reactor, bridge, args, out, say: _lookup(bridge, args.name, out, say),
+}

@@ -9,7 +9,7 @@ This module has no Twisted import: the sans-I/O codec uses it too.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 __all__ = [
@@ -95,15 +95,8 @@ def redact_secrets(text: str, secrets: Iterable[str]) -> str:
     """
     hidden = [False] * len(text)
     for secret in secrets:
-        if not secret:
-            continue
-        if len(secret) < SECRET_RUN:
-            for match in re.finditer(re.escape(secret), text):
-                hidden[match.start():match.end()] = [True] * len(secret)
-            continue
-        for start in range(len(text) - SECRET_RUN + 1):
-            if text[start:start + SECRET_RUN] in secret:
-                hidden[start:start + SECRET_RUN] = [True] * SECRET_RUN
+        for start, end in _secret_spans(text, secret):
+            hidden[start:end] = [True] * (end - start)
     if not any(hidden):
         return text
     out: list[str] = []
@@ -113,6 +106,19 @@ def redact_secrets(text: str, secrets: Iterable[str]) -> str:
         elif i == 0 or not hidden[i - 1]:
             out.append("<redacted>")
     return "".join(out)
+
+
+def _secret_spans(text: str, secret: str) -> Iterator[tuple[int, int]]:
+    """Where *text* repeats *secret*: a short secret whole, a long one by runs of :data:`SECRET_RUN`."""
+    if not secret:
+        return
+    if len(secret) < SECRET_RUN:
+        for match in re.finditer(re.escape(secret), text):
+            yield match.start(), match.end()
+        return
+    for start in range(len(text) - SECRET_RUN + 1):
+        if text[start:start + SECRET_RUN] in secret:
+            yield start, start + SECRET_RUN
 
 
 class TxI2PError(Exception):

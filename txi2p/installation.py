@@ -141,22 +141,33 @@ def problems() -> list[str]:
     if changed or missing:
         others.update({_name(d): d for d in _all_claimants(DISTRIBUTION, changed + missing)})
     names = [str(d.metadata["Name"]) for d in others.values()]
-    found: list[str] = []
     by = f" by {', '.join(others)}" if others else " by another distribution"
+    found = _damage(version, changed, missing, by) or _shared(version, others)
+    if found:
+        found.append("to fix: " + fix_commands(version, names))
+    return found
+
+
+def _damage(version: str, changed: list[str], missing: list[str], by: str) -> list[str]:
+    """What was overwritten or deleted of txi2p's own files."""
+    found: list[str] = []
     if changed:
         found.append(f"{len(changed)} of txi2p {version}'s files were overwritten{by} "
                      f"({_listing(changed)}): those modules are not txi2p's")
     if missing:
         found.append(f"{len(missing)} of txi2p {version}'s files are missing ({_listing(missing)}), "
                      "deleted by uninstalling another distribution that had written them too")
+    return found
+
+
+def _shared(version: str, others: dict[str, metadata.Distribution]) -> list[str]:
+    """The other distributions whose RECORD claims txi2p's files (nothing damaged yet)."""
+    found = []
     for name, dist in others.items():
-        if not changed and not missing:
-            claimed = _claims(dist)
-            found.append(f"{name} is installed too and its RECORD lists {len(claimed)} files of the "
-                         f"txi2p package ({_listing(claimed)}): uninstalling it would delete them from "
-                         f"under txi2p {version}")
-    if found:
-        found.append("to fix: " + fix_commands(version, names))
+        claimed = _claims(dist)
+        found.append(f"{name} is installed too and its RECORD lists {len(claimed)} files of the "
+                     f"txi2p package ({_listing(claimed)}): uninstalling it would delete them from "
+                     f"under txi2p {version}")
     return found
 
 

@@ -12,19 +12,25 @@ Events a decoder yields:
   or on a forwarded connection (only when asked for with
   :meth:`SAMDecoder.expect_peer_line`);
 * :class:`Packet` — ``DATAGRAM RECEIVED`` / ``RAW RECEIVED`` with its payload.
+
+The events are defined in :mod:`txi2p.sam.events` and the decoding in
+:mod:`txi2p.sam.decoder`; every name is importable from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
-from txi2p.errors import SAMProtocolError, error_for_result, printable, redact_keys, redact_secrets
+from txi2p.errors import printable
+from txi2p.sam.decoder import MAX_LINE, MAX_PACKET, MAX_PING_TEXT, SAMDecoder, parse_line, parse_peer_line
+from txi2p.sam.events import NEED_DATA, PUBLIC_DEST_MAX, Event, Packet, PeerLine, Ping, Pong, Reply
 
 __all__ = [
     "DATAGRAM_STYLES",
     "DEFAULT_SIGNATURE_TYPE",
     "MAX_LINE",
+    "MAX_PACKET",
     "MAX_PING_TEXT",
     "NEED_DATA",
     "PACKET_STYLES",
@@ -49,6 +55,7 @@ __all__ = [
     "is_secret_argument",
     "naming_lookup",
     "parse_line",
+    "parse_peer_line",
     "ping",
     "pong",
     "printable",
@@ -65,16 +72,6 @@ __all__ = [
 #: Signature type of a new destination unless one is asked for: Ed25519.
 DEFAULT_SIGNATURE_TYPE = 7
 
-#: Longest reply line accepted (a line with two destinations and options
-#: fits easily; anything longer is garbage).
-MAX_LINE = 64 * 1024
-
-#: Longest PING text accepted from a bridge (it is echoed back in PONG).
-MAX_PING_TEXT = 1024
-
-#: The longest payload a DATAGRAM/RAW RECEIVED header may announce.
-MAX_PACKET = 65536
-
 #: Session styles.  ``MASTER`` is the pre-3.3 spelling of ``PRIMARY``.
 #: Repliable datagram styles: DATAGRAM (signed), DATAGRAM2 (signed, replay-protected) and
 #: DATAGRAM3 (unsigned: the sender is only a hash); the last two since SAM API 0.9.66.
@@ -82,12 +79,6 @@ DATAGRAM_STYLES = ("DATAGRAM", "DATAGRAM2", "DATAGRAM3")
 #: Styles whose sessions carry packets (forwarded to a UDP port, or on the control socket).
 PACKET_STYLES = (*DATAGRAM_STYLES, "RAW")
 STYLES = frozenset({"STREAM", *DATAGRAM_STYLES, "RAW", "PRIMARY", "MASTER"})
-
-#: A public destination in base64 is at most this long; longer DESTINATION
-#: values are private-key blobs and are never shown.
-_PUBLIC_DEST_MAX = 700
-
-_DIGITS = frozenset("0123456789")
 
 _FORBIDDEN_IN_TOKEN = frozenset(' \t\r\n\x00="')
 _FORBIDDEN_IN_VALUE = frozenset(" \t\r\n\x00")
@@ -192,7 +183,7 @@ _SECRET_OPTION_PREFIXES = ("i2cp.leaseSetClient.psk.",)
 
 def is_secret_argument(key: str, value: str) -> bool:
     """Whether a command's ``key=value`` must never be shown or logged."""
-    return (key == "PASSWORD" or (key == "DESTINATION" and len(value) > _PUBLIC_DEST_MAX)
+    return (key == "PASSWORD" or (key == "DESTINATION" and len(value) > PUBLIC_DEST_MAX)
             or key in _SECRET_OPTIONS or key.startswith(_SECRET_OPTION_PREFIXES))
 
 
@@ -383,275 +374,3 @@ def auth_add(user: str, password: str) -> Command:
 def auth_remove(user: str) -> Command:
     """``AUTH REMOVE USER=`` (3.2)."""
     return _command("AUTH", "REMOVE", [("USER", _quote("user", user))])
-
-
-# ---------------------------------------------------------------- replies
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One reply line: ``VERB ACTION KEY=VALUE ...``.
-
-    Keys keep the order they came in; unknown keys are kept.  A key with
-    no ``=`` has the value ``""``.
-    """
-
-    verb: str
-    action: str
-    fields: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return f"{self.verb} {self.action}"
-
-    @property
-    def result(self) -> str | None:
-        return self.fields.get("RESULT")
-
-    @property
-    def ok(self) -> bool:
-        return self.result == "OK"
-
-    @property
-    def message(self) -> str:
-        return self.fields.get("MESSAGE", "")
-
-    def get(self, key: str, default: str | None = None) -> str | None:
-        return self.fields.get(key, default)
-
-    def without_secrets(self, secrets: Iterable[str]) -> Reply:
-        """This reply with any part of *secrets* cut out of its ``MESSAGE``
-        (routers echo commands, keys and passwords included, in errors)."""
-        message = self.fields.get("MESSAGE")
-        if not secrets or message is None:
-            return self
-        cleaned = redact_secrets(message, secrets)
-        if cleaned == message:
-            return self
-        return replace(self, fields={**self.fields, "MESSAGE": cleaned})
-
-    def raise_for_result(self, command: str = "") -> Reply:
-        """Return self if ``RESULT=OK`` (or no RESULT), else raise its error."""
-        result = self.result
-        if result is not None and result != "OK":
-            raise error_for_result(result, self.message, command or self.name)
-        return self
-
-    def __repr__(self) -> str:
-        shown = " ".join(
-            f"{k}={'<redacted>' if k == 'PRIV' or (k == 'DESTINATION' and len(v) > _PUBLIC_DEST_MAX) else redact_keys(v)}"
-            for k, v in self.fields.items()
-        )
-        return printable(f"<Reply {self.name} {shown}>", 2000)
-
-
-@dataclass(frozen=True)
-class Ping:
-    """A ``PING`` from the router; answer it with :func:`pong`."""
-
-    text: str = ""
-
-
-@dataclass(frozen=True)
-class Pong:
-    """A ``PONG`` answering our PING."""
-
-    text: str = ""
-
-
-@dataclass(frozen=True)
-class PeerLine:
-    """The peer's destination (base64) and optional ``FROM_PORT``/``TO_PORT``."""
-
-    destination: str
-    fields: Mapping[str, str] = field(default_factory=dict)
-
-    def port(self, key: str) -> int | None:
-        """The I2P port in *key*, or None if absent or 0 ("no port": Java I2P
-        reports ``TO_PORT=0`` for streams from routers that send no ports)."""
-        value = self.fields.get(key)
-        port = int(value) if value and _DIGITS.issuperset(value) and len(value) < 6 else None
-        return port or None
-
-
-@dataclass(frozen=True)
-class Packet:
-    """A received datagram (``kind="DATAGRAM"``) or raw packet (``"RAW"``)."""
-
-    kind: str
-    payload: bytes
-    fields: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def destination(self) -> str | None:
-        return self.fields.get("DESTINATION")
-
-
-class _NeedData:
-    def __repr__(self) -> str:
-        return "NEED_DATA"
-
-
-#: Returned by :meth:`SAMDecoder.next_event` when more bytes are needed.
-NEED_DATA = _NeedData()
-
-Event = Reply | Ping | Pong | PeerLine | Packet
-
-
-def _tokenize(text: str) -> list[str]:
-    """Split a line on spaces, honouring ``"quoted values"`` with escapes."""
-    if '"' not in text:  # most replies: no quotes, split at C speed
-        return [token for token in text.split(" ") if token]
-    tokens: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        if text[i] == " ":
-            i += 1
-            continue
-        buf: list[str] = []
-        while i < n and text[i] != " ":
-            c = text[i]
-            if c == '"':
-                i += 1
-                while True:
-                    if i >= n:
-                        raise SAMProtocolError(f"unterminated quote in {printable(text, 200)}")
-                    c = text[i]
-                    if c == "\\" and i + 1 < n:
-                        buf.append(text[i + 1])
-                        i += 2
-                        continue
-                    if c == '"':
-                        i += 1
-                        break
-                    buf.append(c)
-                    i += 1
-            else:
-                buf.append(c)
-                i += 1
-        tokens.append("".join(buf))
-    return tokens
-
-
-def _fields(tokens: Iterable[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for token in tokens:
-        key, sep, value = token.partition("=")
-        if not key:
-            raise SAMProtocolError(f"a field with no key: {printable(token, 100)}")
-        if key in out:  # RESULT=KEY_NOT_FOUND RESULT=OK must not read as OK
-            raise SAMProtocolError(f"a reply repeats the key {printable(key, 100)}")
-        out[key] = value if sep else ""
-    return out
-
-
-def _decode_line(line: bytes) -> str:
-    if line.endswith(b"\r"):
-        line = line[:-1]
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise SAMProtocolError(f"reply is not UTF-8: {line[:100]!r}") from e
-    if "\x00" in text:
-        raise SAMProtocolError(f"reply contains a NUL byte: {line[:100]!r}")
-    return text
-
-
-def parse_line(line: bytes) -> Reply | Ping | Pong:
-    """Parse one reply line (without its ``\\n``).
-
-    Raises :class:`~txi2p.errors.SAMProtocolError` if it is not SAM.
-    """
-    text = _decode_line(line)
-    head, _, rest = text.partition(" ")
-    if head in ("PING", "PONG"):
-        # Echoed back (PING) or compared (PONG): printable text, bounded.
-        if len(rest) > MAX_PING_TEXT or not rest.isprintable():
-            raise SAMProtocolError(f"{head} with text that is not printable or longer than "
-                                   f"{MAX_PING_TEXT} characters: {printable(rest, 100)}")
-        return Ping(rest) if head == "PING" else Pong(rest)
-    tokens = _tokenize(text)
-    if (len(tokens) < 2 or not tokens[0].isascii() or not tokens[0].isalpha() or not tokens[0].isupper()
-            or not tokens[1].isascii() or not tokens[1].replace("_", "").isalpha() or not tokens[1].isupper()):
-        raise SAMProtocolError(f"not a SAM reply: {printable(text, 200)}")
-    return Reply(tokens[0], tokens[1], _fields(tokens[2:]))
-
-
-_B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-~=")
-
-
-def parse_peer_line(line: bytes) -> PeerLine:
-    """Parse the ``<destination> [FROM_PORT=n TO_PORT=n]`` line."""
-    text = _decode_line(line)
-    tokens = text.split(" ")
-    dest = tokens[0]
-    if len(dest) < 516 or not _B64_CHARS.issuperset(dest):
-        raise SAMProtocolError(f"not a peer destination line: {printable(text, 200)}")
-    return PeerLine(dest, _fields(t for t in tokens[1:] if t))
-
-
-class SAMDecoder:
-    """Turns bytes from a SAM socket into events.
-
-    Feed bytes with :meth:`receive_data`; take events with
-    :meth:`next_event` until it returns :data:`NEED_DATA`.  Once a data
-    connection is established, stop calling :meth:`next_event` and take
-    the bytes that followed the handshake with :meth:`take_remaining`.
-    """
-
-    def __init__(self, max_line: int = MAX_LINE) -> None:
-        self._buffer = bytearray()
-        self._max_line = max_line
-        self._peer_line_expected = False
-        self._pending_packet: tuple[str, dict[str, str], int] | None = None
-
-    def receive_data(self, data: bytes) -> None:
-        self._buffer += data
-
-    def expect_peer_line(self) -> None:
-        """The next line is a peer destination line (after ``STREAM ACCEPT``)."""
-        self._peer_line_expected = True
-
-    def take_remaining(self) -> bytes:
-        """Everything received but not yet decoded, emptying the buffer."""
-        data = bytes(self._buffer)
-        self._buffer.clear()
-        return data
-
-    @property
-    def buffered(self) -> int:
-        return len(self._buffer)
-
-    def next_event(self) -> Event | _NeedData:
-        """The next complete event, or :data:`NEED_DATA`."""
-        if self._pending_packet is not None:
-            kind, fields, size = self._pending_packet
-            if len(self._buffer) < size:
-                return NEED_DATA
-            payload = bytes(self._buffer[:size])
-            del self._buffer[:size]
-            self._pending_packet = None
-            return Packet(kind, payload, fields)
-        end = self._buffer.find(b"\n")
-        if end < 0:
-            if len(self._buffer) > self._max_line:
-                raise SAMProtocolError(
-                    f"reply line longer than {self._max_line} bytes without a newline"
-                )
-            return NEED_DATA
-        if end > self._max_line:  # the same limit whether or not its end has come
-            raise SAMProtocolError(f"reply line longer than {self._max_line} bytes")
-        line = bytes(self._buffer[:end])
-        del self._buffer[: end + 1]
-        if self._peer_line_expected:
-            self._peer_line_expected = False
-            return parse_peer_line(line)
-        event = parse_line(line)
-        if isinstance(event, Reply) and event.action == "RECEIVED" and event.verb in ("DATAGRAM", "RAW"):
-            size_text = event.fields.get("SIZE", "")
-            if not size_text or not _DIGITS.issuperset(size_text) or len(size_text) > 6 \
-                    or int(size_text) > MAX_PACKET:
-                raise SAMProtocolError(f"{event.name} with a bad SIZE: {size_text[:20]!r}")
-            self._pending_packet = (event.verb, dict(event.fields), int(size_text))
-            return self.next_event()
-        return event

@@ -25,9 +25,6 @@ together.
 
 from __future__ import annotations
 
-import select as _select
-import socket as _stdsocket
-
 from txi2p.datagram import MAX_DGRAM, MAX_RAW
 
 __all__ = [
@@ -69,50 +66,8 @@ __all__ = [
     "socket",
 ]
 
-SOCK_STREAM = 1
-SOCK_DGRAM = 2
-SOCK_RAW = 3
-
-MSG_DONTWAIT = 128
-MSG_PEEK = 2
-MSG_WAITALL = 64
-
-# The standard library's numbers are typed ``int`` (here and below): the
-# package's modules import them back, a cycle in which mypy cannot infer them.
-POLLIN: int = _select.POLLIN
-POLLPRI: int = _select.POLLPRI
-POLLOUT: int = _select.POLLOUT
-POLLERR: int = _select.POLLERR
-POLLHUP: int = _select.POLLHUP
-POLLNVAL: int = _select.POLLNVAL
-
-#: The address family of every I2P socket (:attr:`socket.family`): no
-#: family of the standard library has this number.
-AF_I2P = 0x4932
-
-# Socket options, as the standard library spells them (see socket.setsockopt).
-SOL_SOCKET: int = _stdsocket.SOL_SOCKET
-SO_RCVTIMEO: int = _stdsocket.SO_RCVTIMEO
-SO_SNDTIMEO: int = _stdsocket.SO_SNDTIMEO
-SO_KEEPALIVE: int = _stdsocket.SO_KEEPALIVE
-SO_REUSEADDR: int = _stdsocket.SO_REUSEADDR
-IPPROTO_TCP: int = _stdsocket.IPPROTO_TCP
-TCP_NODELAY: int = _stdsocket.TCP_NODELAY
-
-SHUT_RD: int = _stdsocket.SHUT_RD
-SHUT_WR: int = _stdsocket.SHUT_WR
-SHUT_RDWR: int = _stdsocket.SHUT_RDWR
-
-#: Incoming stream bytes buffered before the shim pauses the stream.
-RECV_BUFFER_HIGH = 1024 * 1024
-
-#: Bytes a stream socket's sends may queue before send() waits (on top of
-#: the reactor transport's own 64 KiB buffer).
-SEND_BUFFER_HIGH = 256 * 1024
-
-
-# The implementation, one concern a module (each imports the constants
-# above, so the imports come after them):
+# The implementation, one concern a module:
+#   constants  the numbers above, and the buffer limits
 #   errors     Error and its subclasses
 #   options    bridge and session options from arguments; setsockopt's options
 #   context    the reactor thread every blocking call runs on
@@ -123,11 +78,38 @@ SEND_BUFFER_HIGH = 256 * 1024
 #   functions  create_connection() and resolve()
 # The private names imported are those that tests and
 # txi2p.blocking_tunnel use.
-from txi2p.socket.context import _ShimContext  # noqa: E402, F401
-from txi2p.socket.errors import BlockError, ClosedError, Error, NetworkError, Timeout, _network_error  # noqa: E402, F401
-from txi2p.socket.feeds import _StreamFeed  # noqa: E402, F401
-from txi2p.socket.functions import create_connection, resolve  # noqa: E402
-from txi2p.socket.options import keyword_options  # noqa: E402, F401
-from txi2p.socket.readiness import _Signal, poll, select  # noqa: E402, F401
-from txi2p.socket.sockets import socket  # noqa: E402
-from txi2p.socket.states import _SOCKET_TRANSITIONS, SocketState  # noqa: E402, F401
+from txi2p.socket.constants import (  # noqa: F401
+    AF_I2P,
+    IPPROTO_TCP,
+    MSG_DONTWAIT,
+    MSG_PEEK,
+    MSG_WAITALL,
+    POLLERR,
+    POLLHUP,
+    POLLIN,
+    POLLNVAL,
+    POLLOUT,
+    POLLPRI,
+    RECV_BUFFER_HIGH,
+    SEND_BUFFER_HIGH,
+    SHUT_RD,
+    SHUT_RDWR,
+    SHUT_WR,
+    SO_KEEPALIVE,
+    SO_RCVTIMEO,
+    SO_REUSEADDR,
+    SO_SNDTIMEO,
+    SOCK_DGRAM,
+    SOCK_RAW,
+    SOCK_STREAM,
+    SOL_SOCKET,
+    TCP_NODELAY,
+)
+from txi2p.socket.context import _ShimContext  # noqa: F401
+from txi2p.socket.errors import BlockError, ClosedError, Error, NetworkError, Timeout, _network_error  # noqa: F401
+from txi2p.socket.feeds import _StreamFeed  # noqa: F401
+from txi2p.socket.functions import create_connection, resolve
+from txi2p.socket.options import keyword_options  # noqa: F401
+from txi2p.socket.readiness import _Signal, poll, select  # noqa: F401
+from txi2p.socket.sockets import socket
+from txi2p.socket.states import _SOCKET_TRANSITIONS, SocketState  # noqa: F401

@@ -3,7 +3,9 @@ feeds with incoming streams, bytes and packets."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import threading
+import typing
+from typing import Any
 
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 from twisted.python.failure import Failure
@@ -11,14 +13,28 @@ from twisted.python.failure import Failure
 from txi2p.datagram import I2PDatagramPort
 from txi2p.protocol import close_after_flush
 
-if TYPE_CHECKING:
-    from txi2p.socket.sockets import socket
+
+class _FedSocket(typing.Protocol):
+    """What the feeds call on a socket (:class:`txi2p.socket.socket`), from the reactor thread."""
+
+    _cond: threading.Condition
+    _closed: bool
+
+    def _room_for_sends(self) -> None: ...
+
+    def _feed(self, data: bytes) -> None: ...
+
+    def _feed_eof(self, reason: Failure) -> None: ...
+
+    def _incoming(self, feed: _StreamFeed, addr: Any) -> None: ...
+
+    def _packet(self, data: bytes, addr: Any) -> None: ...
 
 
 class _StreamFeed(Protocol):
     """Reactor side of a shim stream socket: bytes in, the transport for bytes out."""
 
-    def __init__(self, sock: socket | None = None) -> None:
+    def __init__(self, sock: _FedSocket | None = None) -> None:
         self.sock = sock
         self.early: list[bytes] = []
         self.lost: Failure | None = None
@@ -74,7 +90,7 @@ class _StreamFeed(Protocol):
 class _AcceptFeed(Factory):
     noisy = False
 
-    def __init__(self, sock: socket) -> None:
+    def __init__(self, sock: _FedSocket) -> None:
         self.sock = sock
 
     def buildProtocol(self, addr: Any) -> _StreamFeed:
@@ -88,7 +104,7 @@ class _DatagramShare(DatagramProtocol):
 
     def __init__(self, port: I2PDatagramPort) -> None:
         self.port = port
-        self.sockets: list[socket] = []
+        self.sockets: list[_FedSocket] = []
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
         for sock in self.sockets:  # the oldest open socket takes it

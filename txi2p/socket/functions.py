@@ -7,7 +7,7 @@ from typing import Any
 
 from txi2p.address import Destination
 from txi2p.config import BridgeConfig
-from txi2p.socket import SOCK_STREAM
+from txi2p.socket.constants import SOCK_STREAM
 from txi2p.socket.context import _ShimContext
 from txi2p.socket.errors import Error, _network_error
 from txi2p.socket.names import host_name

@@ -8,7 +8,7 @@ import socket as _stdsocket
 from collections.abc import Iterable
 from typing import Any
 
-from txi2p.socket import POLLIN, POLLOUT, POLLPRI
+from txi2p.socket.constants import POLLIN, POLLOUT, POLLPRI
 
 
 class _Signal:

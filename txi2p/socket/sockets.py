@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import sys as _sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -15,11 +13,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txi2p.address import Destination, I2PAddress
-from txi2p.config import BridgeConfig, SessionConfig
-from txi2p.datagram import I2PDatagramEndpoint
-from txi2p.errors import TxI2PError
-from txi2p.session import SAMSession
-from txi2p.socket import (
+from txi2p.config import BridgeConfig
+from txi2p.socket.constants import (
     AF_I2P,
     MSG_DONTWAIT,
     MSG_PEEK,
@@ -35,15 +30,17 @@ from txi2p.socket import (
 )
 from txi2p.socket.context import _ShimContext
 from txi2p.socket.errors import BlockError, ClosedError, Error, NetworkError, Timeout, _network_error
-from txi2p.socket.feeds import _AcceptFeed, _DatagramShare, _StreamFeed
-from txi2p.socket.names import host_name
+from txi2p.socket.feeds import _AcceptFeed, _StreamFeed
+from txi2p.socket.files import make_file
+from txi2p.socket.joining import open_session
+from txi2p.socket.names import connect_target
 from txi2p.socket.options import (
-    _ADVISORY_OPTIONS,
-    _STYLES,
     _TIMEOUT_OPTIONS,
-    _TIMEVAL,
     _bridge_config,
-    _dotted,
+    advisory_value,
+    option_value,
+    socket_session_config,
+    timeout_seconds,
 )
 from txi2p.socket.readiness import _Signal
 from txi2p.socket.states import _SOCKET_TRANSITIONS, SocketState
@@ -73,28 +70,17 @@ class socket:
         if not isinstance(session, str):
             raise TypeError(f"session must be a str, not {session!r}")
         self._bridge_config = _bridge_config(samaddr, bridge)
-        in_depth = kwargs.pop("in_depth", None)
-        out_depth = kwargs.pop("out_depth", None)
-        self._session_config = SessionConfig.build(
-            name=session or None, style=_STYLES[type], options=_dotted(kwargs),
-            in_depth=in_depth, out_depth=out_depth, auto_close=type != SOCK_STREAM)
+        self._session_config = socket_session_config(session, type, kwargs)
         self._init_state(type)
         self._ctx = _ShimContext.get()
         self._session_name = session
         try:
-            if type == SOCK_STREAM:
-                registry = self._ctx.registry
-                self._session: SAMSession = self._ctx.call(
-                    lambda: registry.acquire(registry.bridge(self._bridge_config), self._session_config),
-                    what=f"creating session {session!r}")
-            else:
-                self._session = self._ctx.call(self._join_datagram_session, what=f"creating session {session!r}")
-        except BaseException as e:
+            session_and_share = open_session(self._ctx, self, session, type, self._bridge_config,
+                                             self._session_config)
+        except BaseException:
             self._signal.close()
-            if isinstance(e, TxI2PError) and not isinstance(e, (Error, ValueError)):
-                # the router refused or failed (a login, a session): an OSError like every network error
-                raise _network_error(e) from e
             raise
+        self._session, self._share = session_and_share
         self._watch_session()
 
     #: :data:`AF_I2P`, for code that checks a socket's family.
@@ -124,22 +110,9 @@ class socket:
         self._backlog = 0
         self._listening_port: Any = None
         self._packets: deque[tuple[bytes, Any]] = deque()
-        self._share: _DatagramShare | None = None
+        self._share = None
         self._default_dest: Destination | None = None
         self._session_error: Error | None = None
-
-    async def _join_datagram_session(self) -> SAMSession:
-        """The DATAGRAM/RAW session of this socket's name, from the registry (shared by name)."""
-        endpoint = I2PDatagramEndpoint(self._ctx.reactor, bridge=self._bridge_config,
-                                       session_config=self._session_config, registry=self._ctx.registry)
-        port = await endpoint.acquire_port()
-        share = port.protocol
-        if not isinstance(share, _DatagramShare):
-            share = _DatagramShare(port)
-            port.attach(share)
-        share.sockets.append(self)
-        self._share = share
-        return port.session
 
     @classmethod
     def _accepted(cls, parent: socket, feed: _StreamFeed, peer: Any) -> socket:
@@ -227,37 +200,14 @@ class socket:
         """
         key = (level, optname)
         if key in _TIMEOUT_OPTIONS:
-            if isinstance(value, (bytes, bytearray)):
-                if len(value) != _TIMEVAL.size:
-                    raise ValueError(f"{_TIMEOUT_OPTIONS[key]} takes a struct timeval of {_TIMEVAL.size} bytes")
-                seconds, micros = _TIMEVAL.unpack(value)
-                timeout = seconds + micros / 1e6
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                timeout = float(value)
-            else:
-                raise TypeError(f"{_TIMEOUT_OPTIONS[key]} takes a struct timeval or seconds, not {value!r}")
-            self.settimeout(timeout or None)
-        elif key in _ADVISORY_OPTIONS:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{_ADVISORY_OPTIONS[key]} takes an int, not {value!r}")
-            self._advisory[key] = value
+            self.settimeout(timeout_seconds(key, value) or None)
         else:
-            raise Error(f"socket option (level {level}, option {optname}) is not supported by I2P sockets "
-                        "(supported: SO_RCVTIMEO, SO_SNDTIMEO, SO_KEEPALIVE, SO_REUSEADDR, TCP_NODELAY)")
+            self._advisory[key] = advisory_value(key, value)
 
     def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> int | bytes:
         """An option's value (see :meth:`setsockopt`); the timeouts as a
         ``struct timeval`` when *buflen* is given, else in whole seconds."""
-        key = (level, optname)
-        if key in _TIMEOUT_OPTIONS:
-            timeout = self._timeout or 0.0
-            if buflen is None:
-                return int(timeout)
-            return _TIMEVAL.pack(int(timeout), round((timeout - int(timeout)) * 1e6))[:buflen]
-        if key in _ADVISORY_OPTIONS:
-            value = self._advisory.get(key, 0)
-            return value if buflen is None else value.to_bytes(4, _sys.byteorder)[:buflen]
-        raise Error(f"socket option (level {level}, option {optname}) is not supported by I2P sockets")
+        return option_value((level, optname), self._timeout, self._advisory, buflen)
 
     def fileno(self) -> int:
         """A real descriptor, readable when a receive/accept would not block."""
@@ -371,17 +321,7 @@ class socket:
             self._wait(lambda: self._state != SocketState.CONNECTING, 0, "connect")
         self._finish_connect()
 
-    @staticmethod
-    def _connect_target(address: Any) -> Destination | str:
-        if isinstance(address, tuple):  # (dest, port), like AF_INET addresses
-            address = address[0]
-        if isinstance(address, I2PAddress):
-            address = address.destination or address.host
-        if isinstance(address, str):
-            address = host_name(address)  # http://duck.i2p/ as the classic module took it
-        if not isinstance(address, (str, Destination)) or not address:
-            raise ValueError(f"an I2P address must be a destination or host name, not {address!r}")
-        return address
+    _connect_target = staticmethod(connect_target)
 
     def _move(self, to: SocketState) -> None:
         """Go to state *to*; a move not in the transition table is a txi2p bug."""
@@ -657,48 +597,4 @@ class socket:
         """A file object reading and writing the stream (like ``socket.makefile``)."""
         if self.type != SOCK_STREAM:
             raise Error("makefile() is for SOCK_STREAM sockets")
-        if not set(mode) <= {"r", "w", "b"}:
-            raise ValueError(f"invalid mode {mode!r} (only r, w, b)")
-        reading, writing, binary = "r" in mode, "w" in mode, "b" in mode
-        raw = _SocketIO(self, reading, writing)
-        if buffering is None or buffering < 0:
-            buffering = io.DEFAULT_BUFFER_SIZE
-        if buffering == 0:
-            if not binary:
-                raise ValueError("unbuffered streams must be binary")
-            return raw
-        buffer: Any
-        if reading and writing:
-            buffer = io.BufferedRWPair(raw, raw, buffering)
-        elif reading:
-            buffer = io.BufferedReader(raw, buffering)
-        else:
-            buffer = io.BufferedWriter(raw, buffering)
-        if binary:
-            return buffer
-        text = io.TextIOWrapper(buffer, encoding, errors, newline)
-        text.mode = mode  # type: ignore[misc]
-        return text
-
-
-class _SocketIO(io.RawIOBase):
-    def __init__(self, sock: socket, reading: bool, writing: bool) -> None:
-        super().__init__()
-        self._sock = sock
-        self._reading = reading
-        self._writing = writing
-
-    def readinto(self, b: Any) -> int:
-        return self._sock.recv_into(b)
-
-    def write(self, b: Any) -> int:
-        return self._sock.send(b)
-
-    def readable(self) -> bool:
-        return self._reading
-
-    def writable(self) -> bool:
-        return self._writing
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
+        return make_file(self, mode, buffering, encoding, errors, newline)

@@ -19,6 +19,7 @@ Use it from your own tests like txtorcon's fake control protocol::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,67 +139,102 @@ class _FakeSAMProtocol(Protocol):
         verb = " ".join(words[:2])
         args = _fields(words[2:])
         assert self.transport is not None
-        if words[0] == "PING":
-            if self.profile.ping != "close":
-                self._say(" ".join(["PONG", *words[1:]]))
-            if self.profile.ping != "keep":
-                self.transport.loseConnection()
-        elif verb == "HELLO VERSION":
-            if self.bridge.credentials is not None and not self._authorized(args):
-                return
-            high = args.get("MAX", "3.0")
-            version = high if high in self.profile.versions else args.get("MIN", "3.0")
-            self._say(f"HELLO REPLY RESULT=OK VERSION={version}")
-        elif verb == "SESSION CREATE":
-            style = args.get("STYLE", "")
-            if ((style in ("PRIMARY", "MASTER") and style not in self.profile.primary_styles)
-                    or (style.startswith("DATAGRAM") and style not in self.profile.datagram_styles)):
-                self._error("SESSION STATUS", "Unknown STYLE")
-                return
-            enc_types = args.get("i2cp.leaseSetEncType", "").split(",")
-            if not self.profile.post_quantum and any(t.isdigit() and int(t) > 4 for t in enc_types):
-                self._error("SESSION STATUS", "Error creating I2PSocketManager: Unsupported crypto type: 6")
-                return
-            if (style in ("DATAGRAM", "RAW") and "PORT" not in args
-                    and self.profile.silent_unforwarded_datagrams):
-                return
-            self._master = style in ("PRIMARY", "MASTER")
-            self.bridge.sessions.append(args.get("ID", ""))
-            if self._master:
-                self.bridge.primaries.add(args.get("ID", ""))
-            self._say(f"SESSION STATUS RESULT=OK DESTINATION={self.bridge.key.base64}")
-        elif verb == "SESSION ADD":
-            style = args.get("STYLE", "")
-            if self.profile.silent_add_without_from_port and "FROM_PORT" not in args:
-                return
-            if not self._master:
-                self._error("SESSION STATUS", "Wrong session type")
-            elif style not in self.profile.subsession_styles:
-                self._error("SESSION STATUS", "Unsupported STYLE")
-            elif style != "STREAM" and self.profile.subsession_needs_port and "PORT" not in args:
-                self._error("SESSION STATUS", f"{style} subsession must specify PORT")
-            else:
-                self._say(f"SESSION STATUS RESULT=OK ID={args.get('ID', '')}")
-        elif verb == "NAMING LOOKUP":
-            name = args.get("NAME", "")
-            known = self.bridge.names.get(name)
-            if known is None:
-                self._say(f"NAMING REPLY RESULT={self.profile.not_found} NAME={name}")
-            else:
-                extra = ""
-                if self.profile.lookup_options and args.get("OPTIONS") == "true":
-                    extra = "".join(f' "OPTION:{k}={v}"' for k, v in self.bridge.name_options.get(name, {}).items())
-                self._say(f"NAMING REPLY RESULT=OK NAME={name} VALUE={known}{extra}")
-        elif words[0] == "STREAM":
-            if args.get("ID") in self.bridge.primaries and not self.profile.streams_on_primary:
-                self._say('STREAM STATUS RESULT=I2P_ERROR MESSAGE="primary session"')
-            else:
-                self._error("STREAM STATUS", "streams are not played by this fake")
-        elif verb == "DEST GENERATE":
-            key = fake_private_key()
-            self._say(f"DEST REPLY PUB={key.destination.base64} PRIV={key.base64}")
-        else:
+        handler = _HANDLERS.get(words[0]) or _HANDLERS.get(verb)
+        if handler is None:
             self._error("SESSION STATUS", f"{verb} is not played by this fake")
+        else:
+            handler(self, words, args)
+
+    def _ping(self, words: list[str], args: dict[str, str]) -> None:
+        assert self.transport is not None
+        if self.profile.ping != "close":
+            self._say(" ".join(["PONG", *words[1:]]))
+        if self.profile.ping != "keep":
+            self.transport.loseConnection()
+
+    def _hello(self, words: list[str], args: dict[str, str]) -> None:
+        if self.bridge.credentials is not None and not self._authorized(args):
+            return
+        high = args.get("MAX", "3.0")
+        version = high if high in self.profile.versions else args.get("MIN", "3.0")
+        self._say(f"HELLO REPLY RESULT=OK VERSION={version}")
+
+    def _create_refusal(self, style: str, args: dict[str, str]) -> str | None:
+        """The I2P_ERROR message this profile answers a SESSION CREATE with."""
+        if ((style in ("PRIMARY", "MASTER") and style not in self.profile.primary_styles)
+                or (style.startswith("DATAGRAM") and style not in self.profile.datagram_styles)):
+            return "Unknown STYLE"
+        enc_types = args.get("i2cp.leaseSetEncType", "").split(",")
+        if not self.profile.post_quantum and any(t.isdigit() and int(t) > 4 for t in enc_types):
+            return "Error creating I2PSocketManager: Unsupported crypto type: 6"
+        return None
+
+    def _session_create(self, words: list[str], args: dict[str, str]) -> None:
+        style = args.get("STYLE", "")
+        refusal = self._create_refusal(style, args)
+        if refusal is not None:
+            self._error("SESSION STATUS", refusal)
+            return
+        if (style in ("DATAGRAM", "RAW") and "PORT" not in args
+                and self.profile.silent_unforwarded_datagrams):
+            return
+        self._master = style in ("PRIMARY", "MASTER")
+        self.bridge.sessions.append(args.get("ID", ""))
+        if self._master:
+            self.bridge.primaries.add(args.get("ID", ""))
+        self._say(f"SESSION STATUS RESULT=OK DESTINATION={self.bridge.key.base64}")
+
+    def _add_refusal(self, style: str, args: dict[str, str]) -> str | None:
+        """The I2P_ERROR message this profile answers a SESSION ADD with."""
+        if not self._master:
+            return "Wrong session type"
+        if style not in self.profile.subsession_styles:
+            return "Unsupported STYLE"
+        if style != "STREAM" and self.profile.subsession_needs_port and "PORT" not in args:
+            return f"{style} subsession must specify PORT"
+        return None
+
+    def _session_add(self, words: list[str], args: dict[str, str]) -> None:
+        if self.profile.silent_add_without_from_port and "FROM_PORT" not in args:
+            return
+        refusal = self._add_refusal(args.get("STYLE", ""), args)
+        if refusal is not None:
+            self._error("SESSION STATUS", refusal)
+        else:
+            self._say(f"SESSION STATUS RESULT=OK ID={args.get('ID', '')}")
+
+    def _lookup(self, words: list[str], args: dict[str, str]) -> None:
+        name = args.get("NAME", "")
+        known = self.bridge.names.get(name)
+        if known is None:
+            self._say(f"NAMING REPLY RESULT={self.profile.not_found} NAME={name}")
+            return
+        extra = ""
+        if self.profile.lookup_options and args.get("OPTIONS") == "true":
+            extra = "".join(f' "OPTION:{k}={v}"' for k, v in self.bridge.name_options.get(name, {}).items())
+        self._say(f"NAMING REPLY RESULT=OK NAME={name} VALUE={known}{extra}")
+
+    def _stream(self, words: list[str], args: dict[str, str]) -> None:
+        if args.get("ID") in self.bridge.primaries and not self.profile.streams_on_primary:
+            self._say('STREAM STATUS RESULT=I2P_ERROR MESSAGE="primary session"')
+        else:
+            self._error("STREAM STATUS", "streams are not played by this fake")
+
+    def _generate(self, words: list[str], args: dict[str, str]) -> None:
+        key = fake_private_key()
+        self._say(f"DEST REPLY PUB={key.destination.base64} PRIV={key.base64}")
+
+
+#: What answers each command: its first word (PING, STREAM) or first two.
+_HANDLERS: dict[str, Callable[[_FakeSAMProtocol, list[str], dict[str, str]], None]] = {
+    "PING": _FakeSAMProtocol._ping,
+    "HELLO VERSION": _FakeSAMProtocol._hello,
+    "SESSION CREATE": _FakeSAMProtocol._session_create,
+    "SESSION ADD": _FakeSAMProtocol._session_add,
+    "NAMING LOOKUP": _FakeSAMProtocol._lookup,
+    "STREAM": _FakeSAMProtocol._stream,
+    "DEST GENERATE": _FakeSAMProtocol._generate,
+}
 
 
 @dataclass

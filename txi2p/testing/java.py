@@ -31,13 +31,10 @@ import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from txi2p.address import Destination, b64encode
 from txi2p.errors import TxI2PError
-
-if TYPE_CHECKING:
-    from txi2p.testing.network import I2PRouter
+from txi2p.testing.routers import JAVA_JARS, I2PRouter
 
 __all__ = ["JAVA_SESSION_OPTIONS", "java_router_command", "route_from", "router_info_caps",
            "router_info_hash", "seed_java_netdb"]
@@ -159,8 +156,6 @@ def _clients(router: I2PRouter) -> str:
 def java_router_command(router: I2PRouter, netid: int) -> list[str]:
     """Write the router's config files and return the command that runs it."""
     assert router.build is not None
-    from txi2p.testing.network import JAVA_JARS
-
     d = str(router.datadir)
     (router.datadir / "router.config").write_text(_config(router, netid))
     (router.datadir / "clients.config").write_text(_clients(router))

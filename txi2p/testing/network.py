@@ -35,22 +35,15 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from txi2p.child_guard import guarded_command
-from txi2p.i2pd import (
-    Settings,
-    apply_options,
-    prepare_data_directory,
-    render_config,
-    router_command,
-    router_settings,
-)
+from txi2p.i2pd import prepare_data_directory, router_command
 from txi2p.testing.java import java_router_command, route_from, router_info_caps, seed_java_netdb
 from txi2p.testing.namespace import TESTNET_PREFIX, enter_private_namespace
+from txi2p.testing.routers import JAVA_JARS, I2PRouter, NetworkStartError, RouterBuild, join_options
 
-__all__ = ["TESTNET_FILES", "I2PRouter", "NetworkStartError", "PrivateI2PNetwork", "RouterBuild", "find_i2pd",
+__all__ = ["JAVA_JARS", "TESTNET_FILES", "I2PRouter", "NetworkStartError", "PrivateI2PNetwork", "RouterBuild", "find_i2pd",
            "join_options"]
 
 Progress = Callable[[str], None]
@@ -67,39 +60,6 @@ TESTNET_FILES = {
 }
 
 
-def join_options(host: str, port: int, netid: int, *, floodfill: bool = False, ssu2: bool = False,
-                 exploratory_length: int | None = None) -> dict[str, object]:
-    """i2pd options (``router_options`` of :func:`txi2p.launch`) for a router
-    that joins a private network: its 198.18.0.x *host* and *port*, the
-    network's *netid*, no NAT/IPv6, reserved ranges allowed, NTCP2 published.
-
-    A joining router also needs the network's reseed zip (``reseed_file=``,
-    see :meth:`PrivateI2PNetwork.reseed_zip`) and *host* on ``lo`` in the
-    private namespace (:func:`~txi2p.testing.namespace.enter_private_namespace`).
-    """
-    options: dict[str, object] = {
-        "host": host, "address4": host, "port": port, "ipv4": True, "ipv6": False, "nat": False,
-        "netid": netid, "reservedrange": False, "floodfill": floodfill,
-        "ntcp2.enabled": True, "ntcp2.published": True, "ntcp2.port": port,
-    }
-    if ssu2:
-        # A Java router uses only routers with the R (reachable) cap as
-        # inbound gateways, which i2pd routers get only from an SSU2 peer
-        # test; SIGTSTP then SIGCONT (offline, online) starts one.
-        options.update({"ssu2.enabled": True, "ssu2.published": True, "ssu2.port": port,
-                        "unix.handle_sigtstp": True})
-    else:
-        options["ssu2.enabled"] = False
-    if exploratory_length is not None:
-        options.update({"exploratory.inbound.length": exploratory_length,
-                        "exploratory.outbound.length": exploratory_length})
-    return options
-
-
-class NetworkStartError(RuntimeError):
-    """The private network could not be started; the message says why."""
-
-
 def find_i2pd() -> str | None:
     """Path of the i2pd binary, from ``$I2PD`` or ``$PATH``."""
     explicit = os.environ.get("I2PD")
@@ -108,157 +68,6 @@ def find_i2pd() -> str | None:
     return shutil.which("i2pd") or (
         "/usr/sbin/i2pd" if os.path.exists("/usr/sbin/i2pd") else None
     )
-
-
-#: The jars a headless Java I2P router with SAM needs.
-JAVA_JARS = ("i2p.jar", "router.jar", "mstreaming.jar", "streaming.jar", "sam.jar")
-
-
-@dataclass(frozen=True)
-class RouterBuild:
-    """What runs one router: an i2pd binary, or the jars of a Java I2P build.
-
-    :ivar kind: ``"i2pd"`` or ``"java"``.
-    :ivar path: the i2pd executable (a wrapper script is fine), or the
-        directory holding the Java jars (:data:`JAVA_JARS`).
-    """
-
-    kind: str
-    path: str
-
-    @classmethod
-    def parse(cls, spec: str | RouterBuild) -> RouterBuild:
-        """``"i2pd:PATH"``, ``"java:DIR"``, or a bare path (an i2pd binary)."""
-        if isinstance(spec, RouterBuild):
-            return spec
-        kind, sep, path = spec.partition(":")
-        if not sep or kind not in ("i2pd", "java"):
-            kind, path = "i2pd", spec
-        if not path:
-            raise ValueError(f"router build {spec!r}: give i2pd:PATH or java:DIR")
-        return cls(kind, os.path.abspath(os.path.expanduser(path)))
-
-    @classmethod
-    def parse_list(cls, text: str) -> list[RouterBuild]:
-        """Comma-separated specs (``$TXI2P_ROUTERS``), e.g. ``i2pd:/a,java:/b``."""
-        return [cls.parse(part.strip()) for part in text.split(",") if part.strip()]
-
-    def check(self) -> None:
-        """Raise :class:`NetworkStartError` if this build cannot run here."""
-        if self.kind == "java":
-            missing = [j for j in JAVA_JARS if not os.path.exists(os.path.join(self.path, j))]
-            if missing:
-                raise NetworkStartError(
-                    f"Java I2P build {self.path} lacks {', '.join(missing)} (build them with "
-                    "'ant buildCore buildRouter buildMinistreaming buildStreaming buildSAM')")
-            if shutil.which("java") is None:
-                raise NetworkStartError("Java I2P needs a Java runtime (apt-get install openjdk-17-jre-headless)")
-        elif not os.access(self.path, os.X_OK):
-            raise NetworkStartError(f"i2pd binary {self.path} is missing or not executable")
-
-    def version(self) -> str:
-        """What the build says of its version (runs it once)."""
-        if self.kind == "java":
-            jars = os.pathsep.join(os.path.join(self.path, j) for j in JAVA_JARS)
-            out = subprocess.run(["java", "-cp", jars, "net.i2p.router.RouterVersion"],
-                                 capture_output=True, text=True, timeout=60).stdout
-            line = out.splitlines()[0] if out else "?"
-            return "Java I2P " + line.rpartition(":")[2].strip()
-        out = subprocess.run([self.path, "--version"], capture_output=True, text=True,
-                             timeout=60).stdout
-        return out.splitlines()[0] if out else "?"
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.path}"
-
-
-@dataclass
-class I2PRouter:
-    """One router process of the private network."""
-
-    index: int
-    host: str
-    port: int
-    floodfill: bool
-    datadir: Path
-    sam_port: int | None = None
-    build: RouterBuild | None = None
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-    @property
-    def is_java(self) -> bool:
-        return self.build is not None and self.build.kind == "java"
-
-    @property
-    def sam_address(self) -> str:
-        """``host:port`` of this router's SAM bridge (inside the namespace)."""
-        if self.sam_port is None:
-            raise ValueError(f"router {self.index} has no SAM bridge")
-        return f"127.0.0.1:{self.sam_port}"
-
-    @property
-    def http_proxy_address(self) -> str | None:
-        """``host:port`` of this router's HTTP proxy to I2P sites (i2pd client
-        routers; inside the namespace), or None."""
-        if self.sam_port is None or self.is_java:
-            return None
-        return f"127.0.0.1:{self.sam_port + 2}"
-
-    @property
-    def logfile(self) -> Path:
-        if self.is_java:
-            return self.datadir / "logs" / "log-0.txt"
-        return self.datadir / "i2pd.log"
-
-    def settings(self, netid: int, exploratory_length: int | None, ssu2: bool = False) -> Settings:
-        """This router's configuration: txi2p's for every router it starts
-        (:func:`txi2p.i2pd.router_settings`) with :func:`join_options` and the
-        test network's own (HTTP proxy, address book, reseeding) on top."""
-        options = join_options(self.host, self.port, netid, floodfill=self.floodfill, ssu2=ssu2,
-                               exploratory_length=exploratory_length)
-        options.update({
-            # the test network's routers share the CA-less certificates dir of their own
-            "certsdir": self.datadir / "certificates",
-            # no bandwidth cap: the default class L (32 KB/s) throttles the test traffic
-            "bandwidth": "X",
-            "share": 100,
-            "nettime.enabled": False,
-            "reseed.verify": False,
-            "reseed.threshold": 0,
-            "reseed.urls": "https://127.0.0.1:1/",
-            # kept on: i2pd 2.45.1 segfaults on a base64 STREAM CONNECT without it
-            # (TESTNET_FILES keep it from downloading anything)
-            "addressbook.enabled": True,
-            "addressbook.defaulturl": "",
-            "addressbook.subscriptions": "",
-        })
-        if not self.floodfill:
-            options["reseed.zipfile"] = self.datadir / "reseed.zip"
-        options.update(self._http_proxy(exploratory_length))
-        return apply_options(router_settings(self.datadir, self.sam_port), options)
-
-    def config_text(self, netid: int, exploratory_length: int | None, ssu2: bool = False) -> str:
-        return render_config(self.settings(netid, exploratory_length, ssu2),
-                             header="Written by txi2p.testing for a private test network.")
-
-    def _http_proxy(self, hops: int | None) -> dict[str, object]:
-        if self.http_proxy_address is None:
-            return {}
-        host, _, port = self.http_proxy_address.partition(":")
-        length = 1 if hops is None else hops
-        return {"httpproxy.enabled": True, "httpproxy.address": host, "httpproxy.port": port,
-                "httpproxy.addresshelper": False, "httpproxy.inbound.length": length,
-                "httpproxy.outbound.length": length}
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            text = self.logfile.read_text(errors="replace").splitlines()
-        except OSError:
-            return "(no log)"
-        return "\n".join(text[-lines:])
 
 
 class PrivateI2PNetwork:
@@ -299,15 +108,7 @@ class PrivateI2PNetwork:
         self._progress = progress or (lambda message: None)
         client_builds = self._builds(clients)
         floodfill_builds = self._builds(floodfills)
-        if not client_builds or not floodfill_builds:
-            raise ValueError("a network needs at least one floodfill and one client")
-        if len(client_builds) + len(floodfill_builds) > 250:
-            raise ValueError("at most 250 routers")
-        if any(b is not None and b.kind == "java" for b in floodfill_builds):
-            raise ValueError("floodfill routers must be i2pd (Java routers can be clients)")
-        if sum(b is not None and b.kind == "java" for b in client_builds) > 1:
-            raise ValueError("at most one Java router per network (its connections get their "
-                             "source address from the namespace's routes)")
+        _check_builds(client_builds, floodfill_builds)
         self.routers: list[I2PRouter] = []
         builds = [(True, b) for b in floodfill_builds] + [(False, b) for b in client_builds]
         for i, (floodfill, build) in enumerate(builds):
@@ -404,6 +205,23 @@ class PrivateI2PNetwork:
         Enters the private namespace first (see
         :func:`~txi2p.testing.namespace.enter_private_namespace`).
         """
+        self._resolve_builds()
+        self._progress("entering a private network namespace")
+        enter_private_namespace(r.host for r in self.routers)
+        for java in (r for r in self.routers if r.is_java):
+            route_from(java.host, (r.host for r in self.routers if not r.is_java))
+        self._prepare_directories()
+        floodfills = self._start_floodfills(timeout)
+        self._start_i2pd_clients()
+        self._start_java_clients(floodfills, timeout)
+        self._wait_for(
+            "the SAM bridges to accept connections",
+            lambda: all(_accepts(r.sam_port) for r in self.clients),
+            timeout,
+        )
+
+    def _resolve_builds(self) -> None:
+        """The default i2pd for routers without a build; every build checked."""
         for router in self.routers:
             if router.build is None:
                 if self.i2pd is None:
@@ -412,15 +230,16 @@ class PrivateI2PNetwork:
                 router.build = RouterBuild("i2pd", self.i2pd)
         for build in {r.build for r in self.routers if r.build is not None}:
             build.check()
-        self._progress("entering a private network namespace")
-        enter_private_namespace(r.host for r in self.routers)
-        for java in (r for r in self.routers if r.is_java):
-            route_from(java.host, (r.host for r in self.routers if not r.is_java))
+
+    def _prepare_directories(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         for router in self.routers:
             if router.datadir.exists():
                 shutil.rmtree(router.datadir)
             prepare_data_directory(router.datadir, TESTNET_FILES)
+
+    def _start_floodfills(self, timeout: float) -> list[I2PRouter]:
+        """Start the floodfills; they once each wrote its router.info."""
         floodfills = [r for r in self.routers if r.floodfill]
         self._progress(f"starting {len(floodfills)} floodfill router(s)")
         for router in floodfills:
@@ -431,26 +250,27 @@ class PrivateI2PNetwork:
             timeout,
         )
         time.sleep(0.2)  # router.info is written in one go; be safe anyway
+        return floodfills
+
+    def _start_i2pd_clients(self) -> None:
         i2pd_clients = [r for r in self.clients if not r.is_java]
-        java_clients = [r for r in self.clients if r.is_java]
         for router in i2pd_clients:
             self.reseed_zip(router.datadir / "reseed.zip")
         self._progress(f"starting {len(i2pd_clients)} i2pd client router(s) with SAM bridges")
         for router in i2pd_clients:
             self._start_router(router)
-        if java_clients:
-            # Java needs reachable (R) floodfills in its netDb from the start:
-            # it does not pick up their updated router.info later.
-            self._make_reachable(floodfills, timeout)
-            self._progress("starting the Java I2P router")
-            for router in java_clients:
-                seed_java_netdb(router, [ff.datadir / "router.info" for ff in floodfills])
-                self._start_router(router)
-        self._wait_for(
-            "the SAM bridges to accept connections",
-            lambda: all(_accepts(r.sam_port) for r in self.clients),
-            timeout,
-        )
+
+    def _start_java_clients(self, floodfills: list[I2PRouter], timeout: float) -> None:
+        java_clients = [r for r in self.clients if r.is_java]
+        if not java_clients:
+            return
+        # Java needs reachable (R) floodfills in its netDb from the start:
+        # it does not pick up their updated router.info later.
+        self._make_reachable(floodfills, timeout)
+        self._progress("starting the Java I2P router")
+        for router in java_clients:
+            seed_java_netdb(router, [ff.datadir / "router.info" for ff in floodfills])
+            self._start_router(router)
 
     def reseed_zip(self, path: str | os.PathLike[str]) -> Path:
         """Write a reseed zip of the floodfills' router.info at *path* (for a
@@ -556,6 +376,19 @@ class PrivateI2PNetwork:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _check_builds(clients: list[RouterBuild | None], floodfills: list[RouterBuild | None]) -> None:
+    """Refuse a network its routers cannot make."""
+    if not clients or not floodfills:
+        raise ValueError("a network needs at least one floodfill and one client")
+    if len(clients) + len(floodfills) > 250:
+        raise ValueError("at most 250 routers")
+    if any(b is not None and b.kind == "java" for b in floodfills):
+        raise ValueError("floodfill routers must be i2pd (Java routers can be clients)")
+    if sum(b is not None and b.kind == "java" for b in clients) > 1:
+        raise ValueError("at most one Java router per network (its connections get their "
+                         "source address from the namespace's routes)")
 
 
 def _accepts(port: int | None) -> bool:
