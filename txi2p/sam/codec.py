@@ -13,7 +13,7 @@ Events a decoder yields:
   :meth:`SAMDecoder.expect_peer_line`);
 * :class:`Packet` — ``DATAGRAM RECEIVED`` / ``RAW RECEIVED`` with its payload.
 
-The events are defined in :mod:`txi2p.sam.events` and the decoding in
+The events are defined in :mod:`txi2p.sam.received` and the decoding in
 :mod:`txi2p.sam.decoder`; every name is importable from here.
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from txi2p.errors import printable
 from txi2p.sam.decoder import MAX_LINE, MAX_PACKET, MAX_PING_TEXT, SAMDecoder, parse_line, parse_peer_line
-from txi2p.sam.events import NEED_DATA, PUBLIC_DEST_MAX, Event, Packet, PeerLine, Ping, Pong, Reply
+from txi2p.sam.received import NEED_DATA, PUBLIC_DEST_MAX, Event, Packet, PeerLine, Ping, Pong, Reply
 
 __all__ = [
     "DATAGRAM_STYLES",

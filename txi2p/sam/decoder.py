@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from txi2p.errors import SAMProtocolError, printable
-from txi2p.sam.events import DIGITS, NEED_DATA, Event, Packet, PeerLine, Ping, Pong, Reply, _NeedData
+from txi2p.sam.received import DIGITS, NEED_DATA, Event, Packet, PeerLine, Ping, Pong, Reply, _NeedData
 
 __all__ = ["MAX_LINE", "MAX_PACKET", "MAX_PING_TEXT", "SAMDecoder", "parse_line", "parse_peer_line"]
 

@@ -1,4 +1,4 @@
-"""The events a :class:`~txi2p.sam.codec.SAMDecoder` yields, sans I/O:
+"""What a :class:`~txi2p.sam.codec.SAMDecoder` reads from a bridge, sans I/O:
 :class:`Reply`, :class:`Ping`, :class:`Pong`, :class:`PeerLine`,
 :class:`Packet` (all importable from :mod:`txi2p.sam.codec`)."""
 
