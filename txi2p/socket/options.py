@@ -37,7 +37,7 @@ _STYLES = {SOCK_STREAM: "STREAM", SOCK_DGRAM: "DATAGRAM", SOCK_RAW: "RAW"}
 
 def _bridge_config(samaddr: str | None, bridge: BridgeConfig | None) -> BridgeConfig:
     """The socket's bridge: *bridge*, or the one at *samaddr* (not both)."""
-    return BridgeConfig.given(bridge, samaddr)
+    return BridgeConfig.from_loose(bridge, samaddr)
 
 
 def keyword_options(kwargs: dict[str, Any]) -> dict[str, str]:

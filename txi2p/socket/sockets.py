@@ -76,7 +76,7 @@ class socket:
         in_depth = kwargs.pop("in_depth", None)
         out_depth = kwargs.pop("out_depth", None)
         self._session_config = SessionConfig.build(
-            name=session or None, style=_STYLES[type], options=_dotted(kwargs),
+            nickname=session or None, style=_STYLES[type], options=_dotted(kwargs),
             in_depth=in_depth, out_depth=out_depth, auto_close=type != SOCK_STREAM)
         self._init_state(type)
         self._ctx = _ShimContext.get()
@@ -130,7 +130,7 @@ class socket:
 
     async def _join_datagram_session(self) -> SAMSession:
         """The DATAGRAM/RAW session of this socket's name, from the registry (shared by name)."""
-        endpoint = I2PDatagramEndpoint(self._ctx.reactor, bridge=self._bridge_config,
+        endpoint = I2PDatagramEndpoint(self._ctx.reactor, bridge_config=self._bridge_config,
                                        session_config=self._session_config, registry=self._ctx.registry)
         port = await endpoint.acquire_port()
         share = port.protocol
