@@ -180,7 +180,7 @@ class TunnelServer(_BlockingService):
 
     @property
     def session(self) -> str:
-        return self.service.session
+        return self.service.nickname
 
 
 class TunnelClient(_BlockingService):
@@ -210,6 +210,6 @@ class TunnelClient(_BlockingService):
 
     @property
     def session(self) -> str:
-        return self.service.session
+        return self.service.nickname
 
 

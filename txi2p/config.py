@@ -2,12 +2,16 @@
 
 :class:`BridgeConfig` says how to reach one SAM bridge (its address or a
 client endpoint, whether a remote address is accepted, SAM 3.2
-credentials, command timeouts).  :class:`SessionConfig` says what a
-session is (name, key file, style, I2CP options, signature type).  Both
-are frozen and checked when made: each front door (endpoint strings and
-constructors, datagrams, tunnels, ``twistd i2ptunnel``, ``txi2p.socket``,
-the 0.3.x names) parses its own syntax into them once, at the edge, and
-passes them down; nothing below checks them again.
+credentials, command timeouts, UDP port).  :class:`SessionConfig` says
+what a session is (nickname, key file, style, I2CP options, signature
+type, ``auto_close``).  Both are frozen and checked when made.  The
+Python classes (endpoints, datagrams, tunnels, the ``I2P`` object) take
+only these two values; the doors where users write loose text (``i2p:``
+endpoint strings, ``twistd i2ptunnel`` options and INI files,
+``txi2p.socket``/``txi2p.sam`` and the 0.3.x names) parse it into them
+once, at the edge (:meth:`SessionConfig.build`,
+:meth:`BridgeConfig.from_loose`), and pass them down; nothing below
+checks them again.
 
 The checks every door shares live here too: :func:`check_port`,
 :func:`is_loopback`, :func:`parse_sam_address`.

@@ -180,12 +180,12 @@ class I2PWebEndpoints:
         return endpoint
 
 
-def connect(reactor: Any, bridge: BridgeConfig | str | None = None, *,
+def connect(reactor: Any, bridge_config: BridgeConfig | str | None = None, *,
             registry: SessionRegistry | None = None) -> Deferred[I2P]:
     """An :class:`I2P` for a router that runs already, once its SAM bridge
     answers HELLO.
 
-    :param bridge: a :class:`~txi2p.config.BridgeConfig`, or ``host:port``
+    :param bridge_config: a :class:`~txi2p.config.BridgeConfig`, or ``host:port``
         (default ``$I2P_SAM_ADDRESS`` or ``127.0.0.1:7656``).
 
     Fails as ``txi2p check`` does: :class:`~txi2p.errors.SAMConnectionFailed`
@@ -193,7 +193,7 @@ def connect(reactor: Any, bridge: BridgeConfig | str | None = None, *,
     that refuses the HELLO, :class:`~txi2p.errors.CommandTimeout` for one
     that does not answer.
     """
-    config = bridge if isinstance(bridge, BridgeConfig) else BridgeConfig(bridge)
+    config = bridge_config if isinstance(bridge_config, BridgeConfig) else BridgeConfig(bridge_config)
     registry = registry or SessionRegistry.for_reactor(reactor)
     sam = registry.bridge(config)
 

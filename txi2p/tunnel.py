@@ -332,9 +332,10 @@ class TunnelServer(Tunnel):
         if not isinstance(receive, I2PServerEndpoint):
             raise TypeError(f"receive must be a txi2p.endpoints.I2PServerEndpoint, not {receive!r}")
         self.local = (host, port)
-        self.session_name = receive.session_config.nickname or ""
+        #: the session's nickname
+        self.nickname = receive.session_config.nickname or ""
         super().__init__(reactor, receive, TCP4ClientEndpoint(reactor, host, port, timeout=30),
-                         nconnect, timeout, name=f"server {self.session_name}")
+                         nconnect, timeout, name=f"server {self.nickname}")
         self.i2p_port = receive.port
 
     async def _start(self) -> IListeningPort:
@@ -352,10 +353,6 @@ class TunnelServer(Tunnel):
     @property
     def b32(self) -> str | None:
         return self.port.getHost().host if self.port is not None else None  # type: ignore[attr-defined]
-
-    @property
-    def session(self) -> str:
-        return self.session_name
 
 
 class TunnelClient(Tunnel):
@@ -381,9 +378,10 @@ class TunnelClient(Tunnel):
         if not isinstance(send, I2PClientEndpoint):
             raise TypeError(f"send must be a txi2p.endpoints.I2PClientEndpoint, not {send!r}")
         self.remotedest = send.host
-        self.session_name = send.session_config.nickname or ""
+        #: our session's nickname
+        self.nickname = send.session_config.nickname or ""
         super().__init__(reactor, _local_endpoint_server(reactor, port, interface), send,
-                         nconnect, timeout, name=f"client {self.session_name}")
+                         nconnect, timeout, name=f"client {self.nickname}")
         self._send_endpoint = send
         self._session: SAMSession | None = None
 
@@ -416,7 +414,3 @@ class TunnelClient(Tunnel):
     @property
     def local_port(self) -> int | None:
         return self.port.getHost().port if self.port is not None else None  # type: ignore[attr-defined]
-
-    @property
-    def session(self) -> str:
-        return self.session_name
