@@ -114,43 +114,55 @@ def _options(value: str) -> dict[str, str]:
 _TCP = re.compile(r"^tcp:(?:host=)?([^:]+):(?:port=)?([0-9]+)$")
 
 
-def _bridge_config(reactor: Any, kwargs: dict[str, str]) -> BridgeConfig:
-    """The keywords that say how to reach the bridge, as one :class:`BridgeConfig`."""
-    api = kwargs.pop("api", None)
+def _check_api(api: str | None, api_endpoint: str | None, samaddr: str | None) -> None:
+    """``api=`` must be SAM; ``apiEndpoint=`` needs it beside it and excludes ``samaddr=``."""
     if api is not None and api.upper() != "SAM":
         if api.upper() == "BOB":
             raise ValueError("i2p endpoint: api=BOB is not supported (BOB is deprecated); use SAM")
         raise _fail("api", api, "SAM")
-    samaddr = kwargs.pop("samaddr", None)
-    api_endpoint = kwargs.pop("apiEndpoint", None)
     if samaddr is not None and api_endpoint is not None:
         raise ValueError("i2p endpoint: give samaddr or apiEndpoint, not both")
     if api_endpoint is not None and api is None:
         # refused as txi2p 0.3.x refused it: apiEndpoint names the endpoint of the API api= names
         raise ValueError("i2p endpoint: apiEndpoint needs api=SAM beside it (as in txi2p 0.3.x); "
                          r"or give the bridge's address as samaddr=host\:port")
-    address: str | None = None
-    endpoint = None
-    allow_remote = _bool("allowRemote", kwargs.pop("allowRemote")) if "allowRemote" in kwargs else False
-    if samaddr is not None:
-        host, sep, port = samaddr.rpartition(":")
-        if not sep or not host:
-            raise _fail("samaddr", samaddr, r"host\:port")
-        _int("samaddr port", port, 1, 65535)
-        address = samaddr
-    elif api_endpoint is not None:
-        match = _TCP.match(api_endpoint)
-        if match:
-            _int("apiEndpoint port", match.group(2), 1, 65535)
-            address = f"{match.group(1)}:{match.group(2)}"
-            allow_remote = True  # txi2p 0.3.x configurations name it explicitly
-        else:
-            try:
-                endpoint = clientFromString(reactor, api_endpoint)
-            except Exception as e:  # Twisted raises ValueError or others
-                raise _fail("apiEndpoint", api_endpoint, f"a client endpoint string ({e})") from e
+
+
+def _samaddr(value: str) -> dict[str, Any]:
+    """``samaddr=host:port``: the bridge's address."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host:
+        raise _fail("samaddr", value, r"host\:port")
+    _int("samaddr port", port, 1, 65535)
+    return {"address": value}
+
+
+def _api_endpoint(reactor: Any, value: str) -> dict[str, Any]:
+    """``apiEndpoint=`` (0.3.x): ``tcp:host:port`` as an address, any other client endpoint string as it is."""
+    match = _TCP.match(value)
+    if match:
+        _int("apiEndpoint port", match.group(2), 1, 65535)
+        # txi2p 0.3.x configurations name the bridge explicitly: a remote one is meant
+        return {"address": f"{match.group(1)}:{match.group(2)}", "allow_remote": True}
     try:
-        return BridgeConfig(address, endpoint, allow_remote, kwargs.pop("user", None), kwargs.pop("password", None))
+        return {"endpoint": clientFromString(reactor, value)}
+    except Exception as e:  # Twisted raises ValueError or others
+        raise _fail("apiEndpoint", value, f"a client endpoint string ({e})") from e
+
+
+def _bridge_config(reactor: Any, kwargs: dict[str, str]) -> BridgeConfig:
+    """The keywords that say how to reach the bridge, as one :class:`BridgeConfig`."""
+    api, samaddr, api_endpoint = (kwargs.pop(k, None) for k in ("api", "samaddr", "apiEndpoint"))
+    _check_api(api, api_endpoint, samaddr)
+    settings: dict[str, Any] = {
+        "allow_remote": _bool("allowRemote", kwargs.pop("allowRemote")) if "allowRemote" in kwargs else False,
+        "user": kwargs.pop("user", None), "password": kwargs.pop("password", None)}
+    if samaddr is not None:
+        settings.update(_samaddr(samaddr))
+    elif api_endpoint is not None:
+        settings.update(_api_endpoint(reactor, api_endpoint))
+    try:
+        return BridgeConfig(**settings)
     except ValueError as e:
         raise ValueError(f"i2p endpoint: {e}") from None
 
