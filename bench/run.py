@@ -59,7 +59,8 @@ from twisted.internet.protocol import Factory, Protocol
 import txi2p as txi2p_package
 from txi2p import socket as i2p
 from txi2p.address import PrivateKey
-from txi2p.endpoints import I2PServerEndpoint
+from txi2p.config import BridgeConfig, SessionConfig
+from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.registry import SessionRegistry
 from txi2p.sam import codec
 from txi2p.testing import (
@@ -276,8 +277,9 @@ async def ours_fresh_listen(reactor: Any, sam_server: str, sam_client: str, clie
                 first.callback(None)
 
     started = time.monotonic()
-    endpoint = I2PServerEndpoint(reactor, session=nickname, sam_address=sam_server,
-                                 options=TEST_SESSION_OPTIONS, auto_close=True, registry=registry)
+    endpoint = I2PServerEndpoint(reactor, bridge_config=BridgeConfig(sam_server), registry=registry,
+                                 session_config=SessionConfig.build(nickname=nickname, options=TEST_SESSION_OPTIONS,
+                                                                    auto_close=True))
     port: Any = await endpoint.listen(Factory.forProtocol(First))
     stop = threading.Event()
     connector = threads.deferToThread(connect_until_accepted, sam_client, client_id,
@@ -461,12 +463,14 @@ class Bench:
         self.network.add_tunnels(client_router, "bench-client", native_tunnel_config(
             "bench-native-client", {"type": "client", "address": "127.0.0.1", "port": native_port,
                                     "destination": native_b32}))
-        server = TunnelServer(self.reactor, self.bob.nickname, sink.port, sam_address=self.sam2,
-                              options=TEST_SESSION_OPTIONS, registry=self.registry)
+        server = TunnelServer(self.reactor, I2PServerEndpoint(
+            self.reactor, bridge_config=BridgeConfig(self.sam2), registry=self.registry,
+            session_config=SessionConfig.build(nickname=self.bob.nickname, options=TEST_SESSION_OPTIONS)), sink.port)
         server.startService()
         await server.when_listening()
-        client = TunnelClient(self.reactor, self.alice.nickname, 0, server.b32 or "", sam_address=self.sam1,
-                              options=TEST_SESSION_OPTIONS, registry=self.registry)
+        client = TunnelClient(self.reactor, I2PClientEndpoint(
+            self.reactor, server.b32 or "", bridge_config=BridgeConfig(self.sam1), registry=self.registry,
+            session_config=SessionConfig.build(nickname=self.alice.nickname, options=TEST_SESSION_OPTIONS)), 0)
         client.startService()
         await client.when_listening()
         ports = {"i2pd native": native_port, "txi2p": client.local_port or 0}

@@ -20,6 +20,7 @@ import time
 from twisted.internet import defer, task
 from twisted.internet.protocol import DatagramProtocol
 
+from txi2p.config import SessionConfig
 from txi2p.datagram import I2PDatagramEndpoint
 
 STYLE = os.environ.get("DATAGRAM_STYLE", "DATAGRAM")
@@ -47,11 +48,13 @@ class Pinger(DatagramProtocol):
 
 async def main(reactor, mode="serve", target=None, count="5"):
     if mode == "serve":
-        port = await I2PDatagramEndpoint(reactor, style=STYLE, progress=print).listen(Ponger())
+        port = await I2PDatagramEndpoint(reactor, session_config=SessionConfig.build(style=STYLE),
+                                         progress=print).listen(Ponger())
         print(f"answering pings at {port.getHost().host}")
         await defer.Deferred()
     pinger = Pinger()
-    port = await I2PDatagramEndpoint(reactor, style=STYLE, progress=print).listen(pinger)
+    port = await I2PDatagramEndpoint(reactor, session_config=SessionConfig.build(style=STYLE),
+                                     progress=print).listen(pinger)
     for i in range(int(count)):
         pinger.sent_at[str(i)] = time.monotonic()
         await port.write(f"ping {i}".encode(), target)

@@ -26,7 +26,7 @@ from twisted.web.static import Data
 
 import txi2p
 from txi2p import command, private
-from txi2p.config import SessionConfig
+from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.datagram import I2PDatagramEndpoint
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.errors import ClientKeyRequired
@@ -130,7 +130,8 @@ async def endpoint_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, se
     demo.say(f"   listening on {port.getHost().host} port {port.getHost().port}")
 
     async def fetch() -> bytes:
-        web = agent(reactor, session=alice.nickname, sam_address=alice_sam, options=TEST_SESSION_OPTIONS)
+        web = agent(reactor, bridge_config=BridgeConfig(alice_sam), session_config=SessionConfig.build(
+            nickname=alice.nickname, options=TEST_SESSION_OPTIONS))
         demo.say("   waiting for the HTTP response over I2P")
         response = await web.request(b"GET", f"http://{bob.b32}/".encode())
         return bytes(await readBody(response))
@@ -189,10 +190,10 @@ async def datagram_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork) ->
     async def start() -> list[Any]:
         demo.say("   waiting for two DATAGRAM sessions (SESSION CREATE takes ~20 s on i2pd)")
         ports = await defer.gatherResults([
-            I2PDatagramEndpoint(reactor, sam_address=alice_sam, session="alice-dgram",
-                                options=TEST_SESSION_OPTIONS).listen(pinger),
-            I2PDatagramEndpoint(reactor, sam_address=bob_sam, session="bob-dgram",
-                                options=TEST_SESSION_OPTIONS).listen(ponger),
+            I2PDatagramEndpoint(reactor, bridge_config=BridgeConfig(alice_sam), session_config=SessionConfig.build(
+                nickname="alice-dgram", style="DATAGRAM", options=TEST_SESSION_OPTIONS)).listen(pinger),
+            I2PDatagramEndpoint(reactor, bridge_config=BridgeConfig(bob_sam), session_config=SessionConfig.build(
+                nickname="bob-dgram", style="DATAGRAM", options=TEST_SESSION_OPTIONS)).listen(ponger),
         ])
         demo.say("   waiting until Bob's lease set can be found from Alice's router")
         await wait_until_reachable(reactor, ports[0].session, ports[1].session.b32)
@@ -235,8 +236,10 @@ async def private_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, ses
 
     async def serve() -> Any:
         demo.say("   a new destination: waiting for its session (i2pd answers after ~20 s)")
-        server = I2PServerEndpoint(reactor, session="demo-private", sam_address=bob_sam,
-                                   options=TEST_SESSION_OPTIONS, clients_file=clients)
+        server = I2PServerEndpoint(reactor, bridge_config=BridgeConfig(bob_sam),
+                                   session_config=SessionConfig.build(nickname="demo-private",
+                                                                      options=TEST_SESSION_OPTIONS),
+                                   private=private.PrivateService(clients_file=clients))
         return await server.listen(Factory.forProtocol(Greeter))
 
     port = await demo.step("Bob serves a private service that only Alice's key can find (clients=<file>)", serve)
@@ -245,8 +248,10 @@ async def private_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, ses
 
     async def talk() -> str:
         demo.say("   Alice's session with her key (clientKey=<file>) starts; waiting for her to reach it")
-        endpoint = I2PClientEndpoint(reactor, b33, session="demo-alice-key", sam_address=alice_sam,
-                                     options=TEST_SESSION_OPTIONS, client_key_file=key_file)
+        endpoint = I2PClientEndpoint(reactor, b33, bridge_config=BridgeConfig(alice_sam),
+                                     session_config=SessionConfig.build(nickname="demo-alice-key",
+                                                                        options=TEST_SESSION_OPTIONS),
+                                     client_key=private.ClientKey(file=key_file))
         proto = await retry_unreachable(reactor, lambda: endpoint.connect(Factory.forProtocol(Asker)),
                                         timeout=120)
         return await proto.reply
@@ -303,10 +308,13 @@ async def tunnel_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, sess
     backend = reactor.listenTCP(0, Site(root), interface="127.0.0.1")
 
     async def start() -> tuple[Any, Any]:
-        server = TunnelServer(reactor, sessions[1].nickname, backend.getHost().port, sam_address=bob_sam,
-                              options=TEST_SESSION_OPTIONS)
-        client = TunnelClient(reactor, sessions[0].nickname, 0, sessions[1].b32, sam_address=alice_sam,
-                              options=TEST_SESSION_OPTIONS)
+        server = TunnelServer(reactor, I2PServerEndpoint(
+            reactor, bridge_config=BridgeConfig(bob_sam),
+            session_config=SessionConfig.build(nickname=sessions[1].nickname, options=TEST_SESSION_OPTIONS)),
+            backend.getHost().port)
+        client = TunnelClient(reactor, I2PClientEndpoint(
+            reactor, sessions[1].b32, bridge_config=BridgeConfig(alice_sam),
+            session_config=SessionConfig.build(nickname=sessions[0].nickname, options=TEST_SESSION_OPTIONS)), 0)
         for service in (server, client):
             service.startService()
             await service.when_listening()
@@ -369,15 +377,15 @@ async def launch_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, sess
             demo.say("   i2p.server_endpoint(...).listen(site): waiting for its session")
             root = Resource()
             root.putChild(b"", Data(b"served by a router txi2p launched\n", "text/plain"))
-            site = i2p.server_endpoint(session=SessionConfig.build(name="demo-launched",
-                                                                   options=TEST_SESSION_OPTIONS))
+            site = i2p.server_endpoint(session_config=SessionConfig.build(nickname="demo-launched",
+                                                                          options=TEST_SESSION_OPTIONS))
             return await site.listen(Site(root))
 
         port = await demo.step("The launched router serves a web site", serve)
 
         async def fetch() -> bytes:
-            web = agent(reactor, session=alice.nickname, sam_address=network.sam_addresses[0],
-                        options=TEST_SESSION_OPTIONS)
+            web = agent(reactor, bridge_config=BridgeConfig(network.sam_addresses[0]),
+                        session_config=SessionConfig.build(nickname=alice.nickname, options=TEST_SESSION_OPTIONS))
             url = f"http://{port.getHost().destination.b32}/".encode()
             demo.say("   waiting for the new site's lease set to be found, then for the response")
             response = await retry_unreachable(reactor, lambda: web.request(b"GET", url), timeout=120)

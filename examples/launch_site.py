@@ -30,7 +30,7 @@ def progress(percent, tag, summary):
 async def main(reactor, data_directory=None):
     i2p = await txi2p.launch(reactor, data_directory=data_directory, progress_updates=progress)
     print(f"router ready: SAM {i2p.sam_address}, version {i2p.sam_version}")
-    endpoint = i2p.server_endpoint(session=SessionConfig.build(name="launched-site", keyfile="site.key"))
+    endpoint = i2p.server_endpoint(session_config=SessionConfig.build(nickname="launched-site", keyfile="site.key"))
     port = await endpoint.listen(Site(Data(b"Hello from a router txi2p launched.\n", "text/plain")))
     print(f"serving http://{port.getHost().host}/ (Ctrl-C stops the site and the router)")
     await defer.Deferred()  # until interrupted; reactor shutdown stops the router

@@ -21,7 +21,7 @@ from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 
 from txi2p.config import BridgeConfig, SessionConfig, parse_bool
 from txi2p.datagram import I2PDatagramEndpoint
-from txi2p.endpoints import I2PServerEndpoint
+from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.tunnel import TunnelClient
 
 
@@ -50,15 +50,16 @@ def bridge_from_environment() -> BridgeConfig:
 async def main(reactor) -> None:
     bridge = bridge_from_environment()
     print(f"the SAM bridge: {bridge.where} ({'with' if bridge.user else 'without'} authentication)")
-    service = SessionConfig.build(name="shared-echo", in_depth=1)
+    service = SessionConfig.build(nickname="shared-echo", in_depth=1)
     print("starting the echo service's session (about 20 s on i2pd) ...")
-    port = await I2PServerEndpoint(reactor, bridge=bridge, session_config=service,
+    port = await I2PServerEndpoint(reactor, bridge_config=bridge, session_config=service,
                                    progress=print).listen(Factory.forProtocol(Echo))
     b32 = port.getHost().host
     print(f"echo service at {b32}")
 
     print("starting a tunnel from a local port to it (another session) ...")
-    tunnel = TunnelClient(reactor, "shared-proxy", 0, b32, bridge=bridge, progress=print)
+    tunnel = TunnelClient(reactor, I2PClientEndpoint(reactor, b32, bridge_config=bridge, progress=print,
+                                                     session_config=SessionConfig.build(nickname="shared-proxy")), 0)
     tunnel.startService()
     await tunnel.when_listening()
     ask = await TCP4ClientEndpoint(reactor, "127.0.0.1", tunnel.local_port).connect(Factory.forProtocol(Ask))
@@ -68,8 +69,8 @@ async def main(reactor) -> None:
     ask.transport.loseConnection()
 
     print("starting a datagram port with the same bridge settings ...")
-    dgram = await I2PDatagramEndpoint(reactor, bridge=bridge, session="shared-datagrams",
-                                      progress=print).listen(DatagramProtocol())
+    dgram = await I2PDatagramEndpoint(reactor, bridge_config=bridge, progress=print, session_config=SessionConfig.build(
+        nickname="shared-datagrams", style="DATAGRAM")).listen(DatagramProtocol())
     print(f"datagram port at {dgram.getHost().host}")
 
     await dgram.stopListening()

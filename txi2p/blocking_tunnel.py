@@ -22,7 +22,8 @@ from typing import Any
 from twisted.logger import Logger
 
 from txi2p import tunnel as _tunnel
-from txi2p.config import BridgeConfig
+from txi2p.config import BridgeConfig, SessionConfig
+from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.socket import BlockError, Error, Timeout, _ShimContext, keyword_options
 
 __all__ = ["Tunnel", "TunnelClient", "TunnelServer"]
@@ -167,11 +168,11 @@ class TunnelServer(_BlockingService):
 
     def __init__(self, session: str, port: int, samaddr: str | None = None, nconnect: int = -1,
                  timeout: float | None = None, *, bridge: BridgeConfig | None = None, **kwargs: Any) -> None:
-        options = keyword_options(kwargs)
-        config = BridgeConfig.given(bridge, samaddr)
+        bridge_config = BridgeConfig.from_loose(bridge, samaddr)
+        session_config = SessionConfig.build(nickname=session, options=keyword_options(kwargs))
         self._start(lambda reactor: _tunnel.TunnelServer(
-            reactor, session, port, bridge=config, options=options,
-            nconnect=nconnect, timeout=timeout))
+            reactor, I2PServerEndpoint(reactor, bridge_config=bridge_config, session_config=session_config),
+            port, nconnect=nconnect, timeout=timeout))
 
     @property
     def dest(self) -> str | None:
@@ -179,7 +180,7 @@ class TunnelServer(_BlockingService):
 
     @property
     def session(self) -> str:
-        return self.service.session
+        return self.service.nickname
 
 
 class TunnelClient(_BlockingService):
@@ -193,11 +194,11 @@ class TunnelClient(_BlockingService):
     def __init__(self, session: str, port: int, dest: str, samaddr: str | None = None,
                  nconnect: int = -1, timeout: float | None = None, *, bridge: BridgeConfig | None = None,
                  **kwargs: Any) -> None:
-        options = keyword_options(kwargs)
-        config = BridgeConfig.given(bridge, samaddr)
+        bridge_config = BridgeConfig.from_loose(bridge, samaddr)
+        session_config = SessionConfig.build(nickname=session, options=keyword_options(kwargs))
         self._start(lambda reactor: _tunnel.TunnelClient(
-            reactor, session, port, dest, bridge=config, options=options,
-            nconnect=nconnect, timeout=timeout))
+            reactor, I2PClientEndpoint(reactor, dest, bridge_config=bridge_config, session_config=session_config),
+            port, nconnect=nconnect, timeout=timeout))
 
     @property
     def dest(self) -> str | None:
@@ -209,6 +210,6 @@ class TunnelClient(_BlockingService):
 
     @property
     def session(self) -> str:
-        return self.service.session
+        return self.service.nickname
 
 

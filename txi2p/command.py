@@ -49,7 +49,7 @@ from txi2p.address import (
 )
 from txi2p.command_stop import CommandError, Stopped, Until
 from txi2p.command_testnet import testnet
-from txi2p.config import BridgeConfig
+from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.errors import InvalidKey, TxI2PError
 from txi2p.session import DEFAULT_SIGNATURE_TYPE, SAMBridge, default_sam_address
 
@@ -330,8 +330,8 @@ async def _serve(reactor: Any, args: argparse.Namespace, until: Until, out: Text
     if not root.is_dir():
         raise CommandError(f"{args.dir} is not a directory")
     endpoint = I2PServerEndpoint(
-        reactor, str(args.key) if args.key else None, args.port, bridge=_bridge_config(args),
-        options=_options(args.option) or None, progress=say)
+        reactor, args.port, bridge_config=_bridge_config(args), progress=say, session_config=SessionConfig.build(
+            keyfile=str(args.key) if args.key else None, options=_options(args.option) or None))
     say(f"starting a session on the router at {endpoint.bridge_config.where} "
         "(i2pd answers after its readiness check, about 20 s)")
     with _warnings_to(say):

@@ -108,10 +108,11 @@ class SAMI2PStreamClientEndpoint(I2PClientEndpoint):
             options: Mapping[str, object] | None = None,
             sigType: int | str | None = None) -> SAMI2PStreamClientEndpoint:
         """Connect to *host* through the SAM bridge at *samEndpoint*."""
-        return cls(_reactor_of(samEndpoint), host, int(port) if port else None, session=nickname,
-                   keyfile=keyfile, options=options, from_port=int(localPort) if localPort else None,
-                   signature_type=_signature_type(sigType), auto_close=bool(autoClose),
-                   bridge=_bridge_config(samEndpoint))
+        session_config = SessionConfig.build(nickname=nickname, keyfile=keyfile, options=options,
+                                             signature_type=_signature_type(sigType), auto_close=bool(autoClose))
+        return cls(_reactor_of(samEndpoint), host, int(port) if port else None,
+                   bridge_config=_bridge_config(samEndpoint), session_config=session_config,
+                   from_port=int(localPort) if localPort else None)
 
 
 class SAMI2PStreamServerEndpoint(I2PServerEndpoint):
@@ -122,9 +123,10 @@ class SAMI2PStreamServerEndpoint(I2PServerEndpoint):
             autoClose: bool = False, options: Mapping[str, object] | None = None,
             sigType: int | str | None = None) -> SAMI2PStreamServerEndpoint:
         """Listen on the destination in *keyfile* (created if missing)."""
-        return cls(_reactor_of(samEndpoint), keyfile, int(port) if port else None, session=nickname,
-                   options=options, signature_type=_signature_type(sigType),
-                   auto_close=bool(autoClose), bridge=_bridge_config(samEndpoint))
+        session_config = SessionConfig.build(nickname=nickname, keyfile=keyfile, options=options,
+                                             signature_type=_signature_type(sigType), auto_close=bool(autoClose))
+        return cls(_reactor_of(samEndpoint), int(port) if port else None,
+                   bridge_config=_bridge_config(samEndpoint), session_config=session_config)
 
 
 def _api(api: str | None, apiEndpoint: Any) -> tuple[str, Any]:
@@ -205,6 +207,6 @@ def getSession(nickname: str, samEndpoint: Any = None, autoClose: bool = False, 
     reactor = _reactor_of(samEndpoint)
     registry = SessionRegistry.for_reactor(reactor)
     bridge = registry.bridge(_bridge_config(samEndpoint) if samEndpoint is not None else BridgeConfig())
-    spec = SessionConfig.build(name=nickname, keyfile=keyfile, style=style, options=options,
+    spec = SessionConfig.build(nickname=nickname, keyfile=keyfile, style=style, options=options,
                                signature_type=_signature_type(sigType), auto_close=bool(autoClose))
     return Deferred.fromCoroutine(registry.acquire(bridge, spec))

@@ -2,12 +2,16 @@
 
 :class:`BridgeConfig` says how to reach one SAM bridge (its address or a
 client endpoint, whether a remote address is accepted, SAM 3.2
-credentials, command timeouts).  :class:`SessionConfig` says what a
-session is (name, key file, style, I2CP options, signature type).  Both
-are frozen and checked when made: each front door (endpoint strings and
-constructors, datagrams, tunnels, ``twistd i2ptunnel``, ``txi2p.socket``,
-the 0.3.x names) parses its own syntax into them once, at the edge, and
-passes them down; nothing below checks them again.
+credentials, command timeouts, UDP port).  :class:`SessionConfig` says
+what a session is (nickname, key file, style, I2CP options, signature
+type, ``auto_close``).  Both are frozen and checked when made.  The
+Python classes (endpoints, datagrams, tunnels, the ``I2P`` object) take
+only these two values; the doors where users write loose text (``i2p:``
+endpoint strings, ``twistd i2ptunnel`` options and INI files,
+``txi2p.socket``/``txi2p.sam`` and the 0.3.x names) parse it into them
+once, at the edge (:meth:`SessionConfig.build`,
+:meth:`BridgeConfig.from_loose`), and pass them down; nothing below
+checks them again.
 
 The checks every door shares live here too: :func:`check_port`,
 :func:`is_loopback`, :func:`parse_sam_address`.
@@ -176,6 +180,8 @@ class BridgeConfig:
     :param user: SAM 3.2 user name, for bridges with authentication on.
     :param password: its password (never shown in ``repr``).
     :param timeouts: command timeouts (None: the registry's, or the defaults).
+    :param udp_port: the bridge's UDP port for datagrams (None: the
+        dialect's offset from the TCP port, i.e. TCP port minus 1).
 
     Raises ValueError at once for a malformed address, a remote one
     without *allow_remote*, both *address* and *endpoint*, or a user
@@ -188,8 +194,11 @@ class BridgeConfig:
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     timeouts: Timeouts | None = None
+    udp_port: int | None = None
 
     def __post_init__(self) -> None:
+        if self.udp_port is not None:
+            check_port("udp_port", self.udp_port, allow_zero=True)
         if self.address is not None and self.endpoint is not None:
             raise ValueError("give the SAM bridge's address or an endpoint that reaches it, not both")
         if self.address is not None:
@@ -205,13 +214,27 @@ class BridgeConfig:
               endpoint: IStreamClientEndpoint | None = None, allow_remote: bool = False,
               user: str | None = None, password: str | None = None,
               timeouts: Timeouts | None = None) -> BridgeConfig:
-        """*config*, or one made of the settings a front door took one by one (not both)."""
+        """*config*, or one made of the settings one by one (not both).
+
+        Left only for ``SAMBridge``'s loose signature (txi2p/session.py,
+        being reshaped separately); no front door uses it.
+        """
         if config is None:
             return cls(address, endpoint, bool(allow_remote), user, password, timeouts)
-        if not isinstance(config, BridgeConfig):
-            raise TypeError(f"bridge must be a txi2p.config.BridgeConfig, not {config!r}")
         if (address, endpoint, user, password, timeouts, allow_remote) != (None, None, None, None, None, False):
             raise ValueError("pass a BridgeConfig (bridge=) or the bridge's settings one by one, not both")
+        return cls.from_loose(config)
+
+    @classmethod
+    def from_loose(cls, config: BridgeConfig | None, address: str | None = None) -> BridgeConfig:
+        """*config*, or the bridge at *address* (not both): for the classic
+        signatures that take either (``txi2p.socket``, ``txi2p.sam``)."""
+        if config is None:
+            return cls(address)
+        if not isinstance(config, BridgeConfig):
+            raise TypeError(f"bridge must be a txi2p.config.BridgeConfig, not {config!r}")
+        if address is not None:
+            raise ValueError("pass a BridgeConfig (bridge=) or the bridge's address, not both")
         return config
 
     def check_address(self, address: str) -> tuple[str, int]:
@@ -259,63 +282,47 @@ class SessionConfig:
     style: str = "STREAM"
     options: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # may hold client keys
     signature_type: int | str = DEFAULT_SIGNATURE_TYPE
-    auto_close: bool = field(default=False, compare=False)
+    #: close the session when its last user leaves (None: the front door's default)
+    auto_close: bool | None = field(default=None, compare=False)
 
     @classmethod
     def make(cls, nickname: str | None = None, keyfile: str | None = None, style: str = "STREAM",
              options: Mapping[str, str] | None = None,
              signature_type: int | str = DEFAULT_SIGNATURE_TYPE,
-             auto_close: bool = False) -> SessionConfig:
+             auto_close: bool | None = None) -> SessionConfig:
         """From values already checked (options as they go on the wire)."""
         return cls(nickname or None, keyfile or None, style,
                    tuple(sorted((options or {}).items())), signature_type, auto_close)
 
     @classmethod
-    def build(cls, *, name: str | None = None, keyfile: object = None, style: str = "STREAM",
+    def build(cls, *, nickname: str | None = None, keyfile: object = None, style: str = "STREAM",
               options: Mapping[str, object] | None = None, in_depth: int | None = None,
               out_depth: int | None = None, signature_type: int | str = DEFAULT_SIGNATURE_TYPE,
-              auto_close: bool = False) -> SessionConfig:
+              auto_close: bool | None = None) -> SessionConfig:
         """From a front door's settings: each checked here, the default options added."""
-        if name is not None:
-            codec.check_token("session", name)
+        if nickname is not None:
+            codec.check_token("session", nickname)
         if style not in codec.STYLES:
             raise ValueError(f"style must be one of {', '.join(sorted(codec.STYLES))}, not {style!r}")
         if isinstance(signature_type, bool) or not isinstance(signature_type, (int, str)):
             raise ValueError(f"signature_type must be an integer or a name, not {signature_type!r}")
         codec.check_value("signature_type", signature_type)
-        return cls.make(name, str(keyfile) if keyfile else None, style,
+        return cls.make(nickname, str(keyfile) if keyfile else None, style,
                         session_options(options, in_depth=in_depth, out_depth=out_depth),
-                        signature_type, bool(auto_close))
+                        signature_type, None if auto_close is None else bool(auto_close))
 
     @classmethod
-    def given(cls, config: SessionConfig | None, styles: tuple[str, ...], *, name: str | None = None,
-              keyfile: object = None, options: Mapping[str, object] | None = None,
-              in_depth: int | None = None, out_depth: int | None = None,
-              signature_type: int | str | None = None, auto_close: bool | None = None,
-              style: str | None = None, auto_close_default: bool = False) -> SessionConfig:
-        """*config* (its style one of *styles*), or one built from the settings a
-        front door took one by one (not both: *config* holds every one of them,
-        ``auto_close`` and ``signature_type`` included).
-
-        *auto_close_default* is the front door's own default for ``auto_close``.
-        """
+    def for_door(cls, config: SessionConfig | None, styles: tuple[str, ...], auto_close: bool) -> SessionConfig:
+        """*config* (None: a default one of the first of *styles*) as a front
+        door takes it: its style one of *styles*, *auto_close* the door's
+        default where the config says nothing of it."""
         if config is None:
-            return cls.build(name=name, keyfile=keyfile, style=style or styles[0], options=options,
-                             in_depth=in_depth, out_depth=out_depth,
-                             signature_type=DEFAULT_SIGNATURE_TYPE if signature_type is None else signature_type,
-                             auto_close=auto_close_default if auto_close is None else auto_close)
-        given = {"session": name, "keyfile": keyfile, "options": options, "in_depth": in_depth,
-                 "out_depth": out_depth, "style": style, "signature_type": signature_type,
-                 "auto_close": auto_close}
-        if any(value is not None for value in given.values()):
-            named = ", ".join(key for key, value in given.items() if value is not None)
-            raise ValueError(f"pass session_config=SessionConfig(...) or the session's settings one by one, "
-                             f"not both (given as well: {named})")
+            config = cls.build(style=styles[0])
         if not isinstance(config, SessionConfig):
             raise TypeError(f"session_config must be a txi2p.config.SessionConfig, not {config!r}")
         if config.style not in styles:
             raise ValueError(f"this needs a session of style {' or '.join(styles)}, not {config.style}")
-        return config
+        return config if config.auto_close is not None else replace(config, auto_close=auto_close)
 
     @property
     def option_map(self) -> dict[str, str]:

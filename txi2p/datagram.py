@@ -13,7 +13,7 @@ sender's :class:`~txi2p.address.I2PAddress` (None for raw packets), and
 ``transport.write(data, addr)`` sends to a destination, ``.b32.i2p`` name
 or host name (resolved once and cached).
 
-Two transports, chosen per session (``transport=``):
+Two ways for packets to travel, chosen per session (``delivery=``):
 
 ``"udp"`` (default when the SAM bridge is on this host)
     packets are sent to the router's SAM UDP port (i2pd: the TCP port
@@ -35,7 +35,7 @@ session) and sends once that is answered (``prime=True``, the default).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, cast
 
@@ -46,7 +46,6 @@ from twisted.logger import Logger
 from txi2p.address import Destination, I2PAddress, PrivateKey, b32_from_hash, b64decode
 from txi2p.config import BridgeConfig, SessionConfig, check_port, parse_sam_address
 from txi2p.errors import SessionConflict, TxI2PError
-from txi2p.protocol import Timeouts
 from txi2p.registry import SessionRegistry
 from txi2p.sam import codec
 from txi2p.session import SAMBridge, SAMSession, pass_through_firing
@@ -68,6 +67,10 @@ MAX_RAW = 32768
 
 # A 32-byte hash in I2P base64 (DATAGRAM3's sender).
 _HASH_BASE64_LENGTH = 44
+
+#: How packets may travel between us and the router (``delivery=``).
+DELIVERIES = ("auto", "udp", "control")
+
 
 class DatagramTooLarge(TxI2PError, ValueError):
     """A packet over the size limit; nothing was sent."""
@@ -326,91 +329,60 @@ class I2PDatagramEndpoint:
     sockets).
 
     :param reactor: the reactor.
-    :param raw: True for raw packets (``STYLE=RAW``), False for repliable
-        datagrams.
-    :param style: instead of *raw*, the session's style: ``"DATAGRAM"``
-        (the default: signed, the sender's destination comes with each
-        datagram), ``"DATAGRAM2"`` (signed and protected against replay),
-        ``"DATAGRAM3"`` (unsigned and smaller: the sender is only its
-        ``.b32.i2p`` name, which a reply is sent to) or ``"RAW"``.
-        DATAGRAM2/3 need SAM API 0.9.66 (i2pd 2.58, Java I2P 2.9); older
-        routers refuse them with :class:`~txi2p.errors.UnsupportedByRouter`.
-    :param sam_address: ``host:port`` of the SAM bridge.
-    :param bridge: instead of *sam_address*, *user*, *password*,
-        *allow_remote* and *timeouts*: a :class:`~txi2p.config.BridgeConfig`
-        (or a :class:`~txi2p.session.SAMBridge` to use as it is).
-    :param session: the session name (random if None).
-    :param keyfile: key file of the destination (created if missing).
-    :param options: I2CP options; *in_depth*/*out_depth* as for streams.
-    :param signature_type: for a new destination (default 7, Ed25519).
-    :param session_config: instead of *session*, *keyfile*, *options*,
-        *in_depth*, *out_depth* and *signature_type*: a
-        :class:`~txi2p.config.SessionConfig` (its style must be a packet
-        style; giving any of those as well is an error).  Without one, the
-        session ends with the last port on it; a config's ``auto_close``
-        (default False) says for itself.
+    :param bridge_config: how to reach the SAM bridge
+        (:class:`~txi2p.config.BridgeConfig`; its ``udp_port`` is the
+        bridge's UDP port, default the TCP port minus 1).
+    :param session_config: the session (:class:`~txi2p.config.SessionConfig`):
+        its style (``"DATAGRAM"``, the default when None: signed, the
+        sender's destination comes with each datagram; ``"DATAGRAM2"``:
+        signed and protected against replay; ``"DATAGRAM3"``: unsigned and
+        smaller, the sender is only its ``.b32.i2p`` name, which a reply is
+        sent to; ``"RAW"``: anonymous packets), nickname (random if None),
+        key file, options and signature type.  DATAGRAM2/3 need SAM API
+        0.9.66 (i2pd 2.58, Java I2P 2.9); older routers refuse them with
+        :class:`~txi2p.errors.UnsupportedByRouter`.  Its ``auto_close``
+        (None: True) ends the session with the last port on it.
     :param from_port: our I2P port (3.2+ routers).
     :param to_port: default I2P port packets are sent to (3.2+ routers).
     :param protocol_number: raw packets' I2CP protocol (3.2+ routers).
-    :param transport: ``"udp"``, ``"control"`` or ``"auto"`` (UDP when the
-        bridge is on this host).
-    :param udp_port: the SAM UDP port (default: the dialect's offset from
-        the TCP port, i.e. TCP port minus 1).
+    :param delivery: how packets travel between us and the router:
+        ``"udp"``, ``"control"`` or ``"auto"`` (UDP when the bridge is on
+        this host).
     :param prime: look a destination up before the first packet to it.
-    :param allow_remote: accept a *sam_address* not on loopback.
     :param registry: the session registry (default: the reactor's).
     :param progress: called with a sentence as each step starts.
     """
 
-    def __init__(self, reactor: Any, *, raw: bool = False, style: str | None = None,
-                 sam_address: str | None = None,
-                 bridge: BridgeConfig | SAMBridge | None = None, session: str | None = None,
-                 keyfile: str | None = None, options: Mapping[str, object] | None = None,
-                 in_depth: int | None = None, out_depth: int | None = None,
-                 from_port: int | None = None, to_port: int | None = None,
-                 protocol_number: int | None = None, transport: str = "auto",
-                 udp_port: int | None = None, prime: bool = True,
-                 timeouts: Timeouts | None = None, allow_remote: bool = False,
-                 user: str | None = None, password: str | None = None,
-                 progress: Callable[[str], None] | None = None,
-                 signature_type: int | str | None = None,
+    def __init__(self, reactor: Any, *, bridge_config: BridgeConfig | None = None,
                  session_config: SessionConfig | None = None,
-                 registry: SessionRegistry | None = None) -> None:
-        if style is not None and style not in codec.PACKET_STYLES:
-            raise ValueError(f"style must be one of {', '.join(codec.PACKET_STYLES)}, not {style!r}")
-        if raw and style not in (None, "RAW"):
-            raise ValueError(f"raw=True is style='RAW', not {style!r}")
-        if transport not in ("auto", "udp", "control"):
-            raise ValueError(f"transport must be 'auto', 'udp' or 'control', not {transport!r}")
+                 from_port: int | None = None, to_port: int | None = None,
+                 protocol_number: int | None = None, delivery: str = "auto", prime: bool = True,
+                 registry: SessionRegistry | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+        if delivery not in DELIVERIES:
+            raise ValueError(f"delivery (the packets' transport) must be one of {', '.join(DELIVERIES)}, "
+                             f"not {delivery!r}")
         for name, value in (("from_port", from_port), ("to_port", to_port),
-                            ("protocol_number", protocol_number), ("udp_port", udp_port)):
+                            ("protocol_number", protocol_number)):
             if value is not None:
                 check_port(name, value, allow_zero=True)
+        if bridge_config is not None and not isinstance(bridge_config, BridgeConfig):
+            raise TypeError(f"bridge_config must be a txi2p.config.BridgeConfig, not {bridge_config!r}")
         self.reactor = reactor
-        session_config = SessionConfig.given(
-            session_config, codec.PACKET_STYLES, name=session, keyfile=keyfile,
-            style=style or ("RAW" if raw else None), options=options, in_depth=in_depth,
-            out_depth=out_depth, signature_type=signature_type, auto_close_default=True)
+        session_config = SessionConfig.for_door(session_config, codec.PACKET_STYLES, True)
         if session_config.nickname is None:
             # no name: a session of this endpoint's own, not one shared by every unnamed endpoint
             session_config = replace(session_config,
                                      nickname=f"txi2p-{session_config.style.lower()}-{secrets.token_hex(4)}")
         self.session_config = session_config
         self.kind = session_config.style
-        self._bridge_object: SAMBridge | None = None
-        if isinstance(bridge, SAMBridge):
-            self._bridge_object = bridge
-            self.bridge_config = bridge.config
-        else:
-            self.bridge_config = BridgeConfig.given(bridge, sam_address, None, allow_remote, user, password,
-                                                    timeouts)
+        self.bridge_config = bridge_config or BridgeConfig()
         self.from_port = from_port
         self.to_port = to_port
         self.protocol_number = protocol_number
-        if transport == "auto":
-            transport = "udp" if self.bridge_config.is_local else "control"
-        self.transport = transport
-        self.udp_port = udp_port
+        if delivery == "auto":
+            delivery = "udp" if self.bridge_config.is_local else "control"
+        self.delivery = delivery
         self.prime = prime
         self.progress = progress
         self._registry = registry
@@ -433,7 +405,7 @@ class I2PDatagramEndpoint:
         return self._registry or SessionRegistry.for_reactor(self.reactor)
 
     def _bridge(self) -> SAMBridge:
-        return self._bridge_object or self.registry.bridge(self.bridge_config)
+        return self.registry.bridge(self.bridge_config)
 
     def listen(self, protocol: AbstractDatagramProtocol) -> Deferred[I2PDatagramPort]:
         """Start the session; fires with the port once it is up (~20 s on i2pd)."""
@@ -467,8 +439,8 @@ class I2PDatagramEndpoint:
         extra: dict[str, str | None] = {}
         udp = None
         receiver: _UDPReceiver | None = None
-        sam_host = parse_sam_address(bridge.address)[0] if self.transport == "udp" else ""
-        if self.transport == "udp":
+        sam_host = parse_sam_address(bridge.address)[0] if self.delivery == "udp" else ""
+        if self.delivery == "udp":
             receiver = _UDPReceiver()
             udp = self.reactor.listenUDP(0, receiver, interface=sam_host or "127.0.0.1", maxPacketSize=65536)
             extra["PORT"] = str(udp.getHost().port)
@@ -489,8 +461,8 @@ class I2PDatagramEndpoint:
             dialect = session.control.dialect
             tcp_port = parse_sam_address(bridge.address)[1]
             offset = dialect.udp_port_offset if dialect is not None else -1
-            sam_udp = (sam_host, self.udp_port or tcp_port + offset)
-        port = I2PDatagramPort(self.reactor, session, None, self.kind, self.transport, udp, sam_udp,
+            sam_udp = (sam_host, self.bridge_config.udp_port or tcp_port + offset)
+        port = I2PDatagramPort(self.reactor, session, None, self.kind, self.delivery, udp, sam_udp,
                                from_port=self.from_port, prime=self.prime, registry=self.registry)
         if receiver is not None:
             receiver.port = port

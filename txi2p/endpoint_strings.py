@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.endpoints import clientFromString
@@ -27,8 +28,9 @@ from twisted.plugin import IPlugin
 from zope.interface import implementer
 
 from txi2p.address import signature_type_code
-from txi2p.config import BridgeConfig, parse_bool
+from txi2p.config import BridgeConfig, SessionConfig, parse_bool
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
+from txi2p.private import ClientKey, PrivateService, check_auth
 
 __all__ = ["CLIENT_KEYWORDS", "SERVER_KEYWORDS", "I2PClientParser", "I2PServerParser"]
 
@@ -112,43 +114,55 @@ def _options(value: str) -> dict[str, str]:
 _TCP = re.compile(r"^tcp:(?:host=)?([^:]+):(?:port=)?([0-9]+)$")
 
 
-def _bridge(reactor: Any, kwargs: dict[str, str]) -> BridgeConfig:
-    """The keywords that say how to reach the bridge, as one :class:`BridgeConfig`."""
-    api = kwargs.pop("api", None)
+def _check_api(api: str | None, api_endpoint: str | None, samaddr: str | None) -> None:
+    """``api=`` must be SAM; ``apiEndpoint=`` needs it beside it and excludes ``samaddr=``."""
     if api is not None and api.upper() != "SAM":
         if api.upper() == "BOB":
             raise ValueError("i2p endpoint: api=BOB is not supported (BOB is deprecated); use SAM")
         raise _fail("api", api, "SAM")
-    samaddr = kwargs.pop("samaddr", None)
-    api_endpoint = kwargs.pop("apiEndpoint", None)
     if samaddr is not None and api_endpoint is not None:
         raise ValueError("i2p endpoint: give samaddr or apiEndpoint, not both")
     if api_endpoint is not None and api is None:
         # refused as txi2p 0.3.x refused it: apiEndpoint names the endpoint of the API api= names
         raise ValueError("i2p endpoint: apiEndpoint needs api=SAM beside it (as in txi2p 0.3.x); "
                          r"or give the bridge's address as samaddr=host\:port")
-    address: str | None = None
-    endpoint = None
-    allow_remote = _bool("allowRemote", kwargs.pop("allowRemote")) if "allowRemote" in kwargs else False
-    if samaddr is not None:
-        host, sep, port = samaddr.rpartition(":")
-        if not sep or not host:
-            raise _fail("samaddr", samaddr, r"host\:port")
-        _int("samaddr port", port, 1, 65535)
-        address = samaddr
-    elif api_endpoint is not None:
-        match = _TCP.match(api_endpoint)
-        if match:
-            _int("apiEndpoint port", match.group(2), 1, 65535)
-            address = f"{match.group(1)}:{match.group(2)}"
-            allow_remote = True  # txi2p 0.3.x configurations name it explicitly
-        else:
-            try:
-                endpoint = clientFromString(reactor, api_endpoint)
-            except Exception as e:  # Twisted raises ValueError or others
-                raise _fail("apiEndpoint", api_endpoint, f"a client endpoint string ({e})") from e
+
+
+def _samaddr(value: str) -> dict[str, Any]:
+    """``samaddr=host:port``: the bridge's address."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host:
+        raise _fail("samaddr", value, r"host\:port")
+    _int("samaddr port", port, 1, 65535)
+    return {"address": value}
+
+
+def _api_endpoint(reactor: Any, value: str) -> dict[str, Any]:
+    """``apiEndpoint=`` (0.3.x): ``tcp:host:port`` as an address, any other client endpoint string as it is."""
+    match = _TCP.match(value)
+    if match:
+        _int("apiEndpoint port", match.group(2), 1, 65535)
+        # txi2p 0.3.x configurations name the bridge explicitly: a remote one is meant
+        return {"address": f"{match.group(1)}:{match.group(2)}", "allow_remote": True}
     try:
-        return BridgeConfig(address, endpoint, allow_remote, kwargs.pop("user", None), kwargs.pop("password", None))
+        return {"endpoint": clientFromString(reactor, value)}
+    except Exception as e:  # Twisted raises ValueError or others
+        raise _fail("apiEndpoint", value, f"a client endpoint string ({e})") from e
+
+
+def _bridge_config(reactor: Any, kwargs: dict[str, str]) -> BridgeConfig:
+    """The keywords that say how to reach the bridge, as one :class:`BridgeConfig`."""
+    api, samaddr, api_endpoint = (kwargs.pop(k, None) for k in ("api", "samaddr", "apiEndpoint"))
+    _check_api(api, api_endpoint, samaddr)
+    settings: dict[str, Any] = {
+        "allow_remote": _bool("allowRemote", kwargs.pop("allowRemote")) if "allowRemote" in kwargs else False,
+        "user": kwargs.pop("user", None), "password": kwargs.pop("password", None)}
+    if samaddr is not None:
+        settings.update(_samaddr(samaddr))
+    elif api_endpoint is not None:
+        settings.update(_api_endpoint(reactor, api_endpoint))
+    try:
+        return BridgeConfig(**settings)
     except ValueError as e:
         raise ValueError(f"i2p endpoint: {e}") from None
 
@@ -169,7 +183,18 @@ def _launch(value: str) -> bool | str | None:
     return os.path.expanduser(value)
 
 
-def _common(reactor: Any, kwargs: dict[str, str], allowed: dict[str, str]) -> dict[str, Any]:
+#: Session keywords -> (SessionConfig.build's argument, parser of the value).
+_SESSION_KEYWORDS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "keyfile": ("keyfile", lambda value: value or None),
+    "in_depth": ("in_depth", lambda value: _int("in_depth", value, 0, 7)),
+    "out_depth": ("out_depth", lambda value: _int("out_depth", value, 0, 7)),
+    "sigType": ("signature_type", _sig_type),
+    "autoClose": ("auto_close", lambda value: _bool("autoClose", value)),
+}
+
+
+def _check_keywords(kwargs: dict[str, str], allowed: dict[str, str]) -> dict[str, str]:
+    """The I2CP options (keywords with a dot) taken out of *kwargs*; any other unknown keyword refused."""
     options: dict[str, str] = {}
     for key in list(kwargs):
         if "." in key:
@@ -180,28 +205,37 @@ def _common(reactor: Any, kwargs: dict[str, str], allowed: dict[str, str]) -> di
                 "and I2CP options (names with a dot, like inbound.length)")
     if "options" in kwargs:
         options = {**_options(kwargs.pop("options")), **options}
+    return options
+
+
+def _nickname(kwargs: dict[str, str]) -> str | None:
+    session = kwargs.pop("session", None)
+    nickname = kwargs.pop("nickname", None)
+    if session is not None and nickname is not None and session != nickname:
+        raise ValueError("i2p endpoint: session and nickname name the same thing; give one")
+    return session or nickname
+
+
+def _session_config(kwargs: dict[str, str], options: dict[str, str]) -> SessionConfig:
+    """The keywords that say what the session is, as one :class:`SessionConfig`."""
+    settings: dict[str, Any] = {"nickname": _nickname(kwargs), "options": options or None}
+    for keyword, (name, parse) in _SESSION_KEYWORDS.items():
+        if keyword in kwargs:
+            settings[name] = parse(kwargs.pop(keyword))
+    return SessionConfig.build(**settings)
+
+
+def _common(reactor: Any, kwargs: dict[str, str], allowed: dict[str, str]) -> dict[str, Any]:
+    """The bridge (or ``launch``) and the session of a string, as the endpoints take them."""
+    options = _check_keywords(kwargs, allowed)
     launch = _launch(kwargs.pop("launch")) if "launch" in kwargs else None
     if launch and ({"samaddr", "apiEndpoint"} & kwargs.keys()):
         given = "samaddr" if "samaddr" in kwargs else "apiEndpoint"
         raise ValueError(f"i2p endpoint: launch= uses the router launched for this process; {given}= names "
                          f"another bridge: give one of them")
-    bridge = _bridge(reactor, kwargs)
-    out: dict[str, Any] = {"bridge": None, "launch": launch} if launch else {"bridge": bridge}
-    session = kwargs.pop("session", None)
-    nickname = kwargs.pop("nickname", None)
-    if session is not None and nickname is not None and session != nickname:
-        raise ValueError("i2p endpoint: session and nickname name the same thing; give one")
-    out["session"] = session or nickname
-    out["keyfile"] = kwargs.pop("keyfile", None) or None
-    for name in ("in_depth", "out_depth"):
-        if name in kwargs:
-            out[name] = _int(name, kwargs.pop(name), 0, 7)
-    if "sigType" in kwargs:
-        out["signature_type"] = _sig_type(kwargs.pop("sigType"))
-    if "autoClose" in kwargs:
-        out["auto_close"] = _bool("autoClose", kwargs.pop("autoClose"))
-    out["options"] = options or None
-    return out
+    bridge_config = _bridge_config(reactor, kwargs)
+    return {"bridge_config": None if launch else bridge_config, "launch": launch,
+            "session_config": _session_config(kwargs, options)}
 
 
 _BASE64_KEY = re.compile(r"^[A-Za-z0-9~-]{500,}$")
@@ -235,9 +269,9 @@ class I2PClientParser:
         port = _int("port", kwargs.pop("port"), 1, 65535) if "port" in kwargs else None
         local_port = _int("localPort", kwargs.pop("localPort"), 0, 65535) if "localPort" in kwargs else None
         client_key_file = kwargs.pop("clientKey", None) or None
+        client_key = ClientKey(file=client_key_file) if client_key_file is not None else None
         settings = _common(reactor, kwargs, CLIENT_KEYWORDS)
-        return I2PClientEndpoint(reactor, host, port, from_port=local_port, client_key_file=client_key_file,
-                                 **settings)
+        return I2PClientEndpoint(reactor, host, port, from_port=local_port, client_key=client_key, **settings)
 
 
 @implementer(IPlugin, IStreamServerEndpointStringParser)
@@ -254,8 +288,8 @@ class I2PServerParser:
         clients_file = kwargs.pop("clients", None) or None
         auth = kwargs.pop("auth", "psk")
         settings = _common(reactor, kwargs, SERVER_KEYWORDS)
-        keyfile = settings.pop("keyfile")
-        return I2PServerEndpoint(reactor, keyfile, port, pending=pending, private=private,
-                                 clients_file=clients_file, auth=auth, **settings)
+        check_auth(auth)
+        service = PrivateService(clients_file=clients_file, auth=auth) if private or clients_file else False
+        return I2PServerEndpoint(reactor, port, pending=pending, private=service, **settings)
 
 

@@ -31,15 +31,7 @@ from zope.interface import implementer
 
 from txi2p.address import Destination, is_b32_name, signature_type_code
 from txi2p.config import BridgeConfig, SessionConfig, check_port
-from txi2p.private import (
-    ENCRYPTED_LEASE_SET,
-    check_auth,
-    check_blindable,
-    client_options,
-    read_client_key,
-    read_clients_file,
-    service_options,
-)
+from txi2p.private import ENCRYPTED_LEASE_SET, ClientKey, PrivateService, check_blindable
 from txi2p.registry import SessionRegistry
 from txi2p.sam import codec
 from txi2p.session import I2PListeningPort, SAMBridge, SAMSession
@@ -66,42 +58,19 @@ def _check_host(host: str) -> str:
 class _EndpointBase:
     """Settings shared by client and server endpoints: one bridge config, one session config."""
 
-    def __init__(
-        self,
-        reactor: Any,
-        *,
-        session: str | None,
-        keyfile: str | None,
-        sam_address: str | None,
-        sam_endpoint: IStreamClientEndpoint | None,
-        options: Mapping[str, object] | None,
-        in_depth: int | None,
-        out_depth: int | None,
-        signature_type: int | str | None,
-        auto_close: bool | None,
-        auto_close_default: bool,
-        registry: SessionRegistry | None,
-        progress: Progress | None,
-        user: str | None = None,
-        password: str | None = None,
-        allow_remote: bool = False,
-        bridge: BridgeConfig | None = None,
-        session_config: SessionConfig | None = None,
-        extra_options: Mapping[str, str] | None = None,
-        launch: bool | str | None = None,
-    ) -> None:
+    def __init__(self, reactor: Any, bridge_config: BridgeConfig | None, session_config: SessionConfig | None,
+                 *, auto_close: bool, registry: SessionRegistry | None, progress: Progress | None,
+                 launch: bool | str | None) -> None:
         self._reactor = reactor
-        if launch and (bridge is not None or sam_address is not None or sam_endpoint is not None):
+        if launch and bridge_config is not None:
             raise ValueError("launch= uses the router launched for this process: give it, or a SAM bridge "
-                             "(sam_address, sam_endpoint, bridge), not both")
+                             "(bridge_config), not both")
+        if bridge_config is not None and not isinstance(bridge_config, BridgeConfig):
+            raise TypeError(f"bridge_config must be a txi2p.config.BridgeConfig, not {bridge_config!r}")
         #: use the router launched for this process: True, or its data directory (None: a bridge)
         self.launch: bool | str | None = launch or None
-        self.bridge_config = BridgeConfig.given(bridge, sam_address, sam_endpoint, allow_remote, user, password)
-        session_config = SessionConfig.given(
-            session_config, ("STREAM",), name=session, keyfile=keyfile, options=options, in_depth=in_depth,
-            out_depth=out_depth, signature_type=signature_type, auto_close=auto_close,
-            auto_close_default=auto_close_default)
-        self._spec = session_config.with_options(extra_options or {})
+        self.bridge_config = bridge_config or BridgeConfig()
+        self._spec = SessionConfig.for_door(session_config, ("STREAM",), auto_close)
         #: reads the options kept in files (client keys) at connect/listen time
         self._file_options: Callable[[], Mapping[str, str]] | None = None
         self._registry = registry
@@ -160,42 +129,26 @@ class I2PClientEndpoint(_EndpointBase):
     :param host: a host name (``site.i2p``), ``.b32.i2p`` name or base64
         destination.
     :param port: the I2P port to connect to (``TO_PORT``), or None.
-    :param session: the session name to connect from; sessions are shared
-        by name.  None: a transient session shared by the unnamed client
-        endpoints with the same settings.
-    :param keyfile: a key file for the session's destination (created if
-        missing, never overwritten).
-    :param sam_address: ``host:port`` of the SAM bridge
-        (``$I2P_SAM_ADDRESS`` or ``127.0.0.1:7656``).
-    :param sam_endpoint: instead of *sam_address*, any client endpoint that
-        reaches the bridge.
-    :param options: I2CP session options, passed through.
-    :param in_depth: inbound tunnel length (default 2).
-    :param out_depth: outbound tunnel length (default 2).
+    :param bridge_config: how to reach the SAM bridge
+        (:class:`~txi2p.config.BridgeConfig`; None: ``$I2P_SAM_ADDRESS``
+        or ``127.0.0.1:7656``).
+    :param session_config: the session to connect from
+        (:class:`~txi2p.config.SessionConfig`: its nickname, key file,
+        options, signature type; sessions are shared by nickname).  None,
+        or no nickname: a transient session shared by the unnamed client
+        endpoints with the same settings.  Its ``auto_close`` (None: False)
+        closes the session when its last connection closes.
     :param from_port: our I2P port (``FROM_PORT``).
-    :param signature_type: for new destinations (default 7, Ed25519).
-    :param auto_close: close the session when its last connection closes
-        (default False).
+    :param client_key: this client's key for private services with client
+        authorization (:class:`~txi2p.private.ClientKey`: the key, or its
+        file read at each ``connect()``); the session then carries it
+        (``i2cp.leaseSetPrivKey``).
     :param registry: the session registry (default: the reactor's).
     :param progress: called with a sentence at each step of session start.
-    :param user: SAM 3.2 user name (for bridges with AUTH enabled).
-    :param password: SAM 3.2 password.
-    :param allow_remote: accept a *sam_address* that is not on loopback.
-    :param client_key: this client's key for private services with client
-        authorization (:mod:`txi2p.private`); the session then carries it
-        (``i2cp.leaseSetPrivKey``).
-    :param client_key_file: instead, the file holding it (read at
-        ``connect()``).
-    :param bridge: instead of *sam_address*, *sam_endpoint*, *user*,
-        *password* and *allow_remote*: a :class:`~txi2p.config.BridgeConfig`.
     :param launch: instead of a bridge, the router launched for this
         process (:meth:`~txi2p.registry.SessionRegistry.launched_router`;
         started at the first ``connect()``/``listen()`` that needs it):
         True, or its data directory.
-    :param session_config: instead of *session*, *keyfile*, *options*,
-        *in_depth*, *out_depth*, *signature_type* and *auto_close*: a
-        :class:`~txi2p.config.SessionConfig` (shared with other front doors;
-        it holds every one of them, so giving any of them as well is an error).
     """
 
     def __init__(
@@ -204,40 +157,23 @@ class I2PClientEndpoint(_EndpointBase):
         host: str,
         port: int | None = None,
         *,
-        session: str | None = None,
-        keyfile: str | None = None,
-        sam_address: str | None = None,
-        sam_endpoint: IStreamClientEndpoint | None = None,
-        options: Mapping[str, object] | None = None,
-        in_depth: int | None = None,
-        out_depth: int | None = None,
+        bridge_config: BridgeConfig | None = None,
+        session_config: SessionConfig | None = None,
         from_port: int | None = None,
-        signature_type: int | str | None = None,
-        auto_close: bool | None = None,
+        client_key: ClientKey | None = None,
         registry: SessionRegistry | None = None,
         progress: Progress | None = None,
-        user: str | None = None,
-        password: str | None = None,
-        allow_remote: bool = False,
-        client_key: str | None = None,
-        client_key_file: str | None = None,
-        bridge: BridgeConfig | None = None,
-        session_config: SessionConfig | None = None,
         launch: bool | str | None = None,
     ) -> None:
-        if client_key is not None and client_key_file is not None:
-            raise ValueError("pass client_key or client_key_file, not both")
-        super().__init__(reactor, session=session, keyfile=keyfile, sam_address=sam_address,
-                         sam_endpoint=sam_endpoint, options=options, in_depth=in_depth,
-                         out_depth=out_depth, signature_type=signature_type, auto_close=auto_close,
-                         auto_close_default=False,
-                         registry=registry, progress=progress, user=user, password=password,
-                         allow_remote=allow_remote, bridge=bridge, session_config=session_config,
-                         extra_options=client_options(client_key) if client_key is not None else None,
-                         launch=launch)
-        if client_key_file is not None:
-            path = str(client_key_file)
-            self._file_options = lambda: client_options(read_client_key(path))
+        super().__init__(reactor, bridge_config, session_config, auto_close=False, registry=registry,
+                         progress=progress, launch=launch)
+        if client_key is not None:
+            if not isinstance(client_key, ClientKey):
+                raise TypeError(f"client_key must be a txi2p.private.ClientKey, not {client_key!r}")
+            if client_key.key is not None:
+                self._spec = self._spec.with_options(client_key.options())
+            else:
+                self._file_options = client_key.options
         self.host = _check_host(host)
         self.port = None if port is None else check_port("port", port)
         self.from_port = None if from_port is None else check_port("from_port", from_port, allow_zero=True)
@@ -270,88 +206,59 @@ class I2PServerEndpoint(_EndpointBase):
     """Listens on an I2P destination over SAM.
 
     :param reactor: the reactor.
-    :param keyfile: the destination's key file: created with a new
-        destination if missing, reused otherwise (same ``.b32.i2p``
-        address across restarts).  None: the destination lasts as long as
-        the session.
     :param port: the I2P port to accept (None: every port).
-    :param session: the session name (shared with other endpoints naming
-        it); None: a session of this endpoint's own.
-    :param auto_close: close the session when the last of its ports stops
-        listening (default True; a *session_config* says for itself, and
-        its default is False).
+    :param bridge_config: how to reach the SAM bridge, as for
+        :class:`I2PClientEndpoint`.
+    :param session_config: the session to listen on: its key file keeps the
+        destination, and so the ``.b32.i2p`` address, across restarts
+        (created with a new destination if missing; none: the destination
+        lasts as long as the session); its nickname shares it with other
+        endpoints naming it (none: a session of this endpoint's own).  Its
+        ``auto_close`` (None: True) closes the session when the last of its
+        ports stops listening.
     :param pending: how many STREAM ACCEPTs to keep open at once.
-    :param private: a private service: the router publishes an encrypted
-        lease set (``i2cp.leaseSetType=5``), so only those who know the
-        address can reach it or even look it up.  Its address, from
+    :param private: a private service (True, or a
+        :class:`~txi2p.private.PrivateService` listing the clients that may
+        reach it): the router publishes an encrypted lease set
+        (``i2cp.leaseSetType=5``), so only those who know the address can
+        reach it or even look it up.  Its address, from
         ``port.getHost().host``, is the destination's longer
         :meth:`~txi2p.address.Destination.b33` name; the shorter ``.b32``
         name does not reach it.  Needs an Ed25519 (the default) or RedDSA
         destination.
-    :param clients: a private service only these clients can reach:
-        client name -> key (:mod:`txi2p.private`); implies *private*.
-    :param clients_file: instead, a file of ``name:key`` lines (read at
-        ``listen()``).
-    :param auth: the kind of client keys: ``"psk"`` (pre-shared keys, the
-        default) or ``"dh"`` (the service lists each client's X25519 public
-        key: :func:`txi2p.private.client_public_key`).
 
-    The other arguments (*bridge* and *session_config* included) are as
-    for :class:`I2PClientEndpoint`.
+    *registry*, *progress* and *launch* are as for :class:`I2PClientEndpoint`.
     """
 
     def __init__(
         self,
         reactor: Any,
-        keyfile: str | None = None,
         port: int | None = None,
         *,
-        session: str | None = None,
-        sam_address: str | None = None,
-        sam_endpoint: IStreamClientEndpoint | None = None,
-        options: Mapping[str, object] | None = None,
-        in_depth: int | None = None,
-        out_depth: int | None = None,
-        signature_type: int | str | None = None,
-        auto_close: bool | None = None,
+        bridge_config: BridgeConfig | None = None,
+        session_config: SessionConfig | None = None,
         pending: int = 5,
+        private: bool | PrivateService = False,
         registry: SessionRegistry | None = None,
         progress: Progress | None = None,
-        user: str | None = None,
-        password: str | None = None,
-        allow_remote: bool = False,
-        private: bool = False,
-        clients: Mapping[str, str] | None = None,
-        clients_file: str | None = None,
-        auth: str = "psk",
-        bridge: BridgeConfig | None = None,
-        session_config: SessionConfig | None = None,
         launch: bool | str | None = None,
     ) -> None:
-        if clients is not None and clients_file is not None:
-            raise ValueError("pass clients or clients_file, not both")
-        check_auth(auth)
-        extra: dict[str, str] = {}
-        if clients is not None:
-            extra.update(service_options(clients, auth))
-        super().__init__(reactor, session=session, keyfile=keyfile, sam_address=sam_address,
-                         sam_endpoint=sam_endpoint, options=options, in_depth=in_depth,
-                         out_depth=out_depth, signature_type=signature_type, auto_close=auto_close,
-                         auto_close_default=True,
-                         registry=registry, progress=progress, user=user, password=password,
-                         allow_remote=allow_remote, bridge=bridge, session_config=session_config,
-                         extra_options=extra, launch=launch)
-        if private or clients is not None or clients_file is not None:
-            # checked against the session as resolved (a session_config or the keywords)
+        super().__init__(reactor, bridge_config, session_config, auto_close=True, registry=registry,
+                         progress=progress, launch=launch)
+        service = PrivateService() if private is True else private
+        if service is not False and not isinstance(service, PrivateService):
+            raise TypeError(f"private must be a bool or a txi2p.private.PrivateService, not {private!r}")
+        if isinstance(service, PrivateService):
+            self._spec = self._spec.with_options(service.static_options())
+            # checked against the session as resolved (options, signature type)
             self._spec = self._spec.with_options(
                 _private_options(self._spec.option_map, self._spec.signature_type))
+            if service.clients_file is not None:
+                self._file_options = service.file_options
         self.port = None if port is None else check_port("port", port)
         if isinstance(pending, bool) or not isinstance(pending, int) or not 1 <= pending <= 100:
             raise ValueError(f"pending must be an integer from 1 to 100, not {pending!r}")
         self.pending = pending
-        if clients_file is not None:
-            path = str(clients_file)
-            self._file_options = lambda: service_options(read_clients_file(path), auth)
         if self._spec.nickname is None:
             # A server with no name gets a session of its own, not the
             # transient one unnamed clients share.

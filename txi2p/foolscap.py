@@ -55,7 +55,7 @@ def _session(kwargs: Mapping[str, Any]) -> tuple[SessionConfig | None, int | Non
     port = kwargs.get("port")
     if not {"nickname", "keyfile", "options"} & set(kwargs):
         return None, port
-    return SessionConfig.build(name=kwargs.get("nickname"), keyfile=kwargs.get("keyfile"),
+    return SessionConfig.build(nickname=kwargs.get("nickname"), keyfile=kwargs.get("keyfile"),
                                options=kwargs.get("options")), port
 
 
@@ -70,7 +70,7 @@ class I2PHintHandler:
     def __init__(self, reach: Callable[[Any], Deferred[I2P]], description: str = "i2p", **kwargs: Any) -> None:
         self._reach = reach
         self._description = description
-        self._session, self._port = _session(kwargs)
+        self._session_config, self._port = _session(kwargs)
         self._reached: I2P | None = None
         self._waiting: list[Deferred[I2P]] = []
 
@@ -115,7 +115,7 @@ class I2PHintHandler:
         async def endpoint() -> tuple[IStreamClientEndpoint, str]:
             update_status(self._description)
             i2p = await self.i2p(reactor)
-            return i2p.client_endpoint(host, port, session=self._session), host
+            return i2p.client_endpoint(host, port, session_config=self._session_config), host
 
         return Deferred.fromCoroutine(endpoint())
 

@@ -13,7 +13,6 @@ router's SAM bridge::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
@@ -27,6 +26,7 @@ from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.datagram import I2PDatagramEndpoint
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.i2pd import follow
+from txi2p.private import ClientKey, PrivateService
 from txi2p.registry import SessionRegistry
 from txi2p.sam.dialect import SAMDialect
 from txi2p.session import SAMBridge, SAMSession
@@ -42,7 +42,7 @@ class I2P:
 
     Made by :func:`connect` or :func:`txi2p.launch`.  Every method takes
     its own arguments plus an optional
-    :class:`~txi2p.config.SessionConfig` (*session*); endpoints do no I/O
+    :class:`~txi2p.config.SessionConfig` (*session_config*); endpoints do no I/O
     until ``connect()``/``listen()``.
 
     :ivar bridge_config: how the bridge is reached (a :class:`~txi2p.config.BridgeConfig`).
@@ -85,40 +85,47 @@ class I2P:
     # ---------------------------------------------------------------- streams
 
     def client_endpoint(self, host: str, port: int | None = None, *,
-                        session: SessionConfig | None = None) -> I2PClientEndpoint:
+                        session_config: SessionConfig | None = None,
+                        client_key: ClientKey | None = None) -> I2PClientEndpoint:
         """An endpoint that connects to *host* (``.i2p``, ``.b32.i2p`` or base64)."""
-        return I2PClientEndpoint(self.reactor, host, port, bridge=self.bridge_config, session_config=session,
-                                 registry=self.registry)
+        return I2PClientEndpoint(self.reactor, host, port, bridge_config=self.bridge_config,
+                                 session_config=session_config, client_key=client_key, registry=self.registry)
 
     def stream_via(self, host: str, port: int | None = None, *,
-                   session: SessionConfig | None = None) -> I2PClientEndpoint:
+                   session_config: SessionConfig | None = None) -> I2PClientEndpoint:
         """txtorcon's name for :meth:`client_endpoint`."""
-        return self.client_endpoint(host, port, session=session)
+        return self.client_endpoint(host, port, session_config=session_config)
 
     def server_endpoint(self, port: int | None = None, *, key_file: str | None = None,
-                        session: SessionConfig | None = None, private: bool = False,
-                        clients: Mapping[str, str] | None = None, clients_file: str | None = None,
-                        auth: str = "psk", pending: int = 5) -> I2PServerEndpoint:
+                        session_config: SessionConfig | None = None, private: bool | PrivateService = False,
+                        pending: int = 5) -> I2PServerEndpoint:
         """An endpoint that listens on I2P (*key_file*: a lasting address;
-        give it either here or in *session*)."""
-        return I2PServerEndpoint(self.reactor, key_file, port, bridge=self.bridge_config, session_config=session,
-                                 private=private, clients=clients, clients_file=clients_file, auth=auth,
-                                 pending=pending, registry=self.registry)
+        give it either here or in *session_config*, not both)."""
+        if key_file is not None:
+            if session_config is not None:
+                raise ValueError("give the key file as key_file= or in session_config, not both")
+            session_config = SessionConfig.build(keyfile=key_file)
+        return I2PServerEndpoint(self.reactor, port, bridge_config=self.bridge_config,
+                                 session_config=session_config, private=private, pending=pending,
+                                 registry=self.registry)
 
-    def datagram_endpoint(self, *, style: str = "DATAGRAM", session: SessionConfig | None = None,
+    def datagram_endpoint(self, *, style: str = "DATAGRAM", session_config: SessionConfig | None = None,
                           from_port: int | None = None, to_port: int | None = None,
-                          transport: str = "auto") -> I2PDatagramEndpoint:
-        """An endpoint for I2P datagrams (``DATAGRAM``, ``DATAGRAM2``/``3`` or ``RAW``)."""
-        return I2PDatagramEndpoint(self.reactor, style=None if session is not None else style,
-                                   bridge=self.bridge, session_config=session, from_port=from_port,
-                                   to_port=to_port, transport=transport, registry=self.registry)
+                          delivery: str = "auto") -> I2PDatagramEndpoint:
+        """An endpoint for I2P datagrams (``DATAGRAM``, ``DATAGRAM2``/``3`` or ``RAW``;
+        *style* when no *session_config* says it)."""
+        if session_config is None:
+            session_config = SessionConfig.build(style=style)
+        return I2PDatagramEndpoint(self.reactor, bridge_config=self.bridge_config, session_config=session_config,
+                                   from_port=from_port, to_port=to_port, delivery=delivery,
+                                   registry=self.registry)
 
     def web_agent(self, pool: Any = None, tls_context_factory: IPolicyForHTTPS | None = None, *,
-                  session: SessionConfig | None = None) -> Agent:
+                  session_config: SessionConfig | None = None) -> Agent:
         """A ``twisted.web.client.Agent`` for ``http://`` and ``https://`` URLs
         of ``.i2p`` sites; HTTPS with *tls_context_factory* (default:
         Twisted's browser-like policy), e.g. one that pins a certificate."""
-        factory = I2PWebEndpoints(self, tls_context_factory, session=session)
+        factory = I2PWebEndpoints(self, tls_context_factory, session_config=session_config)
         return Agent.usingEndpointFactory(self.reactor, factory, pool)
 
     # ------------------------------------------------------------------ names
@@ -156,10 +163,10 @@ class I2PWebEndpoints:
     URL to its ``.i2p`` host, wrapped in TLS for ``https://``."""
 
     def __init__(self, i2p: I2P, tls_context_factory: IPolicyForHTTPS | None = None, *,
-                 session: SessionConfig | None = None) -> None:
+                 session_config: SessionConfig | None = None) -> None:
         self._i2p = i2p
         self._tls = tls_context_factory or BrowserLikePolicyForHTTPS()
-        self._session = session
+        self._session_config = session_config
 
     def endpointForURI(self, uri: URI) -> Any:
         if uri.scheme not in (b"http", b"https"):
@@ -167,18 +174,18 @@ class I2PWebEndpoints:
         host = uri.host.decode("ascii")
         if not host.endswith(".i2p"):
             raise ValueError(f"{host!r} is not an I2P host name (.i2p)")
-        endpoint = self._i2p.client_endpoint(host, uri.port, session=self._session)
+        endpoint = self._i2p.client_endpoint(host, uri.port, session_config=self._session_config)
         if uri.scheme == b"https":
             return wrapClientTLS(self._tls.creatorForNetloc(uri.host, uri.port), endpoint)
         return endpoint
 
 
-def connect(reactor: Any, bridge: BridgeConfig | str | None = None, *,
+def connect(reactor: Any, bridge_config: BridgeConfig | str | None = None, *,
             registry: SessionRegistry | None = None) -> Deferred[I2P]:
     """An :class:`I2P` for a router that runs already, once its SAM bridge
     answers HELLO.
 
-    :param bridge: a :class:`~txi2p.config.BridgeConfig`, or ``host:port``
+    :param bridge_config: a :class:`~txi2p.config.BridgeConfig`, or ``host:port``
         (default ``$I2P_SAM_ADDRESS`` or ``127.0.0.1:7656``).
 
     Fails as ``txi2p check`` does: :class:`~txi2p.errors.SAMConnectionFailed`
@@ -186,7 +193,7 @@ def connect(reactor: Any, bridge: BridgeConfig | str | None = None, *,
     that refuses the HELLO, :class:`~txi2p.errors.CommandTimeout` for one
     that does not answer.
     """
-    config = bridge if isinstance(bridge, BridgeConfig) else BridgeConfig(bridge)
+    config = bridge_config if isinstance(bridge_config, BridgeConfig) else BridgeConfig(bridge_config)
     registry = registry or SessionRegistry.for_reactor(reactor)
     sam = registry.bridge(config)
 

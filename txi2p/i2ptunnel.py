@@ -27,14 +27,17 @@ Every option and every config value is checked before anything starts.
 from __future__ import annotations
 
 import configparser
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from twisted.application.service import IService, MultiService
 from twisted.python import usage
 
 from txi2p import tunnel
-from txi2p.config import BridgeConfig, parse_bool
-from txi2p.private import check_auth
+from txi2p.config import BridgeConfig, SessionConfig, parse_bool
+from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
+from txi2p.private import ClientKey, PrivateService, check_auth
 from txi2p.sam import codec
 
 __all__ = ["Options", "makeService", "tunnel_specs"]
@@ -116,6 +119,10 @@ class ClientOptions(_TunnelOptions):
     optFlags = [*_COMMON_FLAGS]
 
 
+_OPTIONS_CLASSES: dict[str, type[ServerOptions] | type[ClientOptions]] = {
+    "server": ServerOptions, "client": ClientOptions}
+
+
 class Options(usage.Options):
     """``twistd i2ptunnel``: I2P tunnels (a server, a client, or many from --config)."""
 
@@ -149,73 +156,98 @@ def _int(name: str, value: Any, where: str) -> int:
     return number
 
 
-def tunnel_spec(kind: str, values: dict[str, Any], where: str) -> dict[str, Any]:
-    """Check one tunnel's settings; return the keyword arguments of its service."""
-    extra_options = {k[len("option."):]: v for k, v in values.items() if k.startswith("option.")}
-    values = {k.replace("_", "-"): v for k, v in values.items() if not k.startswith("option.")}
-    options_class = ServerOptions if kind == "server" else ClientOptions
+@contextmanager
+def _usage(where: str) -> Iterator[None]:
+    """A ValueError inside becomes the UsageError twistd prints, prefixed with *where*."""
+    try:
+        yield
+    except ValueError as e:
+        if isinstance(e, usage.UsageError):
+            raise
+        raise usage.UsageError(f"{where}{e}") from None
+
+
+def _timeout(value: Any, where: str) -> float:
+    try:
+        timeout = float(value)
+    except ValueError:
+        raise usage.UsageError(f"{where}timeout must be a number of seconds") from None
+    if timeout <= 0:
+        raise usage.UsageError(f"{where}timeout must be positive")
+    return timeout
+
+
+def _option_list(options: Any, where: str) -> dict[str, str]:
+    """``options`` as given: a mapping (``--option``), or ``key=value,key=value`` (INI)."""
+    if not isinstance(options, str):
+        return dict(options or {})
+    parsed = {}
+    for item in filter(None, (i.strip() for i in options.split(","))):
+        key, sep, val = item.partition("=")
+        if not sep:
+            raise usage.UsageError(f"{where}options must be key=value,key=value")
+        parsed[key.strip()] = val.strip()
+    return parsed
+
+
+def _check_names(kind: str, values: dict[str, Any], where: str) -> None:
+    options_class = _OPTIONS_CLASSES[kind]
     allowed: set[str] = {str(p[0]) for p in [*options_class.optParameters, *options_class.optFlags]}
     allowed |= {"options", "type"}
     unknown = set(values) - allowed
     if unknown:
         raise usage.UsageError(f"{where}unknown setting(s) {', '.join(sorted(unknown))} for a {kind} "
                                f"tunnel; known: {', '.join(sorted(allowed - {'type'}))}")
-    if values.get("port") is None:
-        raise usage.UsageError(f"{where}--port is required for a {kind} tunnel")
-    if kind == "client" and not values.get("dest"):
-        raise usage.UsageError(f"{where}--dest is required for a client tunnel")
-    spec: dict[str, Any] = {"kind": kind}
+    for name in _REQUIRED[kind]:
+        if values.get(name) is None or (name == "dest" and not values[name]):
+            raise usage.UsageError(f"{where}--{name} is required for a {kind} tunnel")
+
+
+def _server_settings(values: dict[str, Any], where: str) -> dict[str, Any]:
+    private = _flag("private", values.get("private"), where)
+    auth = str(values.get("auth") or "psk")
+    with _usage(where):
+        check_auth(auth)
+    return {"host": values.get("host") or "127.0.0.1", "private": private,
+            "clients_file": values.get("clients") or None, "auth": auth}
+
+
+def _client_settings(values: dict[str, Any], where: str) -> dict[str, Any]:
+    return {"dest": values["dest"], "interface": values.get("interface") or "127.0.0.1",
+            "client_key_file": values.get("client-key") or None}
+
+
+#: Settings each kind of tunnel requires, and the reader of its own ones.
+_REQUIRED = {"server": ("port",), "client": ("port", "dest")}
+_KIND_SETTINGS = {"server": _server_settings, "client": _client_settings}
+#: Integer settings read when given (ranges in _INT_KEYS).
+_INT_NAMES = ("i2p-port", "in-depth", "out-depth", "nconnect")
+
+
+def tunnel_spec(kind: str, values: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check one tunnel's settings; return them, as the loose values of :func:`_service`."""
+    extra_options = {k[len("option."):]: v for k, v in values.items() if k.startswith("option.")}
+    values = {k.replace("_", "-"): v for k, v in values.items() if not k.startswith("option.")}
+    _check_names(kind, values, where)
     port = _int("port", values["port"], where)
     if kind == "server" and port == 0:
         raise usage.UsageError(f"{where}port must be from 1 to 65535")
-    spec["port"] = port
-    spec["session"] = values.get("session") or f"i2ptunnel-{kind}-{port}"
-    try:
+    spec: dict[str, Any] = {"kind": kind, "port": port,
+                            "session": values.get("session") or f"i2ptunnel-{kind}-{port}",
+                            "keyfile": values.get("keyfile")}
+    with _usage(where):
         codec.check_token("session", spec["session"])
-    except ValueError as e:
-        raise usage.UsageError(f"{where}{e}") from None
-    spec["keyfile"] = values.get("keyfile")
-    try:
-        spec["bridge"] = BridgeConfig(values.get("samaddr") or None, None,
-                                      _flag("allow-remote", values.get("allow-remote"), where),
-                                      values.get("sam-user") or None, values.get("sam-password") or None)
-    except ValueError as e:
-        raise usage.UsageError(f"{where}{e}") from None
-    for name in ("i2p-port", "in-depth", "out-depth", "nconnect"):
-        if values.get(name) is not None:
-            spec[name.replace("-", "_")] = _int(name, values[name], where)
+        spec["bridge_config"] = BridgeConfig(values.get("samaddr") or None, None,
+                                             _flag("allow-remote", values.get("allow-remote"), where),
+                                             values.get("sam-user") or None, values.get("sam-password") or None)
+    spec.update({name.replace("-", "_"): _int(name, values[name], where)
+                 for name in _INT_NAMES if values.get(name) is not None})
     if spec.get("nconnect") == 0:
         raise usage.UsageError(f"{where}nconnect must be -1 or positive")
     if values.get("timeout") is not None:
-        try:
-            spec["timeout"] = float(values["timeout"])
-        except ValueError:
-            raise usage.UsageError(f"{where}timeout must be a number of seconds") from None
-        if spec["timeout"] <= 0:
-            raise usage.UsageError(f"{where}timeout must be positive")
-    options = values.get("options") or {}
-    if isinstance(options, str):
-        parsed = {}
-        for item in filter(None, (i.strip() for i in options.split(","))):
-            key, sep, val = item.partition("=")
-            if not sep:
-                raise usage.UsageError(f"{where}options must be key=value,key=value")
-            parsed[key.strip()] = val.strip()
-        options = parsed
-    spec["options"] = {**options, **extra_options}
-    if kind == "server":
-        spec["host"] = values.get("host") or "127.0.0.1"
-        spec["private"] = _flag("private", values.get("private"), where)
-        spec["clients_file"] = values.get("clients") or None
-        spec["auth"] = values.get("auth") or "psk"
-        try:
-            check_auth(spec["auth"])
-        except ValueError as e:
-            raise usage.UsageError(f"{where}{e}") from None
-    else:
-        spec["dest"] = values["dest"]
-        spec["interface"] = values.get("interface") or "127.0.0.1"
-        spec["client_key_file"] = values.get("client-key") or None
+        spec["timeout"] = _timeout(values["timeout"], where)
+    spec["options"] = {**_option_list(values.get("options"), where), **extra_options}
+    spec.update(_KIND_SETTINGS[kind](values, where))
     return spec
 
 
@@ -257,18 +289,21 @@ def tunnel_specs(options: Options) -> list[dict[str, Any]]:
 
 
 def _service(reactor: Any, spec: dict[str, Any]) -> tunnel.Tunnel:
-    spec = dict(spec)
-    kind = spec.pop("kind")
-    common = dict(bridge=spec["bridge"], options=spec["options"] or None,
-                  in_depth=spec.get("in_depth"), out_depth=spec.get("out_depth"),
-                  nconnect=spec.get("nconnect", -1), timeout=spec.get("timeout"),
-                  keyfile=spec["keyfile"], i2p_port=spec.get("i2p_port"))
-    if kind == "server":
-        return tunnel.TunnelServer(reactor, spec["session"], spec["port"], host=spec["host"],
-                                   private=spec["private"], clients_file=spec["clients_file"],
-                                   auth=spec["auth"], **common)
-    return tunnel.TunnelClient(reactor, spec["session"], spec["port"], spec["dest"],
-                               interface=spec["interface"], client_key_file=spec["client_key_file"], **common)
+    """The tunnel service of a checked *spec*: its configs built here, once."""
+    session_config = SessionConfig.build(nickname=spec["session"], keyfile=spec["keyfile"],
+                                         options=spec["options"] or None, in_depth=spec.get("in_depth"),
+                                         out_depth=spec.get("out_depth"))
+    limits = {"nconnect": spec.get("nconnect", -1), "timeout": spec.get("timeout")}
+    if spec["kind"] == "server":
+        private = (PrivateService(clients_file=spec["clients_file"], auth=spec["auth"])
+                   if spec["private"] or spec["clients_file"] else False)
+        receive = I2PServerEndpoint(reactor, spec.get("i2p_port"), bridge_config=spec["bridge_config"],
+                                    session_config=session_config, private=private)
+        return tunnel.TunnelServer(reactor, receive, spec["port"], host=spec["host"], **limits)
+    client_key = ClientKey(file=spec["client_key_file"]) if spec["client_key_file"] else None
+    send = I2PClientEndpoint(reactor, spec["dest"], spec.get("i2p_port"), bridge_config=spec["bridge_config"],
+                             session_config=session_config, client_key=client_key)
+    return tunnel.TunnelClient(reactor, send, spec["port"], interface=spec["interface"], **limits)
 
 
 def makeService(options: Options) -> IService:

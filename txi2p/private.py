@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from txi2p.address import BLINDED_SIGNATURE_TYPES, b64decode, b64encode, write_secret_file
@@ -40,6 +41,8 @@ __all__ = [
     "AUTH_TYPES",
     "ENCRYPTED_LEASE_SET",
     "SERVICE_OWN_CLIENT",
+    "ClientKey",
+    "PrivateService",
     "check_auth",
     "check_blindable",
     "client_line",
@@ -222,3 +225,51 @@ def write_client_key(path: str | os.PathLike[str], key: str) -> None:
     if Path(path).exists():
         raise ValueError(f"{path} exists: a client key file is never overwritten")
     write_secret_file(path, _check_key(key, "client key") + "\n")
+
+
+@dataclass(frozen=True)
+class ClientKey:
+    """A client's key for private services that list it: the key itself,
+    or the file holding it (read at each ``connect()``), not both."""
+
+    key: str | None = field(default=None, repr=False)
+    file: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.key is None) == (self.file is None):
+            raise ValueError("a client key is given as key= or file=: one of them, not both")
+        if self.key is not None:
+            client_options(self.key)  # checked now
+
+    def options(self) -> dict[str, str]:
+        """The session option carrying the key (the file read now)."""
+        return client_options(self.key if self.key is not None else read_client_key(str(self.file)))
+
+
+@dataclass(frozen=True)
+class PrivateService:
+    """A private service: an encrypted lease set, reached by its b33 name only.
+
+    :param clients: only these clients may reach it: name -> key.
+    :param clients_file: instead, a file of ``name:key`` lines (read at
+        each ``listen()``).
+    :param auth: the kind of client keys: ``"psk"`` (the default) or ``"dh"``.
+    """
+
+    clients: Mapping[str, str] | None = field(default=None, repr=False)
+    clients_file: str | None = None
+    auth: str = "psk"
+
+    def __post_init__(self) -> None:
+        if self.clients is not None and self.clients_file is not None:
+            raise ValueError("pass clients or clients_file, not both")
+        check_auth(self.auth)
+        self.static_options()  # checked now
+
+    def static_options(self) -> dict[str, str]:
+        """The client options known now (none for a clients file)."""
+        return service_options(self.clients, self.auth) if self.clients is not None else {}
+
+    def file_options(self) -> dict[str, str]:
+        """The client options of the clients file, read now."""
+        return service_options(read_clients_file(str(self.clients_file)), self.auth) if self.clients_file else {}

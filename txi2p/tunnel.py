@@ -30,7 +30,7 @@ names (``txi2p.sam.Tunnel`` ...), which run these in the shim's reactor.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from twisted.application.service import Service
@@ -47,10 +47,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txi2p.config import BridgeConfig, check_port
+from txi2p.config import check_port
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.protocol import close_after_flush
-from txi2p.registry import SessionRegistry
 from txi2p.session import SAMSession
 
 __all__ = ["Relay", "Tunnel", "TunnelClient", "TunnelServer"]
@@ -316,40 +315,28 @@ class TunnelServer(Tunnel):
     """Exposes ``host:port`` (a local TCP server) as an I2P destination.
 
     :param reactor: the reactor.
-    :param session: the session name of the destination.
+    :param receive: the I2P side: an :class:`~txi2p.endpoints.I2PServerEndpoint`
+        (its ``bridge_config`` and ``session_config`` say where the
+        destination lives; its port, the I2P port accepted).
     :param port: the local TCP port to relay to.
     :param host: the local host to relay to (default 127.0.0.1).
-    :param keyfile: key file of the destination (stable address across restarts).
-    :param i2p_port: accept only streams to this I2P port (None: all).
-    :param sam_address, options, in_depth, out_depth: as for the endpoints.
-    :param bridge: instead of *sam_address*, a :class:`~txi2p.config.BridgeConfig`
-        (a remote bridge, SAM 3.2 credentials).
-    :param private, clients_file, auth: a private service, as for
-        :class:`~txi2p.endpoints.I2PServerEndpoint`.
+    :param nconnect, timeout: as for :class:`Tunnel` (default: no limit).
 
     :ivar dest: our destination (base64), once started.
     :ivar b32: our ``.b32.i2p`` address, once started.
     """
 
-    def __init__(self, reactor: Any, session: str, port: int, *, host: str = "127.0.0.1",
-                 keyfile: str | None = None, i2p_port: int | None = None,
-                 sam_address: str | None = None, options: Mapping[str, object] | None = None,
-                 in_depth: int | None = None, out_depth: int | None = None,
-                 nconnect: int = -1, timeout: float | None = None,
-                 registry: SessionRegistry | None = None,
-                 progress: Callable[[str], None] | None = None,
-                 bridge: BridgeConfig | None = None, private: bool = False,
-                 clients_file: str | None = None, auth: str = "psk") -> None:
+    def __init__(self, reactor: Any, receive: I2PServerEndpoint, port: int, *, host: str = "127.0.0.1",
+                 nconnect: int = -1, timeout: float | None = None) -> None:
         check_port("port", port)
-        self.session_name = session
+        if not isinstance(receive, I2PServerEndpoint):
+            raise TypeError(f"receive must be a txi2p.endpoints.I2PServerEndpoint, not {receive!r}")
         self.local = (host, port)
-        receive = I2PServerEndpoint(reactor, keyfile, i2p_port, session=session, sam_address=sam_address,
-                                    options=options, in_depth=in_depth, out_depth=out_depth,
-                                    auto_close=True, registry=registry, progress=progress, bridge=bridge,
-                                    private=private, clients_file=clients_file, auth=auth)
+        #: the session's nickname
+        self.nickname = receive.session_config.nickname or ""
         super().__init__(reactor, receive, TCP4ClientEndpoint(reactor, host, port, timeout=30),
-                         nconnect, timeout, name=f"server {session}")
-        self.i2p_port = i2p_port
+                         nconnect, timeout, name=f"server {self.nickname}")
+        self.i2p_port = receive.port
 
     async def _start(self) -> IListeningPort:
         port = await super()._start()
@@ -367,47 +354,34 @@ class TunnelServer(Tunnel):
     def b32(self) -> str | None:
         return self.port.getHost().host if self.port is not None else None  # type: ignore[attr-defined]
 
-    @property
-    def session(self) -> str:
-        return self.session_name
-
 
 class TunnelClient(Tunnel):
-    """Binds an I2P destination to a local port: ``interface:port`` -> *dest*.
+    """Binds an I2P destination to a local port: ``interface:port`` -> the
+    destination of *send*.
 
     :param reactor: the reactor.
-    :param session: the session name of our (local) destination.
+    :param send: the I2P side: an :class:`~txi2p.endpoints.I2PClientEndpoint`
+        (its host and port are the remote destination and I2P port; its
+        ``session_config`` is our local destination's session).
     :param port: the local TCP port to listen on (0: any free one).
-    :param dest: the remote destination: host name, ``.b32.i2p`` or base64.
     :param interface: the local interface (default 127.0.0.1; anything
         else makes the tunnel reachable from other machines).
-    :param i2p_port: the remote I2P port to connect to.
-    :param bridge: instead of *sam_address*, a :class:`~txi2p.config.BridgeConfig`.
-    :param client_key_file: this client's key for a private service that
-        lists it (as for :class:`~txi2p.endpoints.I2PClientEndpoint`).
+    :param nconnect, timeout: as for :class:`Tunnel` (default: no limit).
 
     :ivar dest: our local destination (base64), once started.
     :ivar remotedest: the destination we relay to.
     """
 
-    def __init__(self, reactor: Any, session: str, port: int, dest: str, *,
-                 interface: str = "127.0.0.1", keyfile: str | None = None,
-                 i2p_port: int | None = None, sam_address: str | None = None,
-                 options: Mapping[str, object] | None = None,
-                 in_depth: int | None = None, out_depth: int | None = None,
-                 nconnect: int = -1, timeout: float | None = None,
-                 registry: SessionRegistry | None = None,
-                 progress: Callable[[str], None] | None = None,
-                 bridge: BridgeConfig | None = None, client_key_file: str | None = None) -> None:
+    def __init__(self, reactor: Any, send: I2PClientEndpoint, port: int, *, interface: str = "127.0.0.1",
+                 nconnect: int = -1, timeout: float | None = None) -> None:
         check_port("port", port, allow_zero=True)
-        self.session_name = session
-        self.remotedest = dest
-        send = I2PClientEndpoint(reactor, dest, i2p_port, session=session, keyfile=keyfile,
-                                 sam_address=sam_address, options=options, in_depth=in_depth,
-                                 out_depth=out_depth, registry=registry, progress=progress,
-                                 bridge=bridge, client_key_file=client_key_file)
+        if not isinstance(send, I2PClientEndpoint):
+            raise TypeError(f"send must be a txi2p.endpoints.I2PClientEndpoint, not {send!r}")
+        self.remotedest = send.host
+        #: our session's nickname
+        self.nickname = send.session_config.nickname or ""
         super().__init__(reactor, _local_endpoint_server(reactor, port, interface), send,
-                         nconnect, timeout, name=f"client {session}")
+                         nconnect, timeout, name=f"client {self.nickname}")
         self._send_endpoint = send
         self._session: SAMSession | None = None
 
@@ -440,7 +414,3 @@ class TunnelClient(Tunnel):
     @property
     def local_port(self) -> int | None:
         return self.port.getHost().port if self.port is not None else None  # type: ignore[attr-defined]
-
-    @property
-    def session(self) -> str:
-        return self.session_name

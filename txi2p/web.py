@@ -25,8 +25,8 @@ class I2PAgentEndpointFactory:
     """Makes an :class:`~txi2p.endpoints.I2PClientEndpoint` for each URI.
 
     Keyword arguments are those of :class:`~txi2p.endpoints.I2PClientEndpoint`
-    (``bridge``, ``session_config``, ``session``, ``sam_address``,
-    ``in_depth``, ...), checked here, once.  The URI's port is
+    (``bridge_config``, ``session_config``, ``client_key``, ...), checked
+    here, once.  The URI's port is
     sent as the I2P port (``TO_PORT``).  ``https`` URIs are refused: I2P
     destinations are already end-to-end encrypted and authenticated.
     """

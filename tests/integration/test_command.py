@@ -21,6 +21,7 @@ from twisted.web.client import readBody
 from txi2p import testing
 from txi2p.address import read_key_file
 from txi2p.command import run
+from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.testing import TEST_SESSION_OPTIONS
 from txi2p.testing.network import find_i2pd
 from txi2p.web import agent
@@ -85,8 +86,9 @@ async def test_serve_a_directory_fetched_over_i2p_from_another_router(i2p_networ
         b32 = read_key_file(key).b32
         assert out.getvalue() == f"serving {site} at http://{b32}/\n"
         assert "starting a session" in err.getvalue()  # progress while the session starts
-        web = agent(reactor, session=i2p_sessions[0].nickname, sam_address=i2p_network.sam_addresses[0],
-                    options=TEST_SESSION_OPTIONS)
+        web = agent(reactor, bridge_config=BridgeConfig(i2p_network.sam_addresses[0]),
+                    session_config=SessionConfig.build(nickname=i2p_sessions[0].nickname,
+                                                       options=TEST_SESSION_OPTIONS))
         url = f"http://{b32}/sub/file.bin".encode()
         response = await testing.retry_unreachable(reactor, lambda: web.request(b"GET", url))
         assert response.code == 200

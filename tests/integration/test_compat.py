@@ -12,6 +12,7 @@ from twisted.internet.error import ConnectionRefusedError
 
 import txi2p
 from txi2p.address import Destination, PrivateKey, read_key_file
+from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.sam import SAMI2PStreamServerEndpoint, codec
 from txi2p.session import SAMBridge
 from txi2p.testing import TEST_SESSION_OPTIONS, wait_until_reachable
@@ -119,8 +120,8 @@ async def test_one_key_file_listens_and_connects_out_as_one_session(i2p_network,
             peers.append(self.transport.getPeer())
             self.transport.write(b"seen")
 
-    alice_port = await I2PServerEndpoint(reactor, session=alice.nickname, sam_address=sam1, options=options,
-                                         auto_close=False).listen(Factory.forProtocol(Seen))
+    alice_port = await I2PServerEndpoint(reactor, bridge_config=BridgeConfig(sam1), session_config=SessionConfig.build(
+        nickname=alice.nickname, options=options, auto_close=False)).listen(Factory.forProtocol(Seen))
     try:
         node_client = SAMI2PStreamClientEndpoint.new(sam_endpoint(sam2), alice.b32, 80, keyfile=str(keyfile),
                                                      options=options)

@@ -12,6 +12,7 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import deferLater
 
 from txi2p.address import I2PAddress
+from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.datagram import MAX_DGRAM, MAX_RAW, DatagramTooLarge, I2PDatagramEndpoint
 from txi2p.errors import UnsupportedByRouter
 from txi2p.testing import TEST_SESSION_OPTIONS, wait_until_reachable
@@ -44,17 +45,19 @@ class Inbox(DatagramProtocol):
 async def ports(i2p_network):
     sam1, sam2 = i2p_network.sam_addresses[:2]
     specs = {
-        "dA": dict(sam_address=sam1, transport="udp"),
-        "dB": dict(sam_address=sam2, transport="udp"),
-        "dC": dict(sam_address=sam2, transport="control"),
-        "rA": dict(sam_address=sam1, transport="udp", raw=True),
-        "rB": dict(sam_address=sam2, transport="udp", raw=True),
+        "dA": (sam1, "udp", "DATAGRAM"),
+        "dB": (sam2, "udp", "DATAGRAM"),
+        "dC": (sam2, "control", "DATAGRAM"),
+        "rA": (sam1, "udp", "RAW"),
+        "rB": (sam2, "udp", "RAW"),
     }
     protocols = {name: Inbox() for name in specs}
     started = await defer.gatherResults([
-        I2PDatagramEndpoint(reactor, session=f"dgram-{name}", options=TEST_SESSION_OPTIONS,
-                            **kw).listen(protocols[name])
-        for name, kw in specs.items()
+        I2PDatagramEndpoint(reactor, bridge_config=BridgeConfig(sam), delivery=delivery,
+                            session_config=SessionConfig.build(nickname=f"dgram-{name}", style=style,
+                                                               options=TEST_SESSION_OPTIONS)
+                            ).listen(protocols[name])
+        for name, (sam, delivery, style) in specs.items()
     ])
     result = dict(zip(specs, started, strict=True))
     # Each sender must be able to find its receivers' lease sets.
@@ -172,8 +175,8 @@ async def test_newer_datagram_styles_where_the_router_has_them(i2p_network, styl
     sam1, sam2 = i2p_network.sam_addresses[:2]
     inboxes = [Inbox(), Inbox()]
     results = await defer.DeferredList([
-        I2PDatagramEndpoint(reactor, style=style, session=f"{style.lower()}-{i}", sam_address=sam,
-                            options=TEST_SESSION_OPTIONS).listen(inbox)
+        I2PDatagramEndpoint(reactor, bridge_config=BridgeConfig(sam), session_config=SessionConfig.build(
+            nickname=f"{style.lower()}-{i}", style=style, options=TEST_SESSION_OPTIONS)).listen(inbox)
         for i, (sam, inbox) in enumerate(zip((sam1, sam2), inboxes, strict=True))
     ], consumeErrors=True)
     ports = [port for ok, port in results if ok]

@@ -22,6 +22,7 @@ from twisted.web.client import readBody
 
 from txi2p import errors, private, testing
 from txi2p.address import read_key_file
+from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.sam.dialect import SAMDialect
 from txi2p.testing import TEST_SESSION_OPTIONS
@@ -67,8 +68,8 @@ class Exchange(Protocol):
 async def test_fifty_concurrent_connections(i2p_network, i2p_sessions, registry):
     alice, bob = i2p_sessions[:2]
     sam1, sam2 = i2p_network.sam_addresses[:2]
-    server = I2PServerEndpoint(reactor, session=bob.nickname, sam_address=sam2, port=None,
-                               options=TEST_SESSION_OPTIONS, pending=10)
+    server = I2PServerEndpoint(reactor, None, bridge_config=BridgeConfig(sam2), pending=10,
+                               session_config=SessionConfig.build(nickname=bob.nickname, options=TEST_SESSION_OPTIONS))
     port = await server.listen(Factory.forProtocol(Echo))
     assert port.getHost().destination == bob.destination
     try:
@@ -109,8 +110,8 @@ async def test_server_and_client_strings_long_and_short(i2p_network, i2p_session
 @pytest_twisted.ensureDeferred
 async def test_conflicting_settings_for_a_named_session(i2p_network, i2p_sessions, registry):
     alice = i2p_sessions[0]
-    ep = I2PClientEndpoint(reactor, i2p_sessions[1].b32, session=alice.nickname,
-                           sam_address=i2p_network.sam_addresses[0], in_depth=3)
+    ep = I2PClientEndpoint(reactor, i2p_sessions[1].b32, bridge_config=BridgeConfig(i2p_network.sam_addresses[0]),
+                           session_config=SessionConfig.build(nickname=alice.nickname, in_depth=3))
     with pytest.raises(errors.SessionConflict, match="options"):
         await ep.connect(Factory.forProtocol(Protocol))
 
@@ -167,8 +168,8 @@ async def test_twistd_web_over_i2p_and_stable_address(i2p_network, i2p_sessions,
         # The second run is the same destination with new lease set keys: a
         # client that cached the first run's lease set cannot reach it until
         # that expires (i2pd), so each run gets a client session of its own.
-        web = agent(reactor, session=alice.nickname if run == 0 else "site-client-run1",
-                    sam_address=sam1, options=TEST_SESSION_OPTIONS)
+        web = agent(reactor, bridge_config=BridgeConfig(sam1), session_config=SessionConfig.build(
+            nickname=alice.nickname if run == 0 else "site-client-run1", options=TEST_SESSION_OPTIONS))
         try:
             await wait_for_log(proc, log, "listening on")
             key = read_key_file(keyfile)
@@ -202,8 +203,9 @@ async def test_port_stops_quietly_when_its_session_is_closed(i2p_network):
     does not start the session again."""
     from twisted.logger import LogLevel, globalLogPublisher
 
-    endpoint = I2PServerEndpoint(reactor, session="quiet-stop", sam_address=i2p_network.sam_addresses[0],
-                                 options=TEST_SESSION_OPTIONS)
+    endpoint = I2PServerEndpoint(reactor, bridge_config=BridgeConfig(i2p_network.sam_addresses[0]),
+                                 session_config=SessionConfig.build(nickname="quiet-stop",
+                                                                    options=TEST_SESSION_OPTIONS))
     port = await endpoint.listen(Factory.forProtocol(Protocol))
     logged = []
     globalLogPublisher.addObserver(logged.append)

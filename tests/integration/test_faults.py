@@ -15,6 +15,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from txi2p import errors
 from txi2p import socket as i2p
 from txi2p.address import read_key_file
+from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.endpoints import I2PServerEndpoint
 from txi2p.session import SAMBridge
 from txi2p.testing import TEST_SESSION_OPTIONS, TEST_SOCKET_OPTIONS, wait_until_reachable
@@ -84,8 +85,8 @@ async def test_router_killed_then_restarted(i2p_network, i2p_sessions, tmp_path)
     try:
         factory = Factory.forProtocol(Echo)
         factory.open = []
-        endpoint = I2PServerEndpoint(reactor, str(keyfile), session="fault-server", sam_address=sam3,
-                                     options=TEST_SESSION_OPTIONS)
+        endpoint = I2PServerEndpoint(reactor, bridge_config=BridgeConfig(sam3), session_config=SessionConfig.build(
+            nickname="fault-server", keyfile=str(keyfile), options=TEST_SESSION_OPTIONS))
         port = await endpoint.listen(factory)
         b32 = port.getHost().host
         assert read_key_file(keyfile).b32 == b32

@@ -51,7 +51,7 @@ def joining(i2p_network, name, tmp_path):
 async def fetched_elsewhere(i2p_network, i2p_sessions, port):
     """The body of the site *port* serves, fetched by the test network's first router."""
     client = await txi2p.connect(reactor, i2p_network.sam_addresses[0])
-    web = client.web_agent(session=SessionConfig.build(name=i2p_sessions[0].nickname, options=TEST_SESSION_OPTIONS))
+    web = client.web_agent(session_config=SessionConfig.build(nickname=i2p_sessions[0].nickname, options=TEST_SESSION_OPTIONS))
     url = f"http://{port.getHost().destination.b32}/".encode()
     return await readBody(await retry_unreachable(reactor, lambda: web.request(b"GET", url), timeout=120))
 
@@ -82,7 +82,7 @@ async def test_a_launched_router_serves_a_site_and_keeps_its_data_directory(i2p_
 
         root = Resource()
         root.putChild(b"", Data(b"served by a launched router\n", "text/plain"))
-        site = i2p.server_endpoint(session=SessionConfig.build(name="launched-site", options=TEST_SESSION_OPTIONS))
+        site = i2p.server_endpoint(session_config=SessionConfig.build(nickname="launched-site", options=TEST_SESSION_OPTIONS))
         port = await site.listen(Site(root))
         try:
             assert await fetched_elsewhere(i2p_network, i2p_sessions, port) == b"served by a launched router\n"

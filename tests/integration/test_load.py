@@ -24,6 +24,7 @@ import pytest_twisted
 from twisted.internet import defer, reactor
 from twisted.internet.protocol import Factory, Protocol
 
+from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.endpoints import I2PServerEndpoint
 from txi2p.testing import TEST_SESSION_OPTIONS, wait_until_reachable
 from txi2p.testing.ready import create_sessions
@@ -112,8 +113,9 @@ async def test_500_concurrent_streams_of_1_mib(i2p_network, pair, record_propert
         return build(addr)
 
     factory.buildProtocol = counting
-    port = await I2PServerEndpoint(reactor, session=bob.nickname, sam_address=i2p_network.sam_addresses[0],
-                                   options=TEST_SESSION_OPTIONS, auto_close=False).listen(factory)
+    port = await I2PServerEndpoint(reactor, bridge_config=BridgeConfig(i2p_network.sam_addresses[0]),
+                                   session_config=SessionConfig.build(nickname=bob.nickname, auto_close=False,
+                                                                      options=TEST_SESSION_OPTIONS)).listen(factory)
     n = int(os.environ.get("TXI2P_LOAD_STREAMS", "500"))
     payloads = [hashlib.sha256(b"%d" % i).digest() * (MIB // 32) for i in range(n)]
     started = time.monotonic()
@@ -182,8 +184,9 @@ async def test_500_concurrent_streams_of_1_mib(i2p_network, pair, record_propert
 async def test_soak_connect_transfer_close(i2p_network, pair, capsys):
     alice, bob = pair
     Small = type("Small", (Digester,), {"size": 64 * 1024})
-    port = await I2PServerEndpoint(reactor, session=bob.nickname, sam_address=i2p_network.sam_addresses[0],
-                                   options=TEST_SESSION_OPTIONS, auto_close=False).listen(
+    port = await I2PServerEndpoint(reactor, bridge_config=BridgeConfig(i2p_network.sam_addresses[0]),
+                                   session_config=SessionConfig.build(nickname=bob.nickname, auto_close=False,
+                                                                      options=TEST_SESSION_OPTIONS)).listen(
         Factory.forProtocol(Small))
     payload = os.urandom(64 * 1024)
     expected = hashlib.sha256(payload).digest()

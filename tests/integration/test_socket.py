@@ -374,6 +374,7 @@ async def test_http_client_of_the_standard_library_over_an_i2p_socket(i2p_networ
     from twisted.web.server import Site
     from twisted.web.static import Data
 
+    from txi2p.config import BridgeConfig, SessionConfig
     from txi2p.endpoints import I2PServerEndpoint
     from txi2p.testing import TEST_SESSION_OPTIONS
 
@@ -382,8 +383,8 @@ async def test_http_client_of_the_standard_library_over_an_i2p_socket(i2p_networ
     body = os.urandom(100_000)
     root = Resource()
     root.putChild(b"", Data(body, "application/octet-stream"))
-    port = await I2PServerEndpoint(reactor, session=bob.nickname, sam_address=sam2, options=TEST_SESSION_OPTIONS,
-                                   auto_close=False).listen(Site(root))
+    port = await I2PServerEndpoint(reactor, bridge_config=BridgeConfig(sam2), session_config=SessionConfig.build(
+        nickname=bob.nickname, options=TEST_SESSION_OPTIONS, auto_close=False)).listen(Site(root))
     made = []
 
     def over_i2p(address, timeout, source_address):

@@ -21,6 +21,8 @@ from twisted.web.server import Site
 from twisted.web.static import Data
 
 from txi2p import tunnel
+from txi2p.config import BridgeConfig, SessionConfig
+from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.testing import TEST_SESSION_OPTIONS, TEST_SOCKET_OPTIONS, wait_until_reachable
 
 pytestmark = pytest.mark.integration
@@ -48,14 +50,16 @@ async def tunnels(i2p_network, i2p_sessions, registry):
     alice, bob = i2p_sessions[:2]
     backend = reactor.listenTCP(0, backend_site(), interface="127.0.0.1")
     backend_port = backend.getHost().port
-    server = tunnel.TunnelServer(reactor, bob.nickname, backend_port, sam_address=sam2,
-                                 options=TEST_SESSION_OPTIONS, registry=registry)
+    server = tunnel.TunnelServer(reactor, I2PServerEndpoint(
+        reactor, bridge_config=BridgeConfig(sam2), registry=registry,
+        session_config=SessionConfig.build(nickname=bob.nickname, options=TEST_SESSION_OPTIONS)), backend_port)
     server.startService()
     await server.when_listening()
 
     def client(**kw):
-        c = tunnel.TunnelClient(reactor, alice.nickname, 0, bob.b32, sam_address=sam1,
-                                options=TEST_SESSION_OPTIONS, registry=registry, **kw)
+        c = tunnel.TunnelClient(reactor, I2PClientEndpoint(
+            reactor, bob.b32, bridge_config=BridgeConfig(sam1), registry=registry,
+            session_config=SessionConfig.build(nickname=alice.nickname, options=TEST_SESSION_OPTIONS)), 0, **kw)
         c.startService()
         return c
 
@@ -279,8 +283,9 @@ samaddr = {sam2}
         b32 = [w for w in text.split("(I2P port")[0].split() if w.endswith(".b32.i2p")][-1]
         assert "readiness check" in text  # progress while the session came up
         # a client tunnel from this process to the twistd-served destination
-        client = tunnel.TunnelClient(reactor, "twistd-client", client_port, b32, sam_address=sam1,
-                                     options=TEST_SESSION_OPTIONS)
+        client = tunnel.TunnelClient(reactor, I2PClientEndpoint(
+            reactor, b32, bridge_config=BridgeConfig(sam1),
+            session_config=SessionConfig.build(nickname="twistd-client", options=TEST_SESSION_OPTIONS)), client_port)
         client.startService()
         await client.when_listening()
         try:

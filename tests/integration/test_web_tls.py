@@ -75,31 +75,31 @@ async def test_web_agent_fetches_http_and_pinned_https(i2p_network, i2p_sessions
     # (two full runs on i2pd 2.45.1).
     alice, bob = i2p_sessions[:2]
     client = await txi2p.connect(reactor, i2p_network.sam_addresses[0])
-    on_alice = SessionConfig.build(name=alice.nickname, options=TEST_SESSION_OPTIONS)
+    on_alice = SessionConfig.build(nickname=alice.nickname, options=TEST_SESSION_OPTIONS)
     server = await txi2p.connect(reactor, i2p_network.sam_addresses[1])
-    plain = server.server_endpoint(session=SessionConfig.build(name=bob.nickname, options=TEST_SESSION_OPTIONS))
+    plain = server.server_endpoint(session_config=SessionConfig.build(nickname=bob.nickname, options=TEST_SESSION_OPTIONS))
     secure = server.server_endpoint(
-        session=SessionConfig.build(name="web-tls-site", options=TEST_SESSION_OPTIONS))
+        session_config=SessionConfig.build(nickname="web-tls-site", options=TEST_SESSION_OPTIONS))
 
     key_pem, cert_pem = self_signed("storage server")
     tls = ssl.PrivateCertificate.loadPEM(key_pem + cert_pem).options()
     http_port = await plain.listen(site(b"plain over I2P\n"))
     https_port = await secure.listen(TLSMemoryBIOFactory(tls, False, site(b"over TLS over I2P\n")))
     try:
-        web = client.web_agent(session=on_alice)
+        web = client.web_agent(session_config=on_alice)
         response = await retry_unreachable(reactor, lambda: web.request(b"GET", f"http://{bob.b32}/".encode()),
                                            timeout=120)
         assert await readBody(response) == b"plain over I2P\n"
 
         url = f"https://{https_port.getHost().b32}/".encode()
-        pinned = client.web_agent(tls_context_factory=PinnedCertificate(cert_pem), session=on_alice)
+        pinned = client.web_agent(tls_context_factory=PinnedCertificate(cert_pem), session_config=on_alice)
         response = await retry_unreachable(reactor, lambda: pinned.request(b"GET", url), timeout=120)
         assert response.code == 200
         assert await readBody(response) == b"over TLS over I2P\n"
 
         # another certificate pinned: the handshake fails, nothing is fetched
         _, other_pem = self_signed("storage server")
-        wrong = client.web_agent(tls_context_factory=PinnedCertificate(other_pem), session=on_alice)
+        wrong = client.web_agent(tls_context_factory=PinnedCertificate(other_pem), session_config=on_alice)
         with pytest.raises(ResponseNeverReceived) as failed:
             await wrong.request(b"GET", url)
         assert any(reason.check(SSL.Error) for reason in failed.value.reasons), failed.value.reasons

@@ -72,11 +72,11 @@ def test_bridge_config_is_checked_when_made():
 
 
 def test_session_config_is_checked_once_and_carries_the_defaults():
-    config = SessionConfig.build(name="web", options={"inbound.quantity": 3}, in_depth=1)
+    config = SessionConfig.build(nickname="web", options={"inbound.quantity": 3}, in_depth=1)
     assert config.option_map["inbound.quantity"] == "3"
     assert config.option_map["inbound.length"] == "1"
     assert config.option_map["i2cp.leaseSetEncType"] == "4,0"
-    for bad in ({"name": "two words"}, {"style": "SOMETHING"}, {"in_depth": 9},
+    for bad in ({"nickname": "two words"}, {"style": "SOMETHING"}, {"in_depth": 9},
                 {"options": {"i2cp.leaseSetEncType": "3"}}, {"signature_type": True}):
         with pytest.raises(ValueError):
             SessionConfig.build(**bad)  # type: ignore[arg-type]
@@ -95,56 +95,61 @@ def test_one_port_check_and_one_boolean_syntax():
 def test_every_front_door_takes_the_same_values():
     reactor = MemoryReactorClock()
     bridge = BridgeConfig("127.0.0.1:7999", user="alice", password="s3cret")
-    session = SessionConfig.build(name="shared", in_depth=1)
-    client = I2PClientEndpoint(reactor, "site.i2p", bridge=bridge, session_config=session)
-    server = I2PServerEndpoint(reactor, bridge=bridge, session_config=session)
+    session = SessionConfig.build(nickname="shared", in_depth=1)
+    client = I2PClientEndpoint(reactor, "site.i2p", bridge_config=bridge, session_config=session)
+    server = I2PServerEndpoint(reactor, bridge_config=bridge, session_config=session)
     assert client.bridge_config is bridge and server.bridge_config is bridge
     assert client.session_config == server.session_config == session
-    dgram = I2PDatagramEndpoint(reactor, bridge=bridge, session_config=SessionConfig.build(name="d", style="RAW"))
+    dgram = I2PDatagramEndpoint(reactor, bridge_config=bridge,
+                                session_config=SessionConfig.build(nickname="d", style="RAW"))
     assert dgram.bridge_config is bridge and dgram.kind == "RAW"
-    tunnel_server = TunnelServer(reactor, "web", 8080, bridge=bridge)
+    tunnel_server = TunnelServer(reactor, I2PServerEndpoint(
+        reactor, bridge_config=bridge, session_config=SessionConfig.build(nickname="web")), 8080)
     assert tunnel_server.receive.bridge_config is bridge  # type: ignore[attr-defined]
-    tunnel_client = TunnelClient(reactor, "proxy", 8081, "site.i2p", bridge=bridge)
+    tunnel_client = TunnelClient(reactor, I2PClientEndpoint(
+        reactor, "site.i2p", bridge_config=bridge, session_config=SessionConfig.build(nickname="proxy")), 8081)
     assert tunnel_client._send_endpoint.bridge_config is bridge
     # the endpoint strings build the same value
     parsed = clientFromString(reactor, "i2p:site.i2p:samaddr=127.0.0.1\\:7999:user=alice:password=s3cret")
     assert parsed.bridge_config == bridge
     assert serverFromString(reactor, "i2p:k.key:samaddr=127.0.0.1\\:7999:user=alice:password=s3cret"
                             ).bridge_config == bridge
-    # and one value at a time, or the value: not both
-    with pytest.raises(ValueError, match="not both"):
-        I2PClientEndpoint(reactor, "site.i2p", bridge=bridge, sam_address="127.0.0.1:7656")
-    with pytest.raises(ValueError, match="not both"):
-        I2PServerEndpoint(reactor, session="x", session_config=session)
-    with pytest.raises(ValueError, match="not both"):
-        I2PDatagramEndpoint(reactor, bridge=bridge, user="bob", password="x")
+    # the value only: the settings one by one are not taken beside it (issue 26: one way to configure)
+    with pytest.raises(TypeError):
+        I2PClientEndpoint(reactor, "site.i2p", bridge_config=bridge, sam_address="127.0.0.1:7656")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        I2PServerEndpoint(reactor, session="x", session_config=session)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        I2PDatagramEndpoint(reactor, bridge_config=bridge, user="bob", password="x")  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="needs a session of style STREAM"):
         I2PClientEndpoint(reactor, "site.i2p", session_config=SessionConfig.build(style="RAW"))
 
 
 def test_a_session_config_holds_auto_close_and_the_signature_type():
-    """Given with a SessionConfig, they are refused (not silently dropped); the
-    keyword path keeps each front door's own default."""
+    """Given beside a SessionConfig, they are refused (not silently dropped); a
+    config that says nothing of auto_close gets each front door's own default."""
     reactor = MemoryReactorClock()
-    session = SessionConfig.build(name="shared")
+    session = SessionConfig.build(nickname="shared")
     for make in (lambda **kw: I2PClientEndpoint(reactor, "site.i2p", session_config=session, **kw),
                  lambda **kw: I2PServerEndpoint(reactor, session_config=session, **kw)):
-        with pytest.raises(ValueError, match=r"not both \(given as well: auto_close\)"):
+        with pytest.raises(TypeError, match="auto_close"):
             make(auto_close=True)
-        with pytest.raises(ValueError, match=r"not both \(given as well: signature_type\)"):
+        with pytest.raises(TypeError, match="signature_type"):
             make(signature_type=7)
-    with pytest.raises(ValueError, match="signature_type"):
-        I2PDatagramEndpoint(reactor, session_config=SessionConfig.build(name="d", style="DATAGRAM"),
-                            signature_type="EdDSA_SHA512_Ed25519")
+    with pytest.raises(TypeError, match="signature_type"):
+        I2PDatagramEndpoint(reactor, session_config=SessionConfig.build(nickname="d", style="DATAGRAM"),
+                            signature_type="EdDSA_SHA512_Ed25519")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match=r"must be a txi2p\.config\.SessionConfig"):
         I2PClientEndpoint(reactor, "site.i2p", session_config="shared")  # type: ignore[arg-type]
     # a server's session closes with its port, a client's stays; a config says for itself
-    assert I2PServerEndpoint(reactor, session="s").session_config.auto_close is True
-    assert I2PClientEndpoint(reactor, "site.i2p", session="c").session_config.auto_close is False
-    assert I2PServerEndpoint(reactor, session_config=SessionConfig.build(name="s2", auto_close=True)
+    assert I2PServerEndpoint(reactor, session_config=SessionConfig.build(nickname="s")
                              ).session_config.auto_close is True
-    assert I2PClientEndpoint(reactor, "site.i2p", signature_type="EdDSA_SHA512_Ed25519"
-                             ).session_config.signature_type == "EdDSA_SHA512_Ed25519"
+    assert I2PClientEndpoint(reactor, "site.i2p", session_config=SessionConfig.build(nickname="c")
+                             ).session_config.auto_close is False
+    assert I2PServerEndpoint(reactor, session_config=SessionConfig.build(nickname="s2", auto_close=True)
+                             ).session_config.auto_close is True
+    assert I2PClientEndpoint(reactor, "site.i2p", session_config=SessionConfig.build(
+        signature_type="EdDSA_SHA512_Ed25519")).session_config.signature_type == "EdDSA_SHA512_Ed25519"
     assert I2PClientEndpoint(reactor, "site.i2p").session_config.signature_type == 7
     with pytest.raises(ValueError, match="user and a password"):
         clientFromString(reactor, "i2p:site.i2p:user=alice")
@@ -156,7 +161,7 @@ def test_twistd_i2ptunnel_takes_the_bridge_settings(tmp_path):
                           "--allow-remote", "--sam-user", "alice", "--sam-password", "s3cret",
                           "--client-key", "me.key"])
     spec = options["specs"][0]
-    assert spec["bridge"] == BridgeConfig("10.0.0.5:7656", allow_remote=True, user="alice", password="s3cret")
+    assert spec["bridge_config"] == BridgeConfig("10.0.0.5:7656", allow_remote=True, user="alice", password="s3cret")
     assert spec["client_key_file"] == "me.key"
     with pytest.raises(usage.UsageError, match="not on this machine"):
         Options().parseOptions(["client", "--dest", "site.i2p", "--port", "1", "--samaddr", "10.0.0.5:7656"])
@@ -169,7 +174,7 @@ def test_twistd_i2ptunnel_takes_the_bridge_settings(tmp_path):
     options.parseOptions(["--config", str(ini)])
     spec = options["specs"][0]
     assert (spec["private"], spec["clients_file"], spec["auth"]) == (True, "web.clients", "dh")
-    assert spec["bridge"].user == "alice"
+    assert spec["bridge_config"].user == "alice"
     with pytest.raises(usage.UsageError, match="private must be true or false"):
         tunnel_spec("server", {"port": "1", "private": "perhaps"}, "")
     service = makeService(options)
@@ -209,7 +214,8 @@ async def test_endpoints_carry_the_credentials_to_the_bridge(auth_sam):
 
     fake, config = auth_sam
     registry = SessionRegistry(reactor)
-    endpoint = I2PClientEndpoint(reactor, "site.i2p", bridge=config, session="c", registry=registry)
+    endpoint = I2PClientEndpoint(reactor, "site.i2p", bridge_config=config,
+                                 session_config=SessionConfig.build(nickname="c"), registry=registry)
     session = await endpoint.acquire_session()
     assert "c" in fake.sessions
     assert hellos(fake) and all("USER=alice PASSWORD=s3cret" in h for h in hellos(fake))
@@ -223,10 +229,11 @@ async def test_a_bridge_refusing_the_credentials_is_a_clear_error(auth_sam):
 
     fake, config = auth_sam
     wrong = BridgeConfig(config.address, user="alice", password="guess")
-    endpoint = I2PClientEndpoint(reactor, "site.i2p", bridge=wrong, registry=SessionRegistry(reactor))
+    endpoint = I2PClientEndpoint(reactor, "site.i2p", bridge_config=wrong, registry=SessionRegistry(reactor))
     with pytest.raises(I2PError, match="Authorization failed"):
         await endpoint.acquire_session()
-    none = I2PClientEndpoint(reactor, "site.i2p", sam_address=config.address, registry=SessionRegistry(reactor))
+    none = I2PClientEndpoint(reactor, "site.i2p", bridge_config=BridgeConfig(config.address),
+                             registry=SessionRegistry(reactor))
     with pytest.raises(I2PError, match="USER and PASSWORD required"):
         await none.acquire_session()
     assert not fake.sessions
@@ -238,7 +245,8 @@ async def test_tunnels_carry_the_credentials_to_the_bridge(auth_sam):
 
     fake, config = auth_sam
     registry = SessionRegistry(reactor)
-    tunnel = TunnelClient(reactor, "proxy", 0, DEST, bridge=config, registry=registry)
+    tunnel = TunnelClient(reactor, I2PClientEndpoint(reactor, DEST, bridge_config=config, registry=registry,
+                                                     session_config=SessionConfig.build(nickname="proxy")), 0)
     tunnel.startService()
     await tunnel.when_listening()
     assert tunnel.b32 and "proxy" in fake.sessions
@@ -281,9 +289,10 @@ async def test_datagram_sessions_come_from_the_registry_with_their_key_files(aut
     registry = SessionRegistry(reactor)
     keyfile = tmp_path / "d.key"
 
-    def endpoint(**kw):
-        return I2PDatagramEndpoint(reactor, bridge=config, session="d", keyfile=str(keyfile),
-                                   transport="control", registry=registry, **kw)
+    def endpoint(style="DATAGRAM"):
+        return I2PDatagramEndpoint(reactor, bridge_config=config, delivery="control", registry=registry,
+                                   session_config=SessionConfig.build(nickname="d", keyfile=str(keyfile),
+                                                                      style=style))
 
     inbox = _Inbox()
     port = await endpoint().listen(inbox)
@@ -297,13 +306,14 @@ async def test_datagram_sessions_come_from_the_registry_with_their_key_files(aut
     with pytest.raises(SessionConflict, match="already carries a protocol"):
         await endpoint().listen(_Inbox())
     with pytest.raises(SessionConflict, match="other style"):
-        await endpoint(raw=True).listen(_Inbox())
+        await endpoint("RAW").listen(_Inbox())
     await port.stopListening()
     assert inbox.stopped and not port.session.is_open
     # a stream endpoint naming the datagram session's key file is the same destination: refused
     again = await endpoint().listen(_Inbox())
     with pytest.raises(SessionConflict, match="one destination is one session"):
-        await I2PServerEndpoint(reactor, str(keyfile), bridge=config, registry=registry).acquire_session()
+        await I2PServerEndpoint(reactor, bridge_config=config, session_config=SessionConfig.build(
+            keyfile=str(keyfile)), registry=registry).acquire_session()
     await again.stopListening()
     await registry.close_all()
     await defer.succeed(None)
@@ -365,14 +375,14 @@ def test_the_web_agent_takes_the_same_values_and_checks_them_at_once():
     from txi2p.web import I2PAgentEndpointFactory
 
     bridge = BridgeConfig("127.0.0.1:7999", user="alice", password="s3cret")
-    factory = I2PAgentEndpointFactory(MemoryReactorClock(), bridge=bridge)
+    factory = I2PAgentEndpointFactory(MemoryReactorClock(), bridge_config=bridge)
     from twisted.web.client import URI
 
     assert factory.endpointForURI(URI.fromBytes(b"http://site.i2p/")).bridge_config is bridge
     with pytest.raises(TypeError):
         I2PAgentEndpointFactory(MemoryReactorClock(), no_such_argument=1)
-    with pytest.raises(ValueError, match="not both"):
-        I2PAgentEndpointFactory(MemoryReactorClock(), bridge=bridge, sam_address="127.0.0.1:7656")
+    with pytest.raises(TypeError):  # the value only, not the settings one by one beside it
+        I2PAgentEndpointFactory(MemoryReactorClock(), bridge_config=bridge, sam_address="127.0.0.1:7656")
 
 
 @pytest_twisted.ensureDeferred
@@ -385,8 +395,9 @@ async def test_datagram_sessions_close_quietly_with_the_registry(auth_sam):
     _fake, config = auth_sam
     registry = SessionRegistry(reactor)
     inbox = _Inbox()
-    port = await I2PDatagramEndpoint(reactor, bridge=config, session="quiet", transport="control",
-                                     registry=registry).listen(inbox)
+    port = await I2PDatagramEndpoint(reactor, bridge_config=config, delivery="control", registry=registry,
+                                     session_config=SessionConfig.build(nickname="quiet", style="DATAGRAM")
+                                     ).listen(inbox)
     warnings = []
 
     def observe(event):

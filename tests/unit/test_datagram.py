@@ -10,6 +10,7 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.testing import MemoryReactorClock
 
 from txi2p.address import I2PAddress, b64encode
+from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.datagram import MAX_DGRAM, MAX_RAW, DatagramTooLarge, I2PDatagramEndpoint, I2PDatagramPort
 from txi2p.sam import codec
 from txi2p.sam.dialect import SAMDialect
@@ -154,37 +155,40 @@ def test_datagram3_senders_are_b32_names(mode):
 def test_datagram_styles():
     reactor = MemoryReactorClock()
     assert I2PDatagramEndpoint(reactor).kind == "DATAGRAM"
-    assert I2PDatagramEndpoint(reactor, raw=True).kind == "RAW"
+    assert I2PDatagramEndpoint(reactor, session_config=SessionConfig.build(style="RAW")).kind == "RAW"
     for style in ("DATAGRAM", "DATAGRAM2", "DATAGRAM3", "RAW"):
-        assert I2PDatagramEndpoint(reactor, style=style).kind == style
+        assert I2PDatagramEndpoint(reactor, session_config=SessionConfig.build(style=style)).kind == style
     with pytest.raises(ValueError, match="style must be one of"):
-        I2PDatagramEndpoint(reactor, style="DATAGRAM4")
-    with pytest.raises(ValueError, match="raw=True"):
-        I2PDatagramEndpoint(reactor, raw=True, style="DATAGRAM2")
+        I2PDatagramEndpoint(reactor, session_config=SessionConfig.build(style="DATAGRAM4"))
+    with pytest.raises(TypeError):  # the style is the session config's, not a flag beside it (issue 26)
+        I2PDatagramEndpoint(reactor, raw=True, session_config=SessionConfig.build(style="DATAGRAM2"))  # type: ignore[call-arg]
     assert make_port("DATAGRAM2")[0].max_size == make_port("DATAGRAM")[0].max_size
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(transport="carrier-pigeon"), "transport"),
-    (dict(session="a b"), "session"),
-    (dict(from_port=70000), "from_port"),
+@pytest.mark.parametrize("make,match", [
+    (lambda: dict(delivery="carrier-pigeon"), "transport"),
+    (lambda: dict(session_config=SessionConfig.build(nickname="a b", style="DATAGRAM")), "session"),
+    (lambda: dict(from_port=70000), "from_port"),
 ])
-def test_endpoint_arguments_validated(kwargs, match):
+def test_endpoint_arguments_validated(make, match):
     with pytest.raises(ValueError, match=match):
-        I2PDatagramEndpoint(MemoryReactorClock(), **kwargs)
+        I2PDatagramEndpoint(MemoryReactorClock(), **make())
 
 
 def test_transport_choice():
     reactor = MemoryReactorClock()
-    assert I2PDatagramEndpoint(reactor, sam_address="127.0.0.1:7656").transport == "udp"
-    assert I2PDatagramEndpoint(reactor, sam_address="10.1.2.3:7656", allow_remote=True).transport == "control"
+    def at(address, **kw):
+        return I2PDatagramEndpoint(reactor, bridge_config=BridgeConfig(address, **kw))
+
+    assert at("127.0.0.1:7656").delivery == "udp"
+    assert at("10.1.2.3:7656", allow_remote=True).delivery == "control"
     # one loopback rule everywhere (it used to be a string prefix here)
     for local in ("127.0.0.2:7656", "[::1]:7656", "localhost:7656"):
-        assert I2PDatagramEndpoint(reactor, sam_address=local).transport == "udp", local
+        assert at(local).delivery == "udp", local
     for remote in ("127.example.org:7656", "localhost.example.org:7656"):
-        assert I2PDatagramEndpoint(reactor, sam_address=remote, allow_remote=True).transport == "control", remote
+        assert at(remote, allow_remote=True).delivery == "control", remote
     with pytest.raises(ValueError, match="not on this machine"):
-        I2PDatagramEndpoint(reactor, sam_address="10.1.2.3:7656")
+        at("10.1.2.3:7656")
 
 
 @pytest.mark.parametrize("profile", ["i2pd 2.45.1", "i2pd 2.58.0", "Java I2P 2.7.0"])

@@ -9,6 +9,7 @@ from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.protocol import Factory
 from twisted.internet.testing import MemoryReactorClock
 
+from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.errors import InvalidKey, SessionConflict
 from txi2p.registry import SessionRegistry, SessionSpec
@@ -125,11 +126,11 @@ def test_python_arguments_validated(reactor):
     with pytest.raises(ValueError, match="port"):
         I2PClientEndpoint(reactor, B32, port=0)
     with pytest.raises(ValueError, match="session"):
-        I2PClientEndpoint(reactor, B32, session="a=b")
+        I2PClientEndpoint(reactor, B32, session_config=SessionConfig.build(nickname="a=b"))
     with pytest.raises(ValueError, match="in_depth"):
-        I2PServerEndpoint(reactor, in_depth=-1)
+        I2PServerEndpoint(reactor, session_config=SessionConfig.build(in_depth=-1))
     with pytest.raises(ValueError, match="SAM address"):
-        I2PServerEndpoint(reactor, sam_address="nowhere")
+        I2PServerEndpoint(reactor, bridge_config=BridgeConfig("nowhere"))
 
 
 # ---------------------------------------------------------------- registry
@@ -305,7 +306,7 @@ def test_port_stops_quietly_when_its_session_is_closed_and_restarts_when_lost(on
     from txi2p.endpoints import I2PServerEndpoint, I2PServerPort
 
     clock = Clock()
-    endpoint = I2PServerEndpoint(clock, session="quiet")
+    endpoint = I2PServerEndpoint(clock, session_config=SessionConfig.build(nickname="quiet"))
     port = I2PServerPort(endpoint, Factory())
     inner = _FakeInner(on_purpose)
     port._attach(inner)
@@ -377,7 +378,8 @@ def test_private_service_endpoint(reactor):
     assert "i2cp.leaseSetType" not in plain
     assert {k: v for k, v in options.items() if k != "i2cp.leaseSetType"} == plain
     assert not reactor.tcpClients  # no I/O before listen()
-    same = I2PServerEndpoint(reactor, "k.key", 80, private=True, options={"i2cp.leaseSetType": 5})
+    same = I2PServerEndpoint(reactor, 80, private=True, session_config=SessionConfig.build(
+        keyfile="k.key", options={"i2cp.leaseSetType": 5}))
     assert dict(same._spec.options)["i2cp.leaseSetType"] == "5"
 
 

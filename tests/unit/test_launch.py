@@ -17,7 +17,7 @@ from twisted.internet import reactor
 from twisted.web.client import URI
 
 import txi2p
-from txi2p.config import SessionConfig
+from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.endpoints import I2PClientEndpoint
 from txi2p.errors import SAMConnectionFailed
 from txi2p.i2p import I2PWebEndpoints
@@ -256,10 +256,10 @@ async def test_connect_checks_the_bridge_and_hands_out_endpoints(fake_sam):
     assert fake.commands and fake.commands[0].startswith("HELLO")
     endpoint = i2p.client_endpoint("example.i2p", 80)
     assert endpoint.host == "example.i2p" and endpoint.bridge_config is i2p.bridge_config
-    config = SessionConfig.build(name="site", options={"inbound.length": "1"})
-    assert i2p.server_endpoint(80, session=config).session_config.nickname == "site"
+    config = SessionConfig.build(nickname="site", options={"inbound.length": "1"})
+    assert i2p.server_endpoint(80, session_config=config).session_config.nickname == "site"
     with pytest.raises(ValueError):  # a key file given twice
-        i2p.server_endpoint(80, key_file="k", session=SessionConfig.build(keyfile="j"))
+        i2p.server_endpoint(80, key_file="k", session_config=SessionConfig.build(keyfile="j"))
     assert i2p.datagram_endpoint(style="RAW").kind == "RAW"
     await i2p.quit()  # not launched: nothing to stop
 
@@ -351,7 +351,7 @@ def test_launch_in_strings_parses_true_false_or_a_directory():
         with pytest.raises(ValueError, match=said):
             clientFromString(reactor, f"i2p:example.i2p:{bad}")
     with pytest.raises(ValueError, match="not both"):
-        I2PClientEndpoint(reactor, "example.i2p", sam_address="127.0.0.1:7656", launch=True)
+        I2PClientEndpoint(reactor, "example.i2p", bridge_config=BridgeConfig("127.0.0.1:7656"), launch=True)
 
 
 @pytest_twisted.ensureDeferred

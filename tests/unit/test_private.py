@@ -130,10 +130,10 @@ def test_client_keys_never_shown():
 def test_endpoints_take_client_keys_and_read_their_files_only_when_used(tmp_path):
     reactor = MemoryReactorClock()
     key = private.new_client_key()
-    client = I2PClientEndpoint(reactor, DEST.b33(client_auth=True), client_key=key)
+    client = I2PClientEndpoint(reactor, DEST.b33(client_auth=True), client_key=private.ClientKey(key))
     assert dict(client._session_spec().options)["i2cp.leaseSetPrivKey"] == key
     assert key not in repr(client._session_spec())
-    server = I2PServerEndpoint(reactor, clients={"alice": key})
+    server = I2PServerEndpoint(reactor, private=private.PrivateService(clients={"alice": key}))
     options = dict(server._session_spec().options)
     assert options["i2cp.leaseSetType"] == "5" and options["i2cp.leaseSetClient.psk.0"] == f"YWxpY2U=:{key}"
     # files: named in strings, read at connect()/listen() time, not before
@@ -151,13 +151,15 @@ def test_endpoints_take_client_keys_and_read_their_files_only_when_used(tmp_path
 
 
 @pytest.mark.parametrize(("make", "match"), [
-    (lambda r: I2PClientEndpoint(r, DEST.b32, client_key="x", client_key_file="f"), "not both"),
-    (lambda r: I2PServerEndpoint(r, clients={"a": private.new_client_key()}, clients_file="f"), "not both"),
-    (lambda r: I2PServerEndpoint(r, clients={"a": private.new_client_key()}, auth="ecdh"), "auth must be"),
+    (lambda r: I2PClientEndpoint(r, DEST.b32, client_key=private.ClientKey("x", file="f")), "not both"),
+    (lambda r: I2PServerEndpoint(r, private=private.PrivateService(clients={"a": private.new_client_key()},
+                                                                   clients_file="f")), "not both"),
+    (lambda r: I2PServerEndpoint(r, private=private.PrivateService(clients={"a": private.new_client_key()},
+                                                                   auth="ecdh")), "auth must be"),
     (lambda r: serverFromString(r, "i2p:k.key:clients=f:auth=rsa"), "auth"),
-    (lambda r: I2PServerEndpoint(r, clients={private.SERVICE_OWN_CLIENT: private.new_client_key()}, auth="dh"),
-     "its own key"),
-    (lambda r: I2PClientEndpoint(r, DEST.b32, client_key="short"), "32 bytes"),
+    (lambda r: I2PServerEndpoint(r, private=private.PrivateService(
+        clients={private.SERVICE_OWN_CLIENT: private.new_client_key()}, auth="dh")), "its own key"),
+    (lambda r: I2PClientEndpoint(r, DEST.b32, client_key=private.ClientKey("short")), "32 bytes"),
 ])
 def test_bad_client_key_arguments(make, match):
     with pytest.raises(ValueError, match=match):

@@ -43,7 +43,7 @@ def open_session(ctx: _ShimContext, sock: Any, name: str, type: int, bridge_conf
 async def _join_datagram_session(ctx: _ShimContext, sock: Any, bridge_config: BridgeConfig,
                                  session_config: SessionConfig) -> tuple[SAMSession, _DatagramShare]:
     """The DATAGRAM/RAW session of the socket's name, from the registry (shared by name)."""
-    endpoint = I2PDatagramEndpoint(ctx.reactor, bridge=bridge_config, session_config=session_config,
+    endpoint = I2PDatagramEndpoint(ctx.reactor, bridge_config=bridge_config, session_config=session_config,
                                    registry=ctx.registry)
     port = await endpoint.acquire_port()
     share = port.protocol

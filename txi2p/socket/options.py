@@ -30,7 +30,7 @@ _STYLES = {SOCK_STREAM: "STREAM", SOCK_DGRAM: "DATAGRAM", SOCK_RAW: "RAW"}
 
 def _bridge_config(samaddr: str | None, bridge: BridgeConfig | None) -> BridgeConfig:
     """The socket's bridge: *bridge*, or the one at *samaddr* (not both)."""
-    return BridgeConfig.given(bridge, samaddr)
+    return BridgeConfig.from_loose(bridge, samaddr)
 
 
 def socket_session_config(name: str, type: int, kwargs: dict[str, Any]) -> SessionConfig:
@@ -39,7 +39,7 @@ def socket_session_config(name: str, type: int, kwargs: dict[str, Any]) -> Sessi
     kwargs = dict(kwargs)
     in_depth = kwargs.pop("in_depth", None)
     out_depth = kwargs.pop("out_depth", None)
-    return SessionConfig.build(name=name or None, style=_STYLES[type], options=_dotted(kwargs),
+    return SessionConfig.build(nickname=name or None, style=_STYLES[type], options=_dotted(kwargs),
                                in_depth=in_depth, out_depth=out_depth, auto_close=type != SOCK_STREAM)
 
 
