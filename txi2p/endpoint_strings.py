@@ -150,6 +150,10 @@ def _api_endpoint(reactor: Any, value: str) -> dict[str, Any]:
         raise _fail("apiEndpoint", value, f"a client endpoint string ({e})") from e
 
 
+#: The keywords that say how to reach a bridge (and so cannot go with ``launch=``).
+_BRIDGE_KEYWORDS = frozenset({"api", "samaddr", "apiEndpoint", "allowRemote", "user", "password"})
+
+
 def _bridge_config(reactor: Any, kwargs: dict[str, str]) -> BridgeConfig:
     """The keywords that say how to reach the bridge, as one :class:`BridgeConfig`."""
     api, samaddr, api_endpoint = (kwargs.pop(k, None) for k in ("api", "samaddr", "apiEndpoint"))
@@ -229,10 +233,11 @@ def _common(reactor: Any, kwargs: dict[str, str], allowed: dict[str, str]) -> di
     """The bridge (or ``launch``) and the session of a string, as the endpoints take them."""
     options = _check_keywords(kwargs, allowed)
     launch = _launch(kwargs.pop("launch")) if "launch" in kwargs else None
-    if launch and ({"samaddr", "apiEndpoint"} & kwargs.keys()):
-        given = "samaddr" if "samaddr" in kwargs else "apiEndpoint"
-        raise ValueError(f"i2p endpoint: launch= uses the router launched for this process; {given}= names "
-                         f"another bridge: give one of them")
+    given = sorted(_BRIDGE_KEYWORDS & kwargs.keys())
+    if launch and given:
+        raise ValueError(f"i2p endpoint: launch= uses the router launched for this process (its bridge on "
+                         f"127.0.0.1, no credentials); {'= and '.join(given)}= say how to reach another "
+                         f"bridge: give launch= or them, not both")
     bridge_config = _bridge_config(reactor, kwargs)
     return {"bridge_config": None if launch else bridge_config, "launch": launch,
             "session_config": _session_config(kwargs, options)}

@@ -346,8 +346,10 @@ def test_launch_in_strings_parses_true_false_or_a_directory():
     assert clientFromString(reactor, "i2p:example.i2p:launch=~/i2p").launch == os.path.expanduser("~/i2p")
     assert clientFromString(reactor, "i2p:example.i2p:launch=false").launch is None
     for bad, said in (("launch=yes", "write true or false"), ("launch=", "a data directory"),
-                      (r"launch=true:samaddr=127.0.0.1\:7656", "samaddr= names another bridge"),
-                      (r"launch=/d:api=SAM:apiEndpoint=tcp\:127.0.0.1\:7656", "apiEndpoint= names another")):
+                      (r"launch=true:samaddr=127.0.0.1\:7656", "samaddr= say how to reach another bridge"),
+                      (r"launch=/d:api=SAM:apiEndpoint=tcp\:127.0.0.1\:7656", "api= and apiEndpoint= say"),
+                      ("launch=true:user=me:password=secret", "password= and user= say"),
+                      ("launch=true:allowRemote=true", "allowRemote= say")):
         with pytest.raises(ValueError, match=said):
             clientFromString(reactor, f"i2p:example.i2p:{bad}")
     with pytest.raises(ValueError, match="not both"):
