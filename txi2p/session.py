@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal, overload
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -87,7 +87,7 @@ from txi2p.protocol import (
 )
 from txi2p.refused import failure_class
 from txi2p.sam import codec
-from txi2p.sam.dialect import MAX_VERSION, MIN_VERSION, SAMDialect, refuses
+from txi2p.sam.dialect import FAIL, MAX_VERSION, MIN_VERSION, RETRY, Attempt, Lesson, SAMDialect
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -113,10 +113,6 @@ MAX_CACHED_NAMES = 4096
 
 #: A ``NAMING REPLY`` key that carries one of the lease set's options (``OPTIONS=true``).
 _OPTION_PREFIX = "OPTION:"
-
-_PRIMARY_STREAMS = ("this router takes streams only on a PRIMARY session's subsessions: "
-                    "add_subsession('STREAM', name, from_port=...) and use that")
-
 
 def pass_through_firing(waiter: Deferred[None]) -> Callable[[Any], Any]:
     """A callback that fires *waiter* and passes its result on unchanged."""
@@ -228,8 +224,8 @@ class SAMBridge:
         #: Sessions closing now (their streams first), by destination b32: fire when ended.
         self._closing: dict[str, Deferred[None]] = {}
         self._ping_probe: Deferred[None] | None = None
-        # what the router answered when it refused post-quantum lease-set types, for later refusals
-        self._post_quantum_refusal = ""
+        #: What the router said when it refused a command for good, by command (for later local refusals).
+        self._refused: dict[str, str] = {}
 
     @property
     def is_local(self) -> bool:
@@ -278,6 +274,43 @@ class SAMBridge:
         """Keep what a router's answer taught (see :mod:`txi2p.sam.dialect`)."""
         _log.info("SAM bridge {address}: learned {dialect}", address=self.address, dialect=dialect)
         self.dialect = dialect
+
+    def check(self, attempt: Attempt) -> None:
+        """Raise UnsupportedByRouter where the dialect knows the router refuses *attempt*."""
+        refusal = None if self.dialect is None else self.dialect.forbids(
+            attempt, self._refused.get(attempt.command, ""))
+        if refusal is not None:
+            raise UnsupportedByRouter(message=refusal, command=attempt.command, local=True)
+
+    def lesson(self, attempt: Attempt, error: BaseException | None) -> Lesson:
+        """What *error* to *attempt* teaches (:meth:`SAMDialect.lesson`), learned here."""
+        dialect = self.dialect or SAMDialect()
+        lesson = dialect.lesson(attempt, error)
+        if lesson.dialect is not dialect:
+            self.learn(lesson.dialect)
+            if lesson.then == FAIL and isinstance(error, I2PError):
+                self._refused[attempt.command] = error.message  # said again by later local refusals
+        return lesson
+
+    def react(self, attempt: Attempt, error: BaseException) -> Lesson:
+        """Learn from *error* to *attempt*; a lesson to retry is returned, any other
+        raised (UnsupportedByRouter to fail locally, else *error* itself)."""
+        lesson = self.lesson(attempt, error)
+        if lesson.then == RETRY:
+            return lesson
+        if lesson.then == FAIL:
+            raise UnsupportedByRouter(getattr(error, "result", None), lesson.why,
+                                      getattr(error, "command", "") or attempt.command, local=True) from error
+        raise error
+
+    @contextmanager
+    def lessons(self, attempt: Attempt) -> Iterator[None]:
+        """Errors of the commands in the block, learned from and reacted to (:meth:`react`)."""
+        try:
+            yield
+        except (I2PError, CommandTimeout) as e:
+            self.react(attempt, e)
+            raise
 
     def released(self, destination: Destination) -> None:
         """A session of *destination* ended (see :meth:`_wait_for_release`)."""
@@ -338,13 +371,15 @@ class SAMBridge:
             self._ping_probe = None  # not reached: ask again next time
             return
         try:
-            if self.dialect is not None and self.dialect.ping is None:
+            if self.dialect is None or self.dialect.ping is not None:
+                return
+            try:
                 await control.ping("txi2p-probe-1")
                 await control.ping("txi2p-probe-2")
-                self.learn(self.dialect.learned_ping(True))
-        except (TxI2PError, CancelledError):
-            assert self.dialect is not None
-            self.learn(self.dialect.learned_ping(False))
+            except (TxI2PError, CancelledError) as e:
+                self.lesson(Attempt("PING"), e)
+            else:
+                self.lesson(Attempt("PING"), None)
         finally:
             control.close()
 
@@ -521,26 +556,17 @@ class SAMBridge:
                               say: Callable[[str], None]) -> codec.Reply:
         """Send one SESSION CREATE on *control*: its reply.
 
-        A refusal that teaches the bridge something (i2pd refuses PRIMARY,
-        and never answers an unforwarded DATAGRAM/RAW session without PORT)
-        is learned and raises ``_TryAgain``; the caller closes *control*.
+        What the dialect knows the router refuses fails here; a refusal
+        that teaches the bridge something to retry with (see
+        :meth:`SAMDialect.lesson <txi2p.sam.dialect.SAMDialect.lesson>`)
+        raises ``_TryAgain``; the caller closes *control*.
         """
         assert self.dialect is not None
-        dialect = self.dialect
-        post_quantum = [t for t in enc_types(opts) if t > 4]
-        if post_quantum and not dialect.post_quantum_enc_types:
-            why = (f"it refused them before ({self._post_quantum_refusal})" if self._post_quantum_refusal
-                   else f"it speaks SAM {dialect.version}, and routers that old (i2pd before 2.58) exit "
-                        "on them")
-            raise UnsupportedByRouter(
-                message=f"i2cp.leaseSetEncType={opts['i2cp.leaseSetEncType']}: txi2p does not send "
-                f"post-quantum types ({', '.join(map(str, post_quantum))}) to the SAM bridge at "
-                f"{self.address}: {why}; use 4,0 with this router", command="SESSION CREATE", local=True)
-        wire_style = dialect.primary_style if style == "PRIMARY" else style
-        keys = dict(extra or {})
-        unforwarded = style in codec.PACKET_STYLES and "PORT" not in keys
-        if unforwarded and dialect.unforwarded_port is not None:
-            keys["PORT"] = dialect.unforwarded_port
+        wire_style, keys = self.dialect.session_create_keys(style, extra or {})
+        attempt = Attempt("SESSION CREATE", style, wire_style, nickname, self.address,
+                          opts.get("i2cp.leaseSetEncType", ""),
+                          unforwarded=style in codec.PACKET_STYLES and "PORT" not in keys)
+        self.check(attempt)
         command = codec.session_create(
             wire_style, nickname, key.base64 if key else "TRANSIENT",
             signature_type=None if key else signature_type,
@@ -550,37 +576,10 @@ class SAMBridge:
             f"(i2pd answers after its 20 s readiness check; Java I2P sooner)")
         try:
             return await control.command(command, self.timeouts.session_create)
-        except I2PError as e:
-            if post_quantum and refuses(e.message, "post_quantum_enc_types"):
-                # Java I2P 2.7: "Unsupported crypto type: 6"; later sessions fail here
-                self._post_quantum_refusal = e.message
-                self.learn(dialect.learned(post_quantum_enc_types=False))
-                raise UnsupportedByRouter(
-                    e.result, f"the SAM bridge at {self.address} refused i2cp.leaseSetEncType="
-                    f"{opts['i2cp.leaseSetEncType']} ({e.message}); use 4,0 with this router",
-                    e.command, local=True) from e
-            if style in codec.DATAGRAM_STYLES[1:]:
-                raise UnsupportedByRouter(
-                    e.result, f"the SAM bridge at {self.address} refused STYLE={style} "
-                    f"({e.message or e.result}); DATAGRAM2 and DATAGRAM3 are new in SAM API 0.9.66 "
-                    "(i2pd 2.58, Java I2P 2.9): use DATAGRAM with this router", e.command, local=True) from e
-            if wire_style != "PRIMARY":
-                raise
-            # i2pd refuses PRIMARY (and closes the socket): it knows MASTER.
-            self.learn(dialect.learned_primary_refused())
-            say(f"the router refused STYLE=PRIMARY ({e.message or e.result}); "
-                "trying its older spelling, MASTER")
-            raise _TryAgain(nickname) from e
-        except CommandTimeout as e:
-            if not unforwarded or "PORT" in keys:
-                raise
-            # i2pd 2.56 never answers a DATAGRAM/RAW session without PORT,
-            # and keeps the half-made session (its ID stays taken).
-            self.learn(dialect.learned(unforwarded_port="0"))
-            abandoned, nickname = nickname, f"{nickname}-p0"
-            say(f"the router did not answer a {style} session without PORT; trying again "
-                f"with PORT=0 as {nickname!r} (it keeps {abandoned!r} half-made)")
-            raise _TryAgain(nickname) from e
+        except (I2PError, CommandTimeout) as e:
+            lesson = self.react(attempt, e)
+            say(lesson.why)
+            raise _TryAgain(nickname + lesson.nickname_suffix) from e
 
 
 #: SESSION CREATE tries: the first, and one for each thing a refusal can
@@ -693,23 +692,11 @@ class SAMSession:
             raise SessionClosed(f"session {self.nickname!r} is closing")
 
     def _check_streams_allowed(self) -> None:
-        dialect = self.bridge.dialect
-        if self.style == "PRIMARY" and dialect is not None and not dialect.streams_on_primary:
-            raise UnsupportedByRouter(
-                message=_PRIMARY_STREAMS, command="STREAM", local=True)
+        self.bridge.check(Attempt("STREAM", self.style))
 
-    @contextmanager
-    def _primary_refusal(self) -> Iterator[None]:
-        """Turn a router's "not on a primary session" into a clear, remembered error."""
-        try:
-            yield
-        except I2PError as e:
-            dialect = self.bridge.dialect
-            if self.style != "PRIMARY" or dialect is None or not refuses(e.message, "streams_on_primary"):
-                raise
-            self.bridge.learn(dialect.learned(streams_on_primary=False))
-            raise UnsupportedByRouter(message=f"{_PRIMARY_STREAMS} (router said: {e.message})",
-                                      command=e.command, local=True) from e
+    def _stream_lessons(self) -> AbstractContextManager[None]:
+        """A stream command's refusal, learned from (see :meth:`SAMBridge.lessons`)."""
+        return self.bridge.lessons(Attempt("STREAM", self.style))
 
     @overload
     async def lookup(self, name: str | Destination, options: Literal[False] = False) -> Destination: ...
@@ -825,7 +812,7 @@ class SAMSession:
                              self.bridge.timeouts.stream_connect if timeout is None else timeout,
                              on_lost=on_lost)
         await self.bridge._connect(proto)
-        with self._primary_refusal():
+        with self._stream_lessons():
             return await proto.established
 
     def accept(self, factory: IProtocolFactory, *,
@@ -848,7 +835,7 @@ class SAMSession:
                                  self.bridge.timeouts.command, route, on_lost)
             proto.on_acknowledged = on_acknowledged
             await self.bridge._connect(proto)
-            with self._primary_refusal():
+            with self._stream_lessons():
                 return await proto.established
 
         return Deferred.fromCoroutine(run())
@@ -884,7 +871,7 @@ class SAMSession:
         # "establishes" right after STREAM STATUS OK and then idles.
         try:
             await self.bridge._connect(keeper)
-            with self._primary_refusal():
+            with self._stream_lessons():
                 await keeper.established
         except BaseException:
             await listening.stopListening()
@@ -910,23 +897,12 @@ class SAMSession:
             raise ValueError("subsessions need a PRIMARY session")
         if style != "STREAM" and udp is None:
             raise ValueError(f"a {style} subsession needs udp=(host, port) to forward packets to")
-        dialect = self.bridge.dialect
-        if dialect is not None and style not in dialect.subsession_styles:
-            raise UnsupportedByRouter(
-                message=f"this router takes only {', '.join(sorted(dialect.subsession_styles))} "
-                        f"subsessions; use a {style} session of its own", command="SESSION ADD", local=True)
+        attempt = Attempt("SESSION ADD", style)
+        self.bridge.check(attempt)
         extra = [] if udp is None else [("HOST", udp[0]), ("PORT", str(udp[1]))]
-        try:
+        with self.bridge.lessons(attempt):
             await self.control.command(codec.session_add(
                 style, nickname, from_port=from_port, to_port=to_port, options=options, extra=extra))
-        except I2PError as e:
-            if style != "STREAM" and dialect is not None and refuses(e.message, "subsession_styles"):
-                self.bridge.learn(dialect.learned_subsession_refused(style))
-                raise UnsupportedByRouter(
-                    message=f"the router refused {style} subsessions ({e.message}); it may have "
-                            "ended the primary session too. Use a session of its own",
-                    command="SESSION ADD", local=True) from e
-            raise
         return SAMSubsession(self, nickname, style)
 
     def listen(self, factory: IProtocolFactory, port: int | None = None, *,
