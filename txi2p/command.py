@@ -54,9 +54,9 @@ from txi2p.address import (
     read_key_file,
     write_key_file,
 )
-from txi2p.config import BridgeConfig
+from txi2p.bridge import SAMBridge
+from txi2p.config import DEFAULT_SIGNATURE_TYPE, BridgeConfig, default_sam_address
 from txi2p.errors import InvalidKey, TxI2PError
-from txi2p.session import DEFAULT_SIGNATURE_TYPE, SAMBridge, default_sam_address
 
 __all__ = ["CommandError", "main", "parser", "run"]
 

@@ -20,11 +20,12 @@ from twisted.internet.interfaces import IStreamClientEndpoint
 from zope.interface import implementer
 
 from txi2p.address import I2PAddress, signature_type_code, write_key_file
+from txi2p.bridge import SAMBridge
 from txi2p.config import DEFAULT_SIGNATURE_TYPE, BridgeConfig, SessionConfig
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.errors import SAMConnectionFailed
 from txi2p.registry import SessionRegistry
-from txi2p.session import SAMBridge, SAMSession
+from txi2p.session import SAMSession
 
 __all__ = [
     "DEFAULT_API",

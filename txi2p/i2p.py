@@ -23,13 +23,14 @@ from twisted.web.iweb import IAgentEndpointFactory, IPolicyForHTTPS
 from zope.interface import implementer
 
 from txi2p.address import Destination, PrivateKey
+from txi2p.bridge import SAMBridge
 from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.datagram import I2PDatagramEndpoint
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.i2pd import follow
 from txi2p.registry import SessionRegistry
 from txi2p.sam.dialect import SAMDialect
-from txi2p.session import SAMBridge, SAMSession
+from txi2p.session import SAMSession
 
 if TYPE_CHECKING:
     from txi2p.i2pd import I2pdRouter

@@ -34,10 +34,11 @@ from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.logger import Logger
 
 from txi2p.address import PrivateKey, read_key_file, write_key_file
+from txi2p.bridge import SAMBridge
 from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.errors import SessionConflict
 from txi2p.protocol import Timeouts
-from txi2p.session import SAMBridge, SAMSession
+from txi2p.session import SAMSession
 
 if TYPE_CHECKING:
     from txi2p.i2p import I2P

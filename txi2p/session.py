@@ -1,31 +1,25 @@
 """SAM sessions: destinations that open and accept streams.
 
-:class:`SAMBridge` knows how to reach one SAM bridge (address, optional
-credentials, timeouts) and what it speaks (its :class:`SAMDialect`, learned
-on first contact).  It creates :class:`SAMSession` objects and answers
-session-less questions (name lookups, DEST GENERATE).
-
 A :class:`SAMSession` is one destination on the router, held open by its
 control connection: it connects streams to other destinations, accepts
 streams, forwards them, looks up names, and for PRIMARY sessions adds
-subsessions.  Closing the control connection ends the session.
+subsessions.  Its listeners are a :class:`~txi2p.listening.Listeners`.
+Closing the control connection ends the session.  Sessions are made by
+:meth:`SAMBridge.create_session <txi2p.bridge.SAMBridge.create_session>`.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Literal, overload
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.defer import TimeoutError as DeferredTimeoutError
-from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
-from twisted.internet.error import CannotListenError, ConnectError
+from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IProtocol,
     IProtocolFactory,
-    IStreamClientEndpoint,
 )
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
@@ -33,39 +27,20 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txi2p.address import (
-    BLINDED_SIGNATURE_TYPES,
     Destination,
-    HostsFile,
     I2PAddress,
     NameRecord,
     PrivateKey,
     b33_flags,
-    is_b32_name,
-    signature_type_code,
 )
 from txi2p.config import (
-    DEFAULT_OPTIONS,
-    DEFAULT_SAM_ADDRESS,
-    DEFAULT_SIGNATURE_TYPE,
-    LEASE_SET_ENC_TYPES,
-    BridgeConfig,
     check_port,
-    default_sam_address,
-    enc_types,
-    is_loopback,
-    parse_sam_address,
-    session_options,
 )
 from txi2p.errors import (
     ClientKeyRequired,
-    CommandTimeout,
-    I2PError,
-    InvalidKey,
     NameNotFound,
     SAMError,
     SessionClosed,
-    TxI2PError,
-    UnsupportedByRouter,
 )
 from txi2p.listening import (
     FORWARD_PEER_LINE_TIMEOUT,
@@ -77,42 +52,23 @@ from txi2p.listening import (
     _Forwarder,
 )
 from txi2p.listening import LISTEN_LINGER_TIME as LISTEN_LINGER_TIME
-from txi2p.private import ENCRYPTED_LEASE_SET, check_blindable
+from txi2p.private import ENCRYPTED_LEASE_SET
 from txi2p.protocol import (
     SAMControlProtocol,
     SAMStreamProtocol,
-    Timeouts,
     _abort_transport,
     close_after_flush,
 )
-from txi2p.refused import failure_class
 from txi2p.sam import codec
-from txi2p.sam.dialect import FAIL, MAX_VERSION, MIN_VERSION, RETRY, Attempt, Lesson, SAMDialect
+from txi2p.sam.dialect import Attempt, SAMDialect
 
-__all__ = [
-    "DEFAULT_OPTIONS",
-    "DEFAULT_SAM_ADDRESS",
-    "DEFAULT_SIGNATURE_TYPE",
-    "LEASE_SET_ENC_TYPES",
-    "ForwardingPort",
-    "SAMBridge",
-    "SAMSession",
-    "SAMSubsession",
-    "default_sam_address",
-    "enc_types",
-    "is_loopback",
-    "own_address",
-    "parse_sam_address",
-    "session_options",
-]
+if TYPE_CHECKING:
+    from txi2p.bridge import SAMBridge
+
+__all__ = ["SAMSession", "SAMSubsession", "own_address", "pass_through_firing"]
 
 _log = Logger()
 
-#: Names a bridge object remembers (the oldest is forgotten first).
-MAX_CACHED_NAMES = 4096
-
-#: A ``NAMING REPLY`` key that carries one of the lease set's options (``OPTIONS=true``).
-_OPTION_PREFIX = "OPTION:"
 
 def pass_through_firing(waiter: Deferred[None]) -> Callable[[Any], Any]:
     """A callback that fires *waiter* and passes its result on unchanged."""
@@ -122,17 +78,6 @@ def pass_through_firing(waiter: Deferred[None]) -> Callable[[Any], Any]:
         return result
     return callback
 
-
-def _local_destination(name: object) -> Destination | str:
-    """*name* as a destination where it is one (a Destination, or base64
-    parsed locally), else the name to look up; a bad value raises ValueError."""
-    if isinstance(name, Destination):
-        return name
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"an I2P address must be a non-empty str, not {name!r}")
-    if len(name) >= 516 and not name.endswith(".i2p"):
-        return Destination.from_base64(name)
-    return name
 
 
 def own_address(destination: Destination, options: Mapping[str, str]) -> I2PAddress:
@@ -149,462 +94,6 @@ def own_address(destination: Destination, options: Mapping[str, str]) -> I2PAddr
     return I2PAddress(destination, host=destination.b33(
         secret=bool(options.get("i2cp.leaseSetSecret")),
         client_auth=options.get("i2cp.leaseSetAuthType") in ("1", "2")))
-
-
-class _ControlFactory(Factory):
-    noisy = False
-
-    def __init__(self, make: Callable[[], Protocol]) -> None:
-        self._make = make
-
-    def buildProtocol(self, addr: object) -> Protocol:
-        return self._make()
-
-
-class SAMBridge:
-    """One SAM bridge: where it is and how to talk to it.
-
-    :param reactor: the reactor to use.
-    :param address: ``host:port`` of the bridge (default
-        :func:`default_sam_address`).
-    :param endpoint: instead of *address*, any client endpoint that reaches
-        the bridge.
-    :param user: SAM 3.2 user name, if the bridge requires authentication.
-    :param password: SAM 3.2 password.
-    :param timeouts: command timeouts.
-    :param hosts: a :class:`~txi2p.address.HostsFile` consulted before the
-        router for host names (default: ``$I2P_HOSTS_TXT`` or
-        ``~/.i2p/hosts.txt`` if present).
-    :param allow_remote: accept an *address* that is not on loopback (SAM
-        is unencrypted; use *user*/*password* where the bridge supports them).
-    :param config: instead of *address*, *endpoint*, *user*, *password*,
-        *timeouts* and *allow_remote*, all of them in one
-        :class:`~txi2p.config.BridgeConfig`.
-
-    :ivar config: how this bridge is reached (a :class:`~txi2p.config.BridgeConfig`).
-    """
-
-    def __init__(
-        self,
-        reactor: Any,
-        address: str | None = None,
-        *,
-        endpoint: IStreamClientEndpoint | None = None,
-        user: str | None = None,
-        password: str | None = None,
-        timeouts: Timeouts | None = None,
-        hosts: HostsFile | None = None,
-        allow_remote: bool = False,
-        config: BridgeConfig | None = None,
-    ) -> None:
-        self.config = config = BridgeConfig.given(config, address, endpoint, allow_remote, user, password,
-                                                  timeouts)
-        self.reactor = reactor
-        self.timeouts = config.timeouts or Timeouts()
-        self.address = config.where
-        if config.endpoint is None:
-            host, port = config.check_address(self.address)
-            self.endpoint: IStreamClientEndpoint = TCP4ClientEndpoint(
-                reactor, host, port, timeout=self.timeouts.connect)
-        else:
-            self.endpoint = config.endpoint
-        self.user = config.user
-        self.password = config.password
-        if hosts is None:
-            for path in HostsFile.default_paths():
-                if path.exists():
-                    hosts = HostsFile(path)
-                    break
-        self.hosts = hosts
-        #: What the bridge speaks, once a connection has negotiated it.
-        self.dialect: SAMDialect | None = None
-        self._names: dict[str, Destination] = {}
-        #: When the last session of each destination (by b32) ended here.
-        self._released: dict[str, float] = {}
-        #: Sessions closing now (their streams first), by destination b32: fire when ended.
-        self._closing: dict[str, Deferred[None]] = {}
-        self._ping_probe: Deferred[None] | None = None
-        #: What the router said when it refused a command for good, by command (for later local refusals).
-        self._refused: dict[str, str] = {}
-
-    @property
-    def is_local(self) -> bool:
-        """The bridge is on this host (so the router can connect back to us)."""
-        return self.config.is_local
-
-    def __repr__(self) -> str:
-        return f"<SAMBridge {self.address}>"
-
-    # ------------------------------------------------------------ connections
-
-    def hello_command(self) -> codec.Command:
-        """HELLO for a new connection: the version learned so far, or the widest range."""
-        low, high = self.dialect.hello_versions() if self.dialect else (MIN_VERSION, MAX_VERSION)
-        return codec.hello(low, high, self.user, self.password)
-
-    async def _connect(self, protocol: Protocol) -> None:
-        d = self.endpoint.connect(_ControlFactory(lambda: protocol))
-        d.addTimeout(self.timeouts.connect, self.reactor)
-        try:
-            await d
-        except (ConnectError, DeferredTimeoutError, OSError) as e:
-            raise failure_class(e)(
-                f"could not connect to the SAM bridge at {self.address}: {e}. "
-                "Is an I2P router running there with SAM enabled? "
-                "(i2pd: [sam] enabled = true; set I2P_SAM_ADDRESS or pass the "
-                "address to use another one)"
-            ) from e
-
-    async def control(self) -> SAMControlProtocol:
-        """A new control connection that has completed HELLO.
-
-        Its ``dialect`` is the bridge's: what was learned on earlier
-        connections stays known (unless the router now negotiates another
-        version).
-        """
-        proto = SAMControlProtocol(self.reactor, self.hello_command(), self.address, self.timeouts)
-        await self._connect(proto)
-        negotiated = await proto.ready
-        self.dialect = negotiated if self.dialect is None else self.dialect.negotiated(
-            negotiated.version)
-        proto.dialect = self.dialect
-        return proto
-
-    def learn(self, dialect: SAMDialect) -> None:
-        """Keep what a router's answer taught (see :mod:`txi2p.sam.dialect`)."""
-        _log.info("SAM bridge {address}: learned {dialect}", address=self.address, dialect=dialect)
-        self.dialect = dialect
-
-    def check(self, attempt: Attempt) -> None:
-        """Raise UnsupportedByRouter where the dialect knows the router refuses *attempt*."""
-        refusal = None if self.dialect is None else self.dialect.forbids(
-            attempt, self._refused.get(attempt.command, ""))
-        if refusal is not None:
-            raise UnsupportedByRouter(message=refusal, command=attempt.command, local=True)
-
-    def lesson(self, attempt: Attempt, error: BaseException | None) -> Lesson:
-        """What *error* to *attempt* teaches (:meth:`SAMDialect.lesson`), learned here."""
-        dialect = self.dialect or SAMDialect()
-        lesson = dialect.lesson(attempt, error)
-        if lesson.dialect is not dialect:
-            self.learn(lesson.dialect)
-            if lesson.then == FAIL and isinstance(error, I2PError):
-                self._refused[attempt.command] = error.message  # said again by later local refusals
-        return lesson
-
-    def react(self, attempt: Attempt, error: BaseException) -> Lesson:
-        """Learn from *error* to *attempt*; a lesson to retry is returned, any other
-        raised (UnsupportedByRouter to fail locally, else *error* itself)."""
-        lesson = self.lesson(attempt, error)
-        if lesson.then == RETRY:
-            return lesson
-        if lesson.then == FAIL:
-            raise UnsupportedByRouter(getattr(error, "result", None), lesson.why,
-                                      getattr(error, "command", "") or attempt.command, local=True) from error
-        raise error
-
-    @contextmanager
-    def lessons(self, attempt: Attempt) -> Iterator[None]:
-        """Errors of the commands in the block, learned from and reacted to (:meth:`react`)."""
-        try:
-            yield
-        except (I2PError, CommandTimeout) as e:
-            self.react(attempt, e)
-            raise
-
-    def released(self, destination: Destination) -> None:
-        """A session of *destination* ended (see :meth:`_wait_for_release`)."""
-        self._released[destination.b32] = self.reactor.seconds()
-
-    def closing(self, destination: Destination, ended: Deferred[None]) -> None:
-        """A session of *destination* is closing; *ended* fires once it has ended."""
-        self._closing[destination.b32] = ended
-
-        def done(result: object) -> object:
-            if self._closing.get(destination.b32) is ended:
-                del self._closing[destination.b32]
-            return result
-
-        ended.addBoth(done)
-
-    async def _wait_for_release(self, destination: Destination, say: Callable[[str], None]) -> None:
-        """Let the router drop a destination whose session ended moments ago.
-
-        i2pd keeps an ended session's destination for 5 s and hands it to
-        a new session created with the same key meanwhile, then deletes it
-        under that session (i2pd 2.56 aborts with heap corruption).
-        """
-        closing = self._closing.get(destination.b32)
-        if closing is not None:
-            say(f"waiting for the previous session of {destination.b32} to close")
-            previous: Deferred[None] = Deferred()
-            closing.addBoth(pass_through_firing(previous))
-            await previous
-        ended = self._released.get(destination.b32)
-        linger = (self.dialect or SAMDialect()).destination_release
-        wait = 0.0 if ended is None else ended + linger - self.reactor.seconds()
-        if wait > 0:
-            say(f"waiting {wait:.1f} s for the router to let go of {destination.b32}, "
-                "whose previous session ended moments ago")
-            await deferLater(self.reactor, wait, lambda: None)
-
-    async def ping_allowed(self) -> bool:
-        """Whether PING may be sent on this bridge's control connections.
-
-        Where the dialect does not know yet, probes once on a connection of
-        its own (two PINGs; a router that closes the connection after a
-        PONG fails the second) and remembers the answer; callers that ask
-        meanwhile wait for the same probe.
-        """
-        if self.dialect is None or self.dialect.ping is None:
-            if self._ping_probe is None:
-                self._ping_probe = Deferred.fromCoroutine(self._probe_ping())
-            done: Deferred[None] = Deferred()
-            self._ping_probe.addBoth(pass_through_firing(done))
-            await done
-        return bool(self.dialect is not None and self.dialect.ping)
-
-    async def _probe_ping(self) -> None:
-        try:
-            control = await self.control()
-        except TxI2PError:
-            self._ping_probe = None  # not reached: ask again next time
-            return
-        try:
-            if self.dialect is None or self.dialect.ping is not None:
-                return
-            try:
-                await control.ping("txi2p-probe-1")
-                await control.ping("txi2p-probe-2")
-            except (TxI2PError, CancelledError) as e:
-                self.lesson(Attempt("PING"), e)
-            else:
-                self.lesson(Attempt("PING"), None)
-        finally:
-            control.close()
-
-    async def _one_command(self, command: codec.Command, timeout: float | None = None) -> codec.Reply:
-        control = await self.control()
-        try:
-            return await control.command(command, timeout)
-        finally:
-            control.close()
-
-    # ------------------------------------------------------------ questions
-
-    async def generate_destination(self, signature_type: int | str = DEFAULT_SIGNATURE_TYPE) -> PrivateKey:
-        """A new destination and its private keys (``DEST GENERATE``)."""
-        reply = await self._one_command(codec.dest_generate(signature_type))
-        priv = reply.get("PRIV")
-        if not priv:
-            raise I2PError(message="DEST REPLY without PRIV", command="DEST GENERATE", local=True)
-        return PrivateKey.from_base64(priv)
-
-    async def lookup(self, name: str | Destination, session: SAMSession | None = None) -> Destination:
-        """The full destination for a host name, ``.b32.i2p`` name or base64.
-
-        Base64 destinations are parsed locally; host names are looked up in
-        the hosts file first; the rest is asked of the router (on the
-        session's control connection if given).  Results are cached.
-        """
-        parsed = _local_destination(name)
-        if isinstance(parsed, Destination):
-            return parsed
-        key = parsed.lower()
-        cached = self._names.get(key)
-        if cached is not None:
-            return cached
-        if self.hosts is not None and not is_b32_name(key):
-            found = self.hosts.lookup(key)
-            if found is not None:
-                self._remember(key, found)
-                return found
-        dest, _ = await self._ask_router(parsed, session, options=False)
-        flags = b33_flags(key)
-        if parsed != "ME" and not (flags is not None and (flags.secret or flags.client_auth)):
-            # (a service that lets in only some clients is found again by
-            # each session: another session here may hold no key for it)
-            self._remember(key, dest)
-        return dest
-
-    def _remember(self, key: str, dest: Destination) -> None:
-        """Cache a name's destination, forgetting the oldest beyond :data:`MAX_CACHED_NAMES`."""
-        self._names[key] = dest
-        while len(self._names) > MAX_CACHED_NAMES:
-            del self._names[next(iter(self._names))]
-
-    async def lookup_record(self, name: str | Destination, session: SAMSession | None = None) -> NameRecord:
-        """*name*'s destination and the options its lease set publishes
-        (``NAMING LOOKUP ... OPTIONS=true``), always asked of the router.
-
-        Routers that do not know ``OPTIONS`` (i2pd) answer as for a plain
-        lookup: the record's options are then empty.
-        """
-        parsed = _local_destination(name)
-        asked = parsed.b32 if isinstance(parsed, Destination) else parsed
-        dest, reply = await self._ask_router(asked, session, options=True)
-        options = {k[len(_OPTION_PREFIX):]: v for k, v in reply.fields.items() if k.startswith(_OPTION_PREFIX)}
-        return NameRecord(asked, dest, options)
-
-    async def _ask_router(self, name: str, session: SAMSession | None,
-                          options: bool) -> tuple[Destination, codec.Reply]:
-        """``NAMING LOOKUP`` *name*: the destination the router answers,
-        checked against a ``.b32.i2p`` name, and the whole reply."""
-        if name == "ME" and session is None:
-            # Java I2P closes a session-less connection on it; i2pd answers
-            # with its own shared destination: neither is a session's.
-            raise ValueError('"ME" names a session\'s own destination: look it up on the session')
-        key = name.lower()
-        command = codec.naming_lookup(name, options=options)
-        try:
-            if session is not None:
-                reply = await session.control.command(command)
-            else:
-                reply = await self._one_command(command)
-        except SAMError as e:
-            dialect = self.dialect
-            if (dialect is not None and e.result in dialect.not_found_results
-                    and key.endswith(".i2p") and not isinstance(e, NameNotFound)):
-                raise NameNotFound(e.result, e.message, e.command, name=name) from e
-            raise
-        value = reply.get("VALUE")
-        if not value:
-            raise InvalidKey(message=f"no VALUE for {name!r}", command="NAMING LOOKUP", local=True)
-        dest = Destination.from_base64(value)
-        flags = b33_flags(key)
-        if flags is not None and dest.signature_type in BLINDED_SIGNATURE_TYPES:
-            answered = dest.b33(secret=flags.secret, client_auth=flags.client_auth)
-        else:
-            answered = dest.b32
-        if is_b32_name(key) and answered != key:
-            raise InvalidKey(message=f"the router answered {name} with {answered}",
-                             command="NAMING LOOKUP", local=True)
-        return dest, reply
-
-    # ------------------------------------------------------------ sessions
-
-    async def create_session(
-        self,
-        style: str = "STREAM",
-        nickname: str | None = None,
-        key: PrivateKey | None = None,
-        *,
-        options: Mapping[str, object] | None = None,
-        signature_type: int | str = DEFAULT_SIGNATURE_TYPE,
-        extra: Mapping[str, str | None] | None = None,
-        progress: Callable[[str], None] | None = None,
-    ) -> SAMSession:
-        """Create a session (``SESSION CREATE``) and return it once it is up.
-
-        :param style: STREAM, DATAGRAM, DATAGRAM2, DATAGRAM3, RAW or
-            PRIMARY (sent as MASTER to routers that only know that
-            spelling).  A router without DATAGRAM2/3 (older than SAM API
-            0.9.66) refuses them: :class:`~txi2p.errors.UnsupportedByRouter`.
-        :param nickname: the session ID (random if None).
-        :param key: the destination's private key, or None for a new one.
-        :param options: session (I2CP) options, sent as given; see
-            :func:`session_options` for the defaults.
-        :param extra: style-specific keys (PORT, HOST, FROM_PORT, ...).
-        :param progress: called with a sentence as each step starts.
-        """
-        say = progress or (lambda text: None)
-        nickname = nickname or f"txi2p-{secrets.token_hex(6)}"
-        codec.check_token("session name", nickname)
-        styles = ("STREAM", *codec.PACKET_STYLES, "PRIMARY")
-        if style not in styles:
-            raise ValueError(f"style must be one of {', '.join(styles)}, not {style!r}")
-        opts = session_options(options)
-        if opts.get("i2cp.leaseSetType") == ENCRYPTED_LEASE_SET:  # refused before the router sees it
-            check_blindable(key.destination.signature_type if key is not None
-                            else signature_type_code(signature_type))
-        if key is not None:
-            await self._wait_for_release(key.destination, say)
-        say(f"connecting to the SAM bridge at {self.address}")
-        retry: _TryAgain | None = None
-        for _ in range(_SESSION_CREATE_TRIES):
-            control = await self.control()
-            try:
-                reply = await self._session_create(control, style, nickname, key, opts, signature_type,
-                                                   extra, say)
-                private = _created_key(reply, key)
-            except BaseException as e:
-                control.close()  # a session not made: its control connection goes too
-                if not isinstance(e, _TryAgain):
-                    raise
-                retry, nickname = e, e.nickname
-                continue
-            break
-        else:
-            assert retry is not None
-            raise I2PError(
-                message=f"SESSION CREATE failed {_SESSION_CREATE_TRIES} times at the SAM bridge at "
-                f"{self.address}, each time teaching txi2p something new (last: {retry.__cause__}); "
-                "not trying again", command="SESSION CREATE", local=True) from retry.__cause__
-        session = SAMSession(self, control, nickname, style, private, opts)
-        say(f"session {nickname!r} is up: {session.b32}")
-        _log.info("SAM session {nickname} ({style}) up at {address}: {b32}",
-                  nickname=nickname, style=style, address=self.address, b32=session.b32)
-        if self.timeouts.keepalive:
-            probe = Deferred.fromCoroutine(self.ping_allowed())
-            probe.addCallback(lambda allowed: control.start_keepalive() if allowed else None)
-            probe.addErrback(lambda f: f.trap(TxI2PError, CancelledError))
-        return session
-
-    async def _session_create(self, control: SAMControlProtocol, style: str, nickname: str,
-                              key: PrivateKey | None, opts: dict[str, str], signature_type: int | str,
-                              extra: Mapping[str, str | None] | None,
-                              say: Callable[[str], None]) -> codec.Reply:
-        """Send one SESSION CREATE on *control*: its reply.
-
-        What the dialect knows the router refuses fails here; a refusal
-        that teaches the bridge something to retry with (see
-        :meth:`SAMDialect.lesson <txi2p.sam.dialect.SAMDialect.lesson>`)
-        raises ``_TryAgain``; the caller closes *control*.
-        """
-        assert self.dialect is not None
-        wire_style, keys = self.dialect.session_create_keys(style, extra or {})
-        attempt = Attempt("SESSION CREATE", style, wire_style, nickname, self.address,
-                          opts.get("i2cp.leaseSetEncType", ""),
-                          unforwarded=style in codec.PACKET_STYLES and "PORT" not in keys)
-        self.check(attempt)
-        command = codec.session_create(
-            wire_style, nickname, key.base64 if key else "TRANSIENT",
-            signature_type=None if key else signature_type,
-            options=opts, extra=keys.items(),
-        )
-        say(f"waiting for the router to build tunnels for session {nickname!r} "
-            f"(i2pd answers after its 20 s readiness check; Java I2P sooner)")
-        try:
-            return await control.command(command, self.timeouts.session_create)
-        except (I2PError, CommandTimeout) as e:
-            lesson = self.react(attempt, e)
-            say(lesson.why)
-            raise _TryAgain(nickname + lesson.nickname_suffix) from e
-
-
-#: SESSION CREATE tries: the first, and one for each thing a refusal can
-#: teach (MASTER for PRIMARY, PORT=0 for an unforwarded DATAGRAM/RAW session).
-_SESSION_CREATE_TRIES = 3
-
-
-class _TryAgain(Exception):
-    """A refused SESSION CREATE taught the bridge something: create it again as *nickname*."""
-
-    def __init__(self, nickname: str) -> None:
-        super().__init__(nickname)
-        self.nickname = nickname
-
-
-def _created_key(reply: codec.Reply, key: PrivateKey | None) -> PrivateKey:
-    """The session's private key from a SESSION STATUS reply (checked against *key*)."""
-    blob = reply.get("DESTINATION")
-    private = PrivateKey.from_base64(blob) if blob else key
-    if private is None:
-        raise I2PError(message="SESSION STATUS without DESTINATION", command="SESSION CREATE", local=True)
-    if key is not None and private.destination != key.destination:
-        raise I2PError(message="the router created a different destination than the key given",
-                       command="SESSION CREATE", local=True)
-    return private
 
 
 class SAMSession:

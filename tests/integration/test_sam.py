@@ -13,9 +13,9 @@ from twisted.internet.task import deferLater
 
 from txi2p import errors
 from txi2p.address import I2PAddress, NameRecord, read_key_file, write_key_file
+from txi2p.bridge import SAMBridge
 from txi2p.sam import codec
 from txi2p.sam.dialect import SAMDialect
-from txi2p.session import SAMBridge
 from txi2p.testing import TEST_SESSION_OPTIONS, retry_unreachable
 
 pytestmark = pytest.mark.integration
