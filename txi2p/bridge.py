@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -35,6 +36,7 @@ from txi2p.address import (
 from txi2p.config import (
     DEFAULT_SIGNATURE_TYPE,
     BridgeConfig,
+    parse_sam_address,
 )
 from txi2p.creation import create_session
 from txi2p.errors import (
@@ -57,6 +59,16 @@ from txi2p.session import SAMSession, pass_through_firing
 __all__ = ["SAMBridge"]
 
 _log = Logger()
+
+#: The timeouts of a bridge whose config names none.
+_DEFAULT_TIMEOUTS = Timeouts()
+
+
+def _resolved(bridge_config: BridgeConfig) -> BridgeConfig:
+    """*bridge_config* with the default address (``$I2P_SAM_ADDRESS`` now) written in."""
+    if bridge_config.address is None and bridge_config.endpoint is None:
+        return replace(bridge_config, address=bridge_config.where)
+    return bridge_config
 
 
 class _ControlFactory(Factory):
@@ -85,11 +97,11 @@ class SAMBridge:
         ``~/.i2p/hosts.txt`` if present).
     :param allow_remote: accept an *address* that is not on loopback (SAM
         is unencrypted; use *user*/*password* where the bridge supports them).
-    :param config: instead of *address*, *endpoint*, *user*, *password*,
+    :param bridge_config: instead of *address*, *endpoint*, *user*, *password*,
         *timeouts* and *allow_remote*, all of them in one
         :class:`~txi2p.config.BridgeConfig`.
 
-    :ivar config: how this bridge is reached (a :class:`~txi2p.config.BridgeConfig`).
+    :ivar bridge_config: how this bridge is reached (a :class:`~txi2p.config.BridgeConfig`).
     """
 
     def __init__(
@@ -103,21 +115,13 @@ class SAMBridge:
         timeouts: Timeouts | None = None,
         hosts: HostsFile | None = None,
         allow_remote: bool = False,
-        config: BridgeConfig | None = None,
+        bridge_config: BridgeConfig | None = None,
     ) -> None:
-        self.config = config = BridgeConfig.given(config, address, endpoint, allow_remote, user, password,
-                                                  timeouts)
+        #: How this bridge is reached (its default address resolved now).
+        self.bridge_config = _resolved(BridgeConfig.given(
+            bridge_config, address, endpoint, allow_remote, user, password, timeouts))
         self.reactor = reactor
-        self.timeouts = config.timeouts or Timeouts()
-        self.address = config.where
-        if config.endpoint is None:
-            host, port = config.check_address(self.address)
-            self.endpoint: IStreamClientEndpoint = TCP4ClientEndpoint(
-                reactor, host, port, timeout=self.timeouts.connect)
-        else:
-            self.endpoint = config.endpoint
-        self.user = config.user
-        self.password = config.password
+        self._endpoint = self.bridge_config.endpoint or self._tcp_endpoint()
         if hosts is None:
             for path in HostsFile.default_paths():
                 if path.exists():
@@ -135,10 +139,24 @@ class SAMBridge:
         #: What the router said when it refused a command for good, by command (for later local refusals).
         self._refused: dict[str, str] = {}
 
+    def _tcp_endpoint(self) -> IStreamClientEndpoint:
+        host, port = parse_sam_address(self.address)  # (checked by the BridgeConfig)
+        return TCP4ClientEndpoint(self.reactor, host, port, timeout=self.timeouts.connect)
+
+    @property
+    def address(self) -> str:
+        """The bridge's ``host:port`` (or its endpoint's ``repr``)."""
+        return self.bridge_config.where
+
+    @property
+    def timeouts(self) -> Timeouts:
+        """The command timeouts: the config's, or the defaults."""
+        return self.bridge_config.timeouts or _DEFAULT_TIMEOUTS
+
     @property
     def is_local(self) -> bool:
         """The bridge is on this host (so the router can connect back to us)."""
-        return self.config.is_local
+        return self.bridge_config.is_local
 
     def __repr__(self) -> str:
         return f"<SAMBridge {self.address}>"
@@ -148,10 +166,10 @@ class SAMBridge:
     def hello_command(self) -> codec.Command:
         """HELLO for a new connection: the version learned so far, or the widest range."""
         low, high = self.dialect.hello_versions() if self.dialect else (MIN_VERSION, MAX_VERSION)
-        return codec.hello(low, high, self.user, self.password)
+        return codec.hello(low, high, self.bridge_config.user, self.bridge_config.password)
 
     async def _connect(self, protocol: Protocol) -> None:
-        d = self.endpoint.connect(_ControlFactory(lambda: protocol))
+        d = self._endpoint.connect(_ControlFactory(lambda: protocol))
         d.addTimeout(self.timeouts.connect, self.reactor)
         try:
             await d
@@ -352,7 +370,7 @@ class SAMBridge:
         :param nickname: the session ID (random if None).
         :param key: the destination's private key, or None for a new one.
         :param options: session (I2CP) options, sent as given; see
-            :func:`session_options` for the defaults.
+            :func:`~txi2p.config.session_options` for the defaults.
         :param extra: style-specific keys (PORT, HOST, FROM_PORT, ...).
         :param progress: called with a sentence as each step starts.
         """

@@ -171,7 +171,7 @@ async def run(reactor: Any, argv: Sequence[str], out: TextIO = sys.stdout, err: 
                 return await _testnet(reactor, args, until, out, say)
             finally:
                 until.done()
-        bridge = SAMBridge(reactor, config=_bridge_config(args))
+        bridge = SAMBridge(reactor, bridge_config=_bridge_config(args))
         if args.command == "check":
             return await _check(reactor, bridge, _options(args.option), out, say)
         if args.command == "keygen":

@@ -143,7 +143,7 @@ def _api(api: str | None, apiEndpoint: Any) -> tuple[str, Any]:
 def _bridge(reactor: Any, apiEndpoint: Any) -> SAMBridge:
     if isinstance(apiEndpoint, str):
         apiEndpoint = clientFromString(reactor, apiEndpoint)
-    return SAMBridge(reactor, config=_bridge_config(apiEndpoint))
+    return SAMBridge(reactor, bridge_config=_bridge_config(apiEndpoint))
 
 
 def testAPI(reactor: Any, api: str | None = None, apiEndpoint: Any = None) -> Deferred[bool]:

@@ -401,7 +401,7 @@ class I2PDatagramEndpoint:
         self._bridge_object: SAMBridge | None = None
         if isinstance(bridge, SAMBridge):
             self._bridge_object = bridge
-            self.bridge_config = bridge.config
+            self.bridge_config = bridge.bridge_config
         else:
             self.bridge_config = BridgeConfig.given(bridge, sam_address, None, allow_remote, user, password,
                                                     timeouts)

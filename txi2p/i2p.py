@@ -54,7 +54,7 @@ class I2P:
                  registry: SessionRegistry | None = None) -> None:
         self.reactor = reactor
         self.bridge = bridge
-        self.bridge_config = bridge.config
+        self.bridge_config = bridge.bridge_config
         self.router = router
         self.registry = registry or SessionRegistry.for_reactor(reactor)
         self._quit: Deferred[None] | None = None
