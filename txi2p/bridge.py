@@ -45,7 +45,6 @@ from txi2p.errors import (
     TxI2PError,
     UnsupportedByRouter,
 )
-from txi2p.listening import LISTEN_LINGER_TIME as LISTEN_LINGER_TIME
 from txi2p.naming import Ask, Names
 from txi2p.protocol import (
     SAMControlProtocol,

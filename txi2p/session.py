@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.endpoints import TCP4ServerEndpoint
-from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IProtocol,
     IProtocolFactory,
@@ -33,9 +32,6 @@ from txi2p.address import (
     PrivateKey,
     b33_flags,
 )
-from txi2p.config import (
-    check_port,
-)
 from txi2p.errors import (
     ClientKeyRequired,
     NameNotFound,
@@ -44,14 +40,11 @@ from txi2p.errors import (
 )
 from txi2p.listening import (
     FORWARD_PEER_LINE_TIMEOUT,
-    AcceptSettle,
     ForwardGate,
     ForwardingPort,
     I2PListeningPort,
-    _Acceptor,
-    _Forwarder,
+    Listeners,
 )
-from txi2p.listening import LISTEN_LINGER_TIME as LISTEN_LINGER_TIME
 from txi2p.private import ENCRYPTED_LEASE_SET
 from txi2p.protocol import (
     SAMControlProtocol,
@@ -133,8 +126,8 @@ class SAMSession:
         self._open_streams: dict[SAMStreamProtocol, Deferred[None]] = {}
         self._subsessions: set[SAMSubsession] = set()
         self._closing: Deferred[None] | None = None
-        self._acceptor: _Acceptor | None = None
-        self._accept_settle = AcceptSettle(bridge.reactor)
+        #: Its listeners and the acceptor behind them.
+        self.listeners = Listeners(self)
         #: The PRIMARY session of a subsession, else None.
         self.parent = parent
         if parent is None:
@@ -165,8 +158,7 @@ class SAMSession:
             self.bridge.released(self.destination)
         _log.info("SAM session {nickname} ended: {reason}", nickname=self.nickname,
                   reason=reason.getErrorMessage())
-        if self._acceptor is not None:
-            self._acceptor.stop()
+        self.listeners.stop()
         for stream in list(self._streams):
             if not stream.established.called:
                 stream.established.cancel()
@@ -260,17 +252,8 @@ class SAMSession:
     def _stream_done(self, result: object, proto: SAMStreamProtocol) -> object:
         self._streams.discard(proto)
         if isinstance(result, Failure) and result.check(CancelledError) and proto.is_accept:
-            self._accept_settle.cancelled()
+            self.listeners.settle.cancelled()
         return result
-
-    def _end_lingering_acceptor(self) -> None:
-        """A direct accept()/forward() takes over from listen()'s lingering acceptor.
-
-        (Its own accepts, made while it has listeners, are not affected.)
-        """
-        acceptor = self._acceptor
-        if acceptor is not None and not acceptor.listeners and acceptor.lingering:
-            acceptor.stop()
 
     async def connect(
         self,
@@ -318,8 +301,8 @@ class SAMSession:
         async def run() -> IProtocol:
             self._check_open()
             self._check_streams_allowed()
-            self._end_lingering_acceptor()
-            await self._accept_settle.settle(self.bridge.dialect)
+            self.listeners.end_lingering()
+            await self.listeners.settle.settle(self.bridge.dialect)
             proto = self._stream(codec.stream_accept(self.nickname), factory, None,
                                  self.bridge.timeouts.command, route, on_lost)
             proto.on_acknowledged = on_acknowledged
@@ -342,8 +325,8 @@ class SAMSession:
         """
         self._check_open()
         self._check_streams_allowed()
-        self._end_lingering_acceptor()
-        await self._accept_settle.settle(self.bridge.dialect)
+        self.listeners.end_lingering()
+        await self.listeners.settle.settle(self.bridge.dialect)
         reactor = self.bridge.reactor
 
         def build() -> SAMStreamProtocol:
@@ -403,24 +386,7 @@ class SAMSession:
         our :class:`~txi2p.address.I2PAddress`.
         """
         self._check_open()
-        if port is not None:
-            check_port("port", port)
-        acceptor = self._acceptor
-        if acceptor is None:
-            dialect = self.bridge.dialect or SAMDialect()
-            if dialect.listens_with_forward(self.bridge.is_local):
-                acceptor = self._acceptor = _Forwarder(self, 1, self._accept_settle)
-            else:
-                acceptor = self._acceptor = _Acceptor(self, dialect.accepts_pending(pending))
-        if port in acceptor.listeners:
-            raise CannotListenError(self.b32, port or 0, OSError(
-                f"session {self.nickname!r} already listens on I2P port {port if port is not None else '*'}"))
-        listener = I2PListeningPort(self, port, factory, on_stop)
-        factory.doStart()
-        acceptor.listeners[port] = listener
-        acceptor.resume()
-        acceptor.fill()
-        return listener
+        return self.listeners.listen(factory, port, pending, on_stop)
 
     def when_accepting(self) -> Deferred[None]:
         """Fires once the router takes incoming streams for :meth:`listen`'s ports.
@@ -428,20 +394,7 @@ class SAMSession:
         ``listen()`` returns at once; streams that arrive before this fires
         wait in the router's backlog (128 on i2pd), and more are dropped.
         """
-        if self._acceptor is None:
-            raise ValueError("nothing is listening on this session")
-        return self._acceptor.when_ready()
-
-    def _listeners_changed(self, listener: I2PListeningPort, removed: bool) -> None:
-        acceptor = self._acceptor
-        if acceptor is None:
-            return
-        if removed and acceptor.listeners.get(listener.port) is listener:
-            del acceptor.listeners[listener.port]
-        if not acceptor.listeners:
-            # Streams arriving now are refused (no listener routes them);
-            # a listen() within LISTEN_LINGER_TIME takes the acceptor over.
-            acceptor.linger()
+        return self.listeners.when_accepting()
 
     def when_closed(self) -> Deferred[None]:
         """A new Deferred that fires once the session has ended."""
@@ -483,8 +436,7 @@ class SAMSession:
         """
         sessions = [self, *self._subsessions]
         for session in sessions:
-            if session._acceptor is not None:
-                session._acceptor.stop()
+            session.listeners.stop()
             for pending in list(session._streams):
                 if not pending.established.called:
                     pending.established.cancel()
