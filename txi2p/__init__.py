@@ -6,7 +6,7 @@ The layers, bottom up:
 * :mod:`txi2p.sam.dialect` — what one router's SAM bridge supports;
 * :mod:`txi2p.address` — destinations, ``.b32.i2p`` names, key files;
 * :mod:`txi2p.protocol` — the control and data channels as Twisted protocols;
-* :mod:`txi2p.session` — :class:`SAMBridge` and :class:`SAMSession`;
+* :mod:`txi2p.bridge` — :class:`SAMBridge`; :mod:`txi2p.session` — :class:`SAMSession`;
 * :mod:`txi2p.i2p` — :func:`connect` and the :class:`I2P` object, and
   :mod:`txi2p.launcher` — :func:`launch`, which starts an i2pd
   (:mod:`txi2p.i2pd`) for this process;
@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from txi2p.address import Destination, I2PAddress, PrivateKey, read_key_file, write_key_file
+    from txi2p.bridge import SAMBridge
     from txi2p.compat import generateDestination, testAPI
     from txi2p.errors import SAMError, TxI2PError
     from txi2p.i2p import I2P, connect
     from txi2p.i2pd import DataDirectoryInUse, I2pdNotFound, RouterFailed
     from txi2p.launcher import launch
     from txi2p.protocol import Timeouts
-    from txi2p.session import SAMBridge, SAMSession
+    from txi2p.session import SAMSession
 
 __version__ = "0.4.0.dev0"
 
@@ -52,7 +53,7 @@ _LAZY = {
     "DataDirectoryInUse": "txi2p.i2pd",
     "I2pdNotFound": "txi2p.i2pd",
     "RouterFailed": "txi2p.i2pd",
-    "SAMBridge": "txi2p.session",
+    "SAMBridge": "txi2p.bridge",
     "SAMSession": "txi2p.session",
 }
 

@@ -47,11 +47,11 @@ from txi2p.address import (
     read_key_file,
     write_key_file,
 )
+from txi2p.bridge import SAMBridge
 from txi2p.command_stop import CommandError, Stopped, Until
 from txi2p.command_testnet import testnet
-from txi2p.config import BridgeConfig, SessionConfig
+from txi2p.config import DEFAULT_SIGNATURE_TYPE, BridgeConfig, SessionConfig, default_sam_address
 from txi2p.errors import InvalidKey, TxI2PError
-from txi2p.session import DEFAULT_SIGNATURE_TYPE, SAMBridge, default_sam_address
 
 __all__ = ["CommandError", "main", "parser", "run"]
 
@@ -168,7 +168,7 @@ async def _subcommand(reactor: Any, args: argparse.Namespace, stop: Deferred[Non
             return await _UNTIL_STOPPED[args.command](reactor, args, until, out, say)
         finally:
             until.done()
-    bridge = SAMBridge(reactor, config=_bridge_config(args))
+    bridge = SAMBridge(reactor, bridge_config=_bridge_config(args))
     return await _ON_BRIDGE[args.command](reactor, bridge, args, out, say)
 
 

@@ -20,11 +20,12 @@ from twisted.internet.interfaces import IStreamClientEndpoint
 from zope.interface import implementer
 
 from txi2p.address import I2PAddress, signature_type_code, write_key_file
+from txi2p.bridge import SAMBridge
 from txi2p.config import DEFAULT_SIGNATURE_TYPE, BridgeConfig, SessionConfig
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.errors import SAMConnectionFailed
 from txi2p.registry import SessionRegistry
-from txi2p.session import SAMBridge, SAMSession
+from txi2p.session import SAMSession
 
 __all__ = [
     "DEFAULT_API",
@@ -144,7 +145,7 @@ def _api(api: str | None, apiEndpoint: Any) -> tuple[str, Any]:
 def _bridge(reactor: Any, apiEndpoint: Any) -> SAMBridge:
     if isinstance(apiEndpoint, str):
         apiEndpoint = clientFromString(reactor, apiEndpoint)
-    return SAMBridge(reactor, config=_bridge_config(apiEndpoint))
+    return SAMBridge(reactor, bridge_config=_bridge_config(apiEndpoint))
 
 
 def testAPI(reactor: Any, api: str | None = None, apiEndpoint: Any = None) -> Deferred[bool]:

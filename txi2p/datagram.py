@@ -44,11 +44,12 @@ from twisted.internet.protocol import AbstractDatagramProtocol, DatagramProtocol
 from twisted.logger import Logger
 
 from txi2p.address import Destination, I2PAddress, PrivateKey, b32_from_hash, b64decode
+from txi2p.bridge import SAMBridge
 from txi2p.config import BridgeConfig, SessionConfig, check_port, parse_sam_address
 from txi2p.errors import SessionConflict, TxI2PError
 from txi2p.registry import SessionRegistry
 from txi2p.sam import codec
-from txi2p.session import SAMBridge, SAMSession, pass_through_firing
+from txi2p.session import SAMSession, pass_through_firing
 
 __all__ = [
     "MAX_DGRAM",

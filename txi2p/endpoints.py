@@ -30,11 +30,13 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from txi2p.address import Destination, is_b32_name, signature_type_code
+from txi2p.bridge import SAMBridge
 from txi2p.config import BridgeConfig, SessionConfig, check_port
+from txi2p.listening import I2PListeningPort
 from txi2p.private import ENCRYPTED_LEASE_SET, ClientKey, PrivateService, check_blindable
 from txi2p.registry import SessionRegistry
 from txi2p.sam import codec
-from txi2p.session import I2PListeningPort, SAMBridge, SAMSession
+from txi2p.session import SAMSession
 
 __all__ = ["I2PClientEndpoint", "I2PServerEndpoint", "Progress"]
 

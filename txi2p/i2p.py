@@ -22,6 +22,7 @@ from twisted.web.iweb import IAgentEndpointFactory, IPolicyForHTTPS
 from zope.interface import implementer
 
 from txi2p.address import Destination, PrivateKey
+from txi2p.bridge import SAMBridge
 from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.datagram import I2PDatagramEndpoint
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
@@ -29,7 +30,7 @@ from txi2p.i2pd import follow
 from txi2p.private import ClientKey, PrivateService
 from txi2p.registry import SessionRegistry
 from txi2p.sam.dialect import SAMDialect
-from txi2p.session import SAMBridge, SAMSession
+from txi2p.session import SAMSession
 
 if TYPE_CHECKING:
     from txi2p.i2pd import I2pdRouter
@@ -53,7 +54,7 @@ class I2P:
                  registry: SessionRegistry | None = None) -> None:
         self.reactor = reactor
         self.bridge = bridge
-        self.bridge_config = bridge.config
+        self.bridge_config = bridge.bridge_config
         self.router = router
         self.registry = registry or SessionRegistry.for_reactor(reactor)
         self._quit: Deferred[None] | None = None

@@ -1,8 +1,8 @@
 """Listening on a session: the router's acceptors and the ports they feed.
 
 :meth:`~txi2p.session.SAMSession.listen` gives each
-listener an :class:`I2PListeningPort`; behind the listeners of one
-session, one acceptor takes the incoming streams and routes them by
+listener an :class:`I2PListeningPort`; a session's :class:`Listeners` owns
+them, and behind them one acceptor takes the incoming streams and routes them by
 ``TO_PORT``.  Which acceptor, and the waits around it, follow the bridge's
 :class:`~txi2p.sam.dialect.SAMDialect` (the fields
 ``concurrent_accepts`` and ``accept_settle``; see :mod:`txi2p.sam.dialect`):
@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IProtocol, IProtocolFactory
 from twisted.internet.protocol import Factory
 from twisted.internet.task import deferLater
@@ -33,6 +34,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from txi2p.address import I2PAddress
+from txi2p.config import check_port
 from txi2p.errors import StreamRejected
 from txi2p.protocol import SAMStreamProtocol
 from txi2p.sam.dialect import SAMDialect
@@ -45,6 +47,7 @@ __all__ = [
     "AcceptSettle",
     "ForwardingPort",
     "I2PListeningPort",
+    "Listeners",
 ]
 
 _log = Logger()
@@ -158,9 +161,10 @@ class I2PListeningPort:
     """A listener on an I2P port of a session (see
     :meth:`~txi2p.session.SAMSession.listen`)."""
 
-    def __init__(self, session: SAMSession, port: int | None, factory: IProtocolFactory,
+    def __init__(self, listeners: Listeners, port: int | None, factory: IProtocolFactory,
                  on_stop: Callable[[], None] | None = None) -> None:
-        self.session = session
+        self.session = listeners.session
+        self._listeners = listeners
         self.port = port
         self.factory = factory
         self._on_stop = on_stop
@@ -173,7 +177,7 @@ class I2PListeningPort:
         """Stop accepting for this port; the session is released if unused."""
         if self.listening:
             self.listening = False
-            self.session._listeners_changed(self, removed=True)
+            self._listeners.removed(self)
             self.factory.doStop()
             if self._on_stop is not None:
                 self._on_stop()
@@ -186,6 +190,77 @@ class I2PListeningPort:
 
     def __repr__(self) -> str:
         return f"<I2PListeningPort {self.session.b32}:{self.port if self.port is not None else '*'}>"
+
+
+class Listeners:
+    """A session's listeners, and the one acceptor behind them (see the module documentation).
+
+    :ivar acceptor: the acceptor (ACCEPTs or a FORWARD), once something listened.
+    :ivar settle: the wait between a cancelled ACCEPT or FORWARD and the next.
+    """
+
+    def __init__(self, session: SAMSession) -> None:
+        self.session = session
+        self.acceptor: _Acceptor | None = None
+        self.settle = AcceptSettle(session.bridge.reactor)
+
+    def listen(self, factory: IProtocolFactory, port: int | None, pending: int,
+               on_stop: Callable[[], None] | None) -> I2PListeningPort:
+        """A listener for I2P *port* (see :meth:`SAMSession.listen <txi2p.session.SAMSession.listen>`)."""
+        if port is not None:
+            check_port("port", port)
+        acceptor = self.acceptor or self._new_acceptor(pending)
+        if port in acceptor.listeners:
+            raise CannotListenError(self.session.b32, port or 0, OSError(
+                f"session {self.session.nickname!r} already listens on I2P port "
+                f"{port if port is not None else '*'}"))
+        listener = I2PListeningPort(self, port, factory, on_stop)
+        factory.doStart()
+        acceptor.listeners[port] = listener
+        acceptor.resume()
+        acceptor.fill()
+        return listener
+
+    def _new_acceptor(self, pending: int) -> _Acceptor:
+        bridge = self.session.bridge
+        dialect = bridge.dialect or SAMDialect()
+        if dialect.listens_with_forward(bridge.is_local):
+            self.acceptor = _Forwarder(self.session, 1, self.settle)
+        else:
+            self.acceptor = _Acceptor(self.session, dialect.accepts_pending(pending))
+        return self.acceptor
+
+    def when_accepting(self) -> Deferred[None]:
+        """Fires once the router takes incoming streams for the listeners' ports."""
+        if self.acceptor is None:
+            raise ValueError("nothing is listening on this session")
+        return self.acceptor.when_ready()
+
+    def removed(self, listener: I2PListeningPort) -> None:
+        """*listener* stopped: the acceptor lingers once none is left."""
+        acceptor = self.acceptor
+        if acceptor is None:
+            return
+        if acceptor.listeners.get(listener.port) is listener:
+            del acceptor.listeners[listener.port]
+        if not acceptor.listeners:
+            # Streams arriving now are refused (no listener routes them);
+            # a listen() within LISTEN_LINGER_TIME takes the acceptor over.
+            acceptor.linger()
+
+    def end_lingering(self) -> None:
+        """A direct accept()/forward() takes over from listen()'s lingering acceptor.
+
+        (Its own accepts, made while it has listeners, are not affected.)
+        """
+        acceptor = self.acceptor
+        if acceptor is not None and not acceptor.listeners and acceptor.lingering:
+            acceptor.stop()
+
+    def stop(self) -> None:
+        """The session ends or closes: no more streams are taken."""
+        if self.acceptor is not None:
+            self.acceptor.stop()
 
 
 class _Acceptor:

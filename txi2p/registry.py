@@ -34,10 +34,11 @@ from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.logger import Logger
 
 from txi2p.address import PrivateKey, read_key_file, write_key_file
+from txi2p.bridge import SAMBridge
 from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.errors import SessionConflict
 from txi2p.protocol import Timeouts
-from txi2p.session import SAMBridge, SAMSession
+from txi2p.session import SAMSession
 
 if TYPE_CHECKING:
     from txi2p.i2p import I2P
@@ -48,7 +49,7 @@ _log = Logger()
 
 Progress = Callable[[str], None]
 
-#: Starts one session: ``(bridge, name, key or None, config, progress)``
+#: Starts one session: ``(bridge, nickname, key or None, session_config, progress)``
 #: -> the session.  Datagram sessions use their own (they open a UDP port
 #: first); the default is :meth:`SAMBridge.create_session`.
 StartSession = Callable[[SAMBridge, str, PrivateKey | None, SessionConfig, Progress], Awaitable[SAMSession]]
@@ -62,18 +63,18 @@ SessionSpec = SessionConfig
 
 @dataclass(eq=False)
 class _Entry:
-    spec: SessionConfig
+    session_config: SessionConfig
     bridge: SAMBridge
-    name: str
+    nickname: str
     session: SAMSession | None = None
     waiters: list[Deferred[SAMSession]] | None = None
     users: int = 0
 
 
-def _create_session(bridge: SAMBridge, name: str, key: PrivateKey | None, spec: SessionConfig,
+def _create_session(bridge: SAMBridge, nickname: str, key: PrivateKey | None, session_config: SessionConfig,
                     progress: Progress) -> Awaitable[SAMSession]:
-    return bridge.create_session(spec.style, name, key, options=spec.option_map,
-                                 signature_type=spec.signature_type, progress=progress)
+    return bridge.create_session(session_config.style, nickname, key, options=session_config.option_map,
+                                 signature_type=session_config.signature_type, progress=progress)
 
 
 def _alive(i2p: I2P) -> bool:
@@ -125,23 +126,23 @@ class SessionRegistry:
         being ignored; a config without them uses the bridge as it is.
         """
         if isinstance(address, BridgeConfig):
-            config = address
+            bridge_config = address
         else:
-            config = BridgeConfig(address, endpoint, allow_remote, user, password)
-        key = config.where
+            bridge_config = BridgeConfig(address, endpoint, allow_remote, user, password)
+        key = bridge_config.where
         bridge = self._bridges.get(key)
-        if (bridge is not None and config.has_credentials
-                and (bridge.user, bridge.password) != (config.user, config.password)):
+        if (bridge is not None and bridge_config.has_credentials
+                and (bridge.bridge_config.user, bridge.bridge_config.password)
+                != (bridge_config.user, bridge_config.password)):
             raise SessionConflict(
                 f"the SAM bridge at {key} is already in use with other credentials (user and "
                 f"password); use the same ones everywhere in this process")
-        if bridge is not None and config.timeouts is not None and config.timeouts != bridge.timeouts:
+        if bridge is not None and bridge_config.timeouts is not None and bridge_config.timeouts != bridge.timeouts:
             raise SessionConflict(
                 f"the SAM bridge at {key} is already in use with other timeouts ({bridge.timeouts}); "
                 f"use the same ones everywhere in this process, or none after the first")
-        config = config.with_defaults(self.timeouts)
         if bridge is None:
-            bridge = SAMBridge(self.reactor, config=config)
+            bridge = SAMBridge(self.reactor, bridge_config=bridge_config.with_defaults(self.timeouts))
             self._bridges[key] = bridge
         return bridge
 
@@ -157,12 +158,12 @@ class SessionRegistry:
         and settings.  An adopted session is never closed by the registry
         except at reactor shutdown.
         """
-        spec = SessionConfig.make(session.nickname, None, session.style, session.options)
+        session_config = SessionConfig.make(session.nickname, None, session.style, session.options)
         key: tuple[str, Any] = (session.bridge.address, session.nickname)
         if key in self._entries:
             raise SessionConflict(f"session {session.nickname!r} is already registered")
         self._bridges.setdefault(session.bridge.address, session.bridge)
-        entry = self._entries[key] = _Entry(spec, session.bridge, session.nickname, session, users=1)
+        entry = self._entries[key] = _Entry(session_config, session.bridge, session.nickname, session, users=1)
         session.closed.addCallback(lambda _: self._ended(key, entry))
 
     @property
@@ -232,27 +233,27 @@ class SessionRegistry:
             w.callback(i2p)
         return i2p
 
-    async def acquire(self, bridge: SAMBridge, spec: SessionConfig,
+    async def acquire(self, bridge: SAMBridge, session_config: SessionConfig,
                       progress: Progress | None = None, *,
                       start: StartSession | None = None) -> SAMSession:
-        """The session for *spec* on *bridge*, created (by *start*) if needed.
+        """The session for *session_config* on *bridge*, created (by *start*) if needed.
 
         Each call counts as one user; give it back with :meth:`release`.
         """
-        key: tuple[str, Any] = (bridge.address, spec.nickname if spec.nickname else ("transient", spec))
+        key: tuple[str, Any] = (bridge.address, session_config.nickname if session_config.nickname else ("transient", session_config))
         entry = self._entries.get(key)
-        if entry is None and spec.keyfile:
-            key, entry = self._same_destination(bridge, spec, key)
-        elif entry is not None and spec.nickname:
-            different = entry.spec.differences(spec)
+        if entry is None and session_config.keyfile:
+            key, entry = self._same_destination(bridge, session_config, key)
+        elif entry is not None and session_config.nickname:
+            different = entry.session_config.differences(session_config)
             if different:
                 raise SessionConflict(
-                    f"session {spec.nickname!r} on the SAM bridge at {bridge.address} is already "
+                    f"session {session_config.nickname!r} on the SAM bridge at {bridge.address} is already "
                     f"in use with other {', '.join(different)}; use another session name, or the "
                     f"same settings")
         if entry is None:
-            name = spec.nickname or f"txi2p-{secrets.token_hex(5)}"
-            entry = self._entries[key] = _Entry(spec, bridge, name)
+            nickname = session_config.nickname or f"txi2p-{secrets.token_hex(5)}"
+            entry = self._entries[key] = _Entry(session_config, bridge, nickname)
         if entry.session is not None and entry.session.is_open:
             entry.users += 1
             return entry.session
@@ -280,24 +281,24 @@ class SessionRegistry:
             w.callback(session)
         return session
 
-    def _same_destination(self, bridge: SAMBridge, spec: SessionConfig,
+    def _same_destination(self, bridge: SAMBridge, session_config: SessionConfig,
                           key: tuple[str, Any]) -> tuple[tuple[str, Any], _Entry | None]:
-        """The entry already holding *spec*'s key file on *bridge*, if any.
+        """The entry already holding *session_config*'s key file on *bridge*, if any.
 
         One destination is one session in a process (a second SESSION
         CREATE with the same key is refused by some routers and shares the
         destination half-way on others): a listener and a client endpoint
         naming the same key file share the session, whatever their names.
         """
-        path = os.path.realpath(str(spec.keyfile))
+        path = os.path.realpath(str(session_config.keyfile))
         for other_key, entry in self._entries.items():
-            if (other_key[0] != bridge.address or not entry.spec.keyfile
-                    or os.path.realpath(entry.spec.keyfile) != path):
+            if (other_key[0] != bridge.address or not entry.session_config.keyfile
+                    or os.path.realpath(entry.session_config.keyfile) != path):
                 continue
-            different = [name for name in entry.spec.differences(spec) if name != "keyfile"]
+            different = [name for name in entry.session_config.differences(session_config) if name != "keyfile"]
             if different:
                 raise SessionConflict(
-                    f"the destination in {spec.keyfile} already has a session ({entry.name!r}) on the SAM "
+                    f"the destination in {session_config.keyfile} already has a session ({entry.nickname!r}) on the SAM "
                     f"bridge at {bridge.address} with other {', '.join(different)}; one destination is "
                     f"one session: give every endpoint using this key file the same settings")
             return other_key, entry
@@ -305,20 +306,20 @@ class SessionRegistry:
 
     async def _create(self, entry: _Entry, progress: Progress | None,
                       start: StartSession | None) -> SAMSession:
-        spec = entry.spec
+        session_config = entry.session_config
 
         def say(text: str) -> None:
             _log.info("txi2p: {text}", text=text)
             if progress is not None:
                 progress(text)
 
-        key = read_key_file(spec.keyfile) if spec.keyfile else None
-        if spec.keyfile and key is None:
-            say(f"key file {spec.keyfile} does not exist yet: a new destination will be written to it")
-        session = await (start or _create_session)(entry.bridge, entry.name, key, spec, say)
-        if spec.keyfile and key is None:
-            write_key_file(spec.keyfile, session.key)
-            say(f"wrote the new destination's key to {spec.keyfile} (mode 0600)")
+        key = read_key_file(session_config.keyfile) if session_config.keyfile else None
+        if session_config.keyfile and key is None:
+            say(f"key file {session_config.keyfile} does not exist yet: a new destination will be written to it")
+        session = await (start or _create_session)(entry.bridge, entry.nickname, key, session_config, say)
+        if session_config.keyfile and key is None:
+            write_key_file(session_config.keyfile, session.key)
+            say(f"wrote the new destination's key to {session_config.keyfile} (mode 0600)")
         return session
 
     def _ended(self, key: tuple[str, Any], entry: _Entry) -> None:
@@ -332,7 +333,7 @@ class SessionRegistry:
         for key, entry in list(self._entries.items()):
             if entry.session is session:
                 entry.users = max(0, entry.users - 1)
-                if entry.users == 0 and entry.spec.auto_close:
+                if entry.users == 0 and entry.session_config.auto_close:
                     del self._entries[key]
                     session.close()
                 return

@@ -1,31 +1,24 @@
 """SAM sessions: destinations that open and accept streams.
 
-:class:`SAMBridge` knows how to reach one SAM bridge (address, optional
-credentials, timeouts) and what it speaks (its :class:`SAMDialect`, learned
-on first contact).  It creates :class:`SAMSession` objects and answers
-session-less questions (name lookups, DEST GENERATE).
-
 A :class:`SAMSession` is one destination on the router, held open by its
 control connection: it connects streams to other destinations, accepts
 streams, forwards them, looks up names, and for PRIMARY sessions adds
-subsessions.  Closing the control connection ends the session.
+subsessions.  Its listeners are a :class:`~txi2p.listening.Listeners`.
+Closing the control connection ends the session.  Sessions are made by
+:meth:`SAMBridge.create_session <txi2p.bridge.SAMBridge.create_session>`.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any, Literal, overload
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.defer import TimeoutError as DeferredTimeoutError
-from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
-from twisted.internet.error import CannotListenError, ConnectError
+from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.interfaces import (
     IProtocol,
     IProtocolFactory,
-    IStreamClientEndpoint,
 )
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
@@ -33,89 +26,41 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txi2p.address import (
-    BLINDED_SIGNATURE_TYPES,
     Destination,
-    HostsFile,
     I2PAddress,
     NameRecord,
     PrivateKey,
     b33_flags,
-    is_b32_name,
-    signature_type_code,
-)
-from txi2p.config import (
-    DEFAULT_OPTIONS,
-    DEFAULT_SAM_ADDRESS,
-    DEFAULT_SIGNATURE_TYPE,
-    LEASE_SET_ENC_TYPES,
-    BridgeConfig,
-    check_port,
-    default_sam_address,
-    enc_types,
-    is_loopback,
-    parse_sam_address,
-    session_options,
 )
 from txi2p.errors import (
     ClientKeyRequired,
-    CommandTimeout,
-    I2PError,
-    InvalidKey,
     NameNotFound,
     SAMError,
     SessionClosed,
-    TxI2PError,
-    UnsupportedByRouter,
 )
 from txi2p.listening import (
     FORWARD_PEER_LINE_TIMEOUT,
-    AcceptSettle,
     ForwardGate,
     ForwardingPort,
     I2PListeningPort,
-    _Acceptor,
-    _Forwarder,
+    Listeners,
 )
-from txi2p.listening import LISTEN_LINGER_TIME as LISTEN_LINGER_TIME
-from txi2p.private import ENCRYPTED_LEASE_SET, check_blindable
+from txi2p.private import ENCRYPTED_LEASE_SET
 from txi2p.protocol import (
     SAMControlProtocol,
     SAMStreamProtocol,
-    Timeouts,
     _abort_transport,
     close_after_flush,
 )
-from txi2p.refused import failure_class
 from txi2p.sam import codec
-from txi2p.sam.dialect import MAX_VERSION, MIN_VERSION, SAMDialect, refuses
+from txi2p.sam.dialect import Attempt, SAMDialect
 
-__all__ = [
-    "DEFAULT_OPTIONS",
-    "DEFAULT_SAM_ADDRESS",
-    "DEFAULT_SIGNATURE_TYPE",
-    "LEASE_SET_ENC_TYPES",
-    "ForwardingPort",
-    "SAMBridge",
-    "SAMSession",
-    "SAMSubsession",
-    "default_sam_address",
-    "enc_types",
-    "is_loopback",
-    "own_address",
-    "parse_sam_address",
-    "session_options",
-]
+if TYPE_CHECKING:
+    from txi2p.bridge import SAMBridge
+
+__all__ = ["SAMSession", "SAMSubsession", "own_address", "pass_through_firing"]
 
 _log = Logger()
-
-#: Names a bridge object remembers (the oldest is forgotten first).
-MAX_CACHED_NAMES = 4096
-
-#: A ``NAMING REPLY`` key that carries one of the lease set's options (``OPTIONS=true``).
-_OPTION_PREFIX = "OPTION:"
-
-_PRIMARY_STREAMS = ("this router takes streams only on a PRIMARY session's subsessions: "
-                    "add_subsession('STREAM', name, from_port=...) and use that")
 
 
 def pass_through_firing(waiter: Deferred[None]) -> Callable[[Any], Any]:
@@ -126,17 +71,6 @@ def pass_through_firing(waiter: Deferred[None]) -> Callable[[Any], Any]:
         return result
     return callback
 
-
-def _local_destination(name: object) -> Destination | str:
-    """*name* as a destination where it is one (a Destination, or base64
-    parsed locally), else the name to look up; a bad value raises ValueError."""
-    if isinstance(name, Destination):
-        return name
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"an I2P address must be a non-empty str, not {name!r}")
-    if len(name) >= 516 and not name.endswith(".i2p"):
-        return Destination.from_base64(name)
-    return name
 
 
 def own_address(destination: Destination, options: Mapping[str, str]) -> I2PAddress:
@@ -153,459 +87,6 @@ def own_address(destination: Destination, options: Mapping[str, str]) -> I2PAddr
     return I2PAddress(destination, host=destination.b33(
         secret=bool(options.get("i2cp.leaseSetSecret")),
         client_auth=options.get("i2cp.leaseSetAuthType") in ("1", "2")))
-
-
-class _ControlFactory(Factory):
-    noisy = False
-
-    def __init__(self, make: Callable[[], Protocol]) -> None:
-        self._make = make
-
-    def buildProtocol(self, addr: object) -> Protocol:
-        return self._make()
-
-
-class SAMBridge:
-    """One SAM bridge: where it is and how to talk to it.
-
-    :param reactor: the reactor to use.
-    :param address: ``host:port`` of the bridge (default
-        :func:`default_sam_address`).
-    :param endpoint: instead of *address*, any client endpoint that reaches
-        the bridge.
-    :param user: SAM 3.2 user name, if the bridge requires authentication.
-    :param password: SAM 3.2 password.
-    :param timeouts: command timeouts.
-    :param hosts: a :class:`~txi2p.address.HostsFile` consulted before the
-        router for host names (default: ``$I2P_HOSTS_TXT`` or
-        ``~/.i2p/hosts.txt`` if present).
-    :param allow_remote: accept an *address* that is not on loopback (SAM
-        is unencrypted; use *user*/*password* where the bridge supports them).
-    :param config: instead of *address*, *endpoint*, *user*, *password*,
-        *timeouts* and *allow_remote*, all of them in one
-        :class:`~txi2p.config.BridgeConfig`.
-
-    :ivar config: how this bridge is reached (a :class:`~txi2p.config.BridgeConfig`).
-    """
-
-    def __init__(
-        self,
-        reactor: Any,
-        address: str | None = None,
-        *,
-        endpoint: IStreamClientEndpoint | None = None,
-        user: str | None = None,
-        password: str | None = None,
-        timeouts: Timeouts | None = None,
-        hosts: HostsFile | None = None,
-        allow_remote: bool = False,
-        config: BridgeConfig | None = None,
-    ) -> None:
-        self.config = config = BridgeConfig.given(config, address, endpoint, allow_remote, user, password,
-                                                  timeouts)
-        self.reactor = reactor
-        self.timeouts = config.timeouts or Timeouts()
-        self.address = config.where
-        if config.endpoint is None:
-            host, port = config.check_address(self.address)
-            self.endpoint: IStreamClientEndpoint = TCP4ClientEndpoint(
-                reactor, host, port, timeout=self.timeouts.connect)
-        else:
-            self.endpoint = config.endpoint
-        self.user = config.user
-        self.password = config.password
-        if hosts is None:
-            for path in HostsFile.default_paths():
-                if path.exists():
-                    hosts = HostsFile(path)
-                    break
-        self.hosts = hosts
-        #: What the bridge speaks, once a connection has negotiated it.
-        self.dialect: SAMDialect | None = None
-        self._names: dict[str, Destination] = {}
-        #: When the last session of each destination (by b32) ended here.
-        self._released: dict[str, float] = {}
-        #: Sessions closing now (their streams first), by destination b32: fire when ended.
-        self._closing: dict[str, Deferred[None]] = {}
-        self._ping_probe: Deferred[None] | None = None
-        # what the router answered when it refused post-quantum lease-set types, for later refusals
-        self._post_quantum_refusal = ""
-
-    @property
-    def is_local(self) -> bool:
-        """The bridge is on this host (so the router can connect back to us)."""
-        return self.config.is_local
-
-    def __repr__(self) -> str:
-        return f"<SAMBridge {self.address}>"
-
-    # ------------------------------------------------------------ connections
-
-    def hello_command(self) -> codec.Command:
-        """HELLO for a new connection: the version learned so far, or the widest range."""
-        low, high = self.dialect.hello_versions() if self.dialect else (MIN_VERSION, MAX_VERSION)
-        return codec.hello(low, high, self.user, self.password)
-
-    async def _connect(self, protocol: Protocol) -> None:
-        d = self.endpoint.connect(_ControlFactory(lambda: protocol))
-        d.addTimeout(self.timeouts.connect, self.reactor)
-        try:
-            await d
-        except (ConnectError, DeferredTimeoutError, OSError) as e:
-            raise failure_class(e)(
-                f"could not connect to the SAM bridge at {self.address}: {e}. "
-                "Is an I2P router running there with SAM enabled? "
-                "(i2pd: [sam] enabled = true; set I2P_SAM_ADDRESS or pass the "
-                "address to use another one)"
-            ) from e
-
-    async def control(self) -> SAMControlProtocol:
-        """A new control connection that has completed HELLO.
-
-        Its ``dialect`` is the bridge's: what was learned on earlier
-        connections stays known (unless the router now negotiates another
-        version).
-        """
-        proto = SAMControlProtocol(self.reactor, self.hello_command(), self.address, self.timeouts)
-        await self._connect(proto)
-        negotiated = await proto.ready
-        self.dialect = negotiated if self.dialect is None else self.dialect.negotiated(
-            negotiated.version)
-        proto.dialect = self.dialect
-        return proto
-
-    def learn(self, dialect: SAMDialect) -> None:
-        """Keep what a router's answer taught (see :mod:`txi2p.sam.dialect`)."""
-        _log.info("SAM bridge {address}: learned {dialect}", address=self.address, dialect=dialect)
-        self.dialect = dialect
-
-    def released(self, destination: Destination) -> None:
-        """A session of *destination* ended (see :meth:`_wait_for_release`)."""
-        self._released[destination.b32] = self.reactor.seconds()
-
-    def closing(self, destination: Destination, ended: Deferred[None]) -> None:
-        """A session of *destination* is closing; *ended* fires once it has ended."""
-        self._closing[destination.b32] = ended
-
-        def done(result: object) -> object:
-            if self._closing.get(destination.b32) is ended:
-                del self._closing[destination.b32]
-            return result
-
-        ended.addBoth(done)
-
-    async def _wait_for_release(self, destination: Destination, say: Callable[[str], None]) -> None:
-        """Let the router drop a destination whose session ended moments ago.
-
-        i2pd keeps an ended session's destination for 5 s and hands it to
-        a new session created with the same key meanwhile, then deletes it
-        under that session (i2pd 2.56 aborts with heap corruption).
-        """
-        closing = self._closing.get(destination.b32)
-        if closing is not None:
-            say(f"waiting for the previous session of {destination.b32} to close")
-            previous: Deferred[None] = Deferred()
-            closing.addBoth(pass_through_firing(previous))
-            await previous
-        ended = self._released.get(destination.b32)
-        linger = (self.dialect or SAMDialect()).destination_release
-        wait = 0.0 if ended is None else ended + linger - self.reactor.seconds()
-        if wait > 0:
-            say(f"waiting {wait:.1f} s for the router to let go of {destination.b32}, "
-                "whose previous session ended moments ago")
-            await deferLater(self.reactor, wait, lambda: None)
-
-    async def ping_allowed(self) -> bool:
-        """Whether PING may be sent on this bridge's control connections.
-
-        Where the dialect does not know yet, probes once on a connection of
-        its own (two PINGs; a router that closes the connection after a
-        PONG fails the second) and remembers the answer; callers that ask
-        meanwhile wait for the same probe.
-        """
-        if self.dialect is None or self.dialect.ping is None:
-            if self._ping_probe is None:
-                self._ping_probe = Deferred.fromCoroutine(self._probe_ping())
-            done: Deferred[None] = Deferred()
-            self._ping_probe.addBoth(pass_through_firing(done))
-            await done
-        return bool(self.dialect is not None and self.dialect.ping)
-
-    async def _probe_ping(self) -> None:
-        try:
-            control = await self.control()
-        except TxI2PError:
-            self._ping_probe = None  # not reached: ask again next time
-            return
-        try:
-            if self.dialect is not None and self.dialect.ping is None:
-                await control.ping("txi2p-probe-1")
-                await control.ping("txi2p-probe-2")
-                self.learn(self.dialect.learned_ping(True))
-        except (TxI2PError, CancelledError):
-            assert self.dialect is not None
-            self.learn(self.dialect.learned_ping(False))
-        finally:
-            control.close()
-
-    async def _one_command(self, command: codec.Command, timeout: float | None = None) -> codec.Reply:
-        control = await self.control()
-        try:
-            return await control.command(command, timeout)
-        finally:
-            control.close()
-
-    # ------------------------------------------------------------ questions
-
-    async def generate_destination(self, signature_type: int | str = DEFAULT_SIGNATURE_TYPE) -> PrivateKey:
-        """A new destination and its private keys (``DEST GENERATE``)."""
-        reply = await self._one_command(codec.dest_generate(signature_type))
-        priv = reply.get("PRIV")
-        if not priv:
-            raise I2PError(message="DEST REPLY without PRIV", command="DEST GENERATE", local=True)
-        return PrivateKey.from_base64(priv)
-
-    async def lookup(self, name: str | Destination, session: SAMSession | None = None) -> Destination:
-        """The full destination for a host name, ``.b32.i2p`` name or base64.
-
-        Base64 destinations are parsed locally; host names are looked up in
-        the hosts file first; the rest is asked of the router (on the
-        session's control connection if given).  Results are cached.
-        """
-        parsed = _local_destination(name)
-        if isinstance(parsed, Destination):
-            return parsed
-        key = parsed.lower()
-        cached = self._names.get(key)
-        if cached is not None:
-            return cached
-        if self.hosts is not None and not is_b32_name(key):
-            found = self.hosts.lookup(key)
-            if found is not None:
-                self._remember(key, found)
-                return found
-        dest, _ = await self._ask_router(parsed, session, options=False)
-        flags = b33_flags(key)
-        if parsed != "ME" and not (flags is not None and (flags.secret or flags.client_auth)):
-            # (a service that lets in only some clients is found again by
-            # each session: another session here may hold no key for it)
-            self._remember(key, dest)
-        return dest
-
-    def _remember(self, key: str, dest: Destination) -> None:
-        """Cache a name's destination, forgetting the oldest beyond :data:`MAX_CACHED_NAMES`."""
-        self._names[key] = dest
-        while len(self._names) > MAX_CACHED_NAMES:
-            del self._names[next(iter(self._names))]
-
-    async def lookup_record(self, name: str | Destination, session: SAMSession | None = None) -> NameRecord:
-        """*name*'s destination and the options its lease set publishes
-        (``NAMING LOOKUP ... OPTIONS=true``), always asked of the router.
-
-        Routers that do not know ``OPTIONS`` (i2pd) answer as for a plain
-        lookup: the record's options are then empty.
-        """
-        parsed = _local_destination(name)
-        asked = parsed.b32 if isinstance(parsed, Destination) else parsed
-        dest, reply = await self._ask_router(asked, session, options=True)
-        options = {k[len(_OPTION_PREFIX):]: v for k, v in reply.fields.items() if k.startswith(_OPTION_PREFIX)}
-        return NameRecord(asked, dest, options)
-
-    async def _ask_router(self, name: str, session: SAMSession | None,
-                          options: bool) -> tuple[Destination, codec.Reply]:
-        """``NAMING LOOKUP`` *name*: the destination the router answers,
-        checked against a ``.b32.i2p`` name, and the whole reply."""
-        if name == "ME" and session is None:
-            # Java I2P closes a session-less connection on it; i2pd answers
-            # with its own shared destination: neither is a session's.
-            raise ValueError('"ME" names a session\'s own destination: look it up on the session')
-        key = name.lower()
-        command = codec.naming_lookup(name, options=options)
-        try:
-            if session is not None:
-                reply = await session.control.command(command)
-            else:
-                reply = await self._one_command(command)
-        except SAMError as e:
-            dialect = self.dialect
-            if (dialect is not None and e.result in dialect.not_found_results
-                    and key.endswith(".i2p") and not isinstance(e, NameNotFound)):
-                raise NameNotFound(e.result, e.message, e.command, name=name) from e
-            raise
-        value = reply.get("VALUE")
-        if not value:
-            raise InvalidKey(message=f"no VALUE for {name!r}", command="NAMING LOOKUP", local=True)
-        dest = Destination.from_base64(value)
-        flags = b33_flags(key)
-        if flags is not None and dest.signature_type in BLINDED_SIGNATURE_TYPES:
-            answered = dest.b33(secret=flags.secret, client_auth=flags.client_auth)
-        else:
-            answered = dest.b32
-        if is_b32_name(key) and answered != key:
-            raise InvalidKey(message=f"the router answered {name} with {answered}",
-                             command="NAMING LOOKUP", local=True)
-        return dest, reply
-
-    # ------------------------------------------------------------ sessions
-
-    async def create_session(
-        self,
-        style: str = "STREAM",
-        nickname: str | None = None,
-        key: PrivateKey | None = None,
-        *,
-        options: Mapping[str, object] | None = None,
-        signature_type: int | str = DEFAULT_SIGNATURE_TYPE,
-        extra: Mapping[str, str | None] | None = None,
-        progress: Callable[[str], None] | None = None,
-    ) -> SAMSession:
-        """Create a session (``SESSION CREATE``) and return it once it is up.
-
-        :param style: STREAM, DATAGRAM, DATAGRAM2, DATAGRAM3, RAW or
-            PRIMARY (sent as MASTER to routers that only know that
-            spelling).  A router without DATAGRAM2/3 (older than SAM API
-            0.9.66) refuses them: :class:`~txi2p.errors.UnsupportedByRouter`.
-        :param nickname: the session ID (random if None).
-        :param key: the destination's private key, or None for a new one.
-        :param options: session (I2CP) options, sent as given; see
-            :func:`session_options` for the defaults.
-        :param extra: style-specific keys (PORT, HOST, FROM_PORT, ...).
-        :param progress: called with a sentence as each step starts.
-        """
-        say = progress or (lambda text: None)
-        nickname = nickname or f"txi2p-{secrets.token_hex(6)}"
-        codec.check_token("session name", nickname)
-        styles = ("STREAM", *codec.PACKET_STYLES, "PRIMARY")
-        if style not in styles:
-            raise ValueError(f"style must be one of {', '.join(styles)}, not {style!r}")
-        opts = session_options(options)
-        if opts.get("i2cp.leaseSetType") == ENCRYPTED_LEASE_SET:  # refused before the router sees it
-            check_blindable(key.destination.signature_type if key is not None
-                            else signature_type_code(signature_type))
-        if key is not None:
-            await self._wait_for_release(key.destination, say)
-        say(f"connecting to the SAM bridge at {self.address}")
-        retry: _TryAgain | None = None
-        for _ in range(_SESSION_CREATE_TRIES):
-            control = await self.control()
-            try:
-                reply = await self._session_create(control, style, nickname, key, opts, signature_type,
-                                                   extra, say)
-                private = _created_key(reply, key)
-            except BaseException as e:
-                control.close()  # a session not made: its control connection goes too
-                if not isinstance(e, _TryAgain):
-                    raise
-                retry, nickname = e, e.nickname
-                continue
-            break
-        else:
-            assert retry is not None
-            raise I2PError(
-                message=f"SESSION CREATE failed {_SESSION_CREATE_TRIES} times at the SAM bridge at "
-                f"{self.address}, each time teaching txi2p something new (last: {retry.__cause__}); "
-                "not trying again", command="SESSION CREATE", local=True) from retry.__cause__
-        session = SAMSession(self, control, nickname, style, private, opts)
-        say(f"session {nickname!r} is up: {session.b32}")
-        _log.info("SAM session {nickname} ({style}) up at {address}: {b32}",
-                  nickname=nickname, style=style, address=self.address, b32=session.b32)
-        if self.timeouts.keepalive:
-            probe = Deferred.fromCoroutine(self.ping_allowed())
-            probe.addCallback(lambda allowed: control.start_keepalive() if allowed else None)
-            probe.addErrback(lambda f: f.trap(TxI2PError, CancelledError))
-        return session
-
-    async def _session_create(self, control: SAMControlProtocol, style: str, nickname: str,
-                              key: PrivateKey | None, opts: dict[str, str], signature_type: int | str,
-                              extra: Mapping[str, str | None] | None,
-                              say: Callable[[str], None]) -> codec.Reply:
-        """Send one SESSION CREATE on *control*: its reply.
-
-        A refusal that teaches the bridge something (i2pd refuses PRIMARY,
-        and never answers an unforwarded DATAGRAM/RAW session without PORT)
-        is learned and raises ``_TryAgain``; the caller closes *control*.
-        """
-        assert self.dialect is not None
-        dialect = self.dialect
-        post_quantum = [t for t in enc_types(opts) if t > 4]
-        if post_quantum and not dialect.post_quantum_enc_types:
-            why = (f"it refused them before ({self._post_quantum_refusal})" if self._post_quantum_refusal
-                   else f"it speaks SAM {dialect.version}, and routers that old (i2pd before 2.58) exit "
-                        "on them")
-            raise UnsupportedByRouter(
-                message=f"i2cp.leaseSetEncType={opts['i2cp.leaseSetEncType']}: txi2p does not send "
-                f"post-quantum types ({', '.join(map(str, post_quantum))}) to the SAM bridge at "
-                f"{self.address}: {why}; use 4,0 with this router", command="SESSION CREATE", local=True)
-        wire_style = dialect.primary_style if style == "PRIMARY" else style
-        keys = dict(extra or {})
-        unforwarded = style in codec.PACKET_STYLES and "PORT" not in keys
-        if unforwarded and dialect.unforwarded_port is not None:
-            keys["PORT"] = dialect.unforwarded_port
-        command = codec.session_create(
-            wire_style, nickname, key.base64 if key else "TRANSIENT",
-            signature_type=None if key else signature_type,
-            options=opts, extra=keys.items(),
-        )
-        say(f"waiting for the router to build tunnels for session {nickname!r} "
-            f"(i2pd answers after its 20 s readiness check; Java I2P sooner)")
-        try:
-            return await control.command(command, self.timeouts.session_create)
-        except I2PError as e:
-            if post_quantum and refuses(e.message, "post_quantum_enc_types"):
-                # Java I2P 2.7: "Unsupported crypto type: 6"; later sessions fail here
-                self._post_quantum_refusal = e.message
-                self.learn(dialect.learned(post_quantum_enc_types=False))
-                raise UnsupportedByRouter(
-                    e.result, f"the SAM bridge at {self.address} refused i2cp.leaseSetEncType="
-                    f"{opts['i2cp.leaseSetEncType']} ({e.message}); use 4,0 with this router",
-                    e.command, local=True) from e
-            if style in codec.DATAGRAM_STYLES[1:]:
-                raise UnsupportedByRouter(
-                    e.result, f"the SAM bridge at {self.address} refused STYLE={style} "
-                    f"({e.message or e.result}); DATAGRAM2 and DATAGRAM3 are new in SAM API 0.9.66 "
-                    "(i2pd 2.58, Java I2P 2.9): use DATAGRAM with this router", e.command, local=True) from e
-            if wire_style != "PRIMARY":
-                raise
-            # i2pd refuses PRIMARY (and closes the socket): it knows MASTER.
-            self.learn(dialect.learned_primary_refused())
-            say(f"the router refused STYLE=PRIMARY ({e.message or e.result}); "
-                "trying its older spelling, MASTER")
-            raise _TryAgain(nickname) from e
-        except CommandTimeout as e:
-            if not unforwarded or "PORT" in keys:
-                raise
-            # i2pd 2.56 never answers a DATAGRAM/RAW session without PORT,
-            # and keeps the half-made session (its ID stays taken).
-            self.learn(dialect.learned(unforwarded_port="0"))
-            abandoned, nickname = nickname, f"{nickname}-p0"
-            say(f"the router did not answer a {style} session without PORT; trying again "
-                f"with PORT=0 as {nickname!r} (it keeps {abandoned!r} half-made)")
-            raise _TryAgain(nickname) from e
-
-
-#: SESSION CREATE tries: the first, and one for each thing a refusal can
-#: teach (MASTER for PRIMARY, PORT=0 for an unforwarded DATAGRAM/RAW session).
-_SESSION_CREATE_TRIES = 3
-
-
-class _TryAgain(Exception):
-    """A refused SESSION CREATE taught the bridge something: create it again as *nickname*."""
-
-    def __init__(self, nickname: str) -> None:
-        super().__init__(nickname)
-        self.nickname = nickname
-
-
-def _created_key(reply: codec.Reply, key: PrivateKey | None) -> PrivateKey:
-    """The session's private key from a SESSION STATUS reply (checked against *key*)."""
-    blob = reply.get("DESTINATION")
-    private = PrivateKey.from_base64(blob) if blob else key
-    if private is None:
-        raise I2PError(message="SESSION STATUS without DESTINATION", command="SESSION CREATE", local=True)
-    if key is not None and private.destination != key.destination:
-        raise I2PError(message="the router created a different destination than the key given",
-                       command="SESSION CREATE", local=True)
-    return private
 
 
 class SAMSession:
@@ -645,8 +126,8 @@ class SAMSession:
         self._open_streams: dict[SAMStreamProtocol, Deferred[None]] = {}
         self._subsessions: set[SAMSubsession] = set()
         self._closing: Deferred[None] | None = None
-        self._acceptor: _Acceptor | None = None
-        self._accept_settle = AcceptSettle(bridge.reactor)
+        #: Its listeners and the acceptor behind them.
+        self.listeners = Listeners(self)
         #: The PRIMARY session of a subsession, else None.
         self.parent = parent
         if parent is None:
@@ -677,8 +158,7 @@ class SAMSession:
             self.bridge.released(self.destination)
         _log.info("SAM session {nickname} ended: {reason}", nickname=self.nickname,
                   reason=reason.getErrorMessage())
-        if self._acceptor is not None:
-            self._acceptor.stop()
+        self.listeners.stop()
         for stream in list(self._streams):
             if not stream.established.called:
                 stream.established.cancel()
@@ -693,23 +173,11 @@ class SAMSession:
             raise SessionClosed(f"session {self.nickname!r} is closing")
 
     def _check_streams_allowed(self) -> None:
-        dialect = self.bridge.dialect
-        if self.style == "PRIMARY" and dialect is not None and not dialect.streams_on_primary:
-            raise UnsupportedByRouter(
-                message=_PRIMARY_STREAMS, command="STREAM", local=True)
+        self.bridge.check(Attempt("STREAM", self.style))
 
-    @contextmanager
-    def _primary_refusal(self) -> Iterator[None]:
-        """Turn a router's "not on a primary session" into a clear, remembered error."""
-        try:
-            yield
-        except I2PError as e:
-            dialect = self.bridge.dialect
-            if self.style != "PRIMARY" or dialect is None or not refuses(e.message, "streams_on_primary"):
-                raise
-            self.bridge.learn(dialect.learned(streams_on_primary=False))
-            raise UnsupportedByRouter(message=f"{_PRIMARY_STREAMS} (router said: {e.message})",
-                                      command=e.command, local=True) from e
+    def _stream_lessons(self) -> AbstractContextManager[None]:
+        """A stream command's refusal, learned from (see :meth:`SAMBridge.lessons`)."""
+        return self.bridge.lessons(Attempt("STREAM", self.style))
 
     @overload
     async def lookup(self, name: str | Destination, options: Literal[False] = False) -> Destination: ...
@@ -784,17 +252,8 @@ class SAMSession:
     def _stream_done(self, result: object, proto: SAMStreamProtocol) -> object:
         self._streams.discard(proto)
         if isinstance(result, Failure) and result.check(CancelledError) and proto.is_accept:
-            self._accept_settle.cancelled()
+            self.listeners.settle.cancelled()
         return result
-
-    def _end_lingering_acceptor(self) -> None:
-        """A direct accept()/forward() takes over from listen()'s lingering acceptor.
-
-        (Its own accepts, made while it has listeners, are not affected.)
-        """
-        acceptor = self._acceptor
-        if acceptor is not None and not acceptor.listeners and acceptor.lingering:
-            acceptor.stop()
 
     async def connect(
         self,
@@ -825,7 +284,7 @@ class SAMSession:
                              self.bridge.timeouts.stream_connect if timeout is None else timeout,
                              on_lost=on_lost)
         await self.bridge._connect(proto)
-        with self._primary_refusal():
+        with self._stream_lessons():
             return await proto.established
 
     def accept(self, factory: IProtocolFactory, *,
@@ -842,13 +301,13 @@ class SAMSession:
         async def run() -> IProtocol:
             self._check_open()
             self._check_streams_allowed()
-            self._end_lingering_acceptor()
-            await self._accept_settle.settle(self.bridge.dialect)
+            self.listeners.end_lingering()
+            await self.listeners.settle.settle(self.bridge.dialect)
             proto = self._stream(codec.stream_accept(self.nickname), factory, None,
                                  self.bridge.timeouts.command, route, on_lost)
             proto.on_acknowledged = on_acknowledged
             await self.bridge._connect(proto)
-            with self._primary_refusal():
+            with self._stream_lessons():
                 return await proto.established
 
         return Deferred.fromCoroutine(run())
@@ -866,8 +325,8 @@ class SAMSession:
         """
         self._check_open()
         self._check_streams_allowed()
-        self._end_lingering_acceptor()
-        await self._accept_settle.settle(self.bridge.dialect)
+        self.listeners.end_lingering()
+        await self.listeners.settle.settle(self.bridge.dialect)
         reactor = self.bridge.reactor
 
         def build() -> SAMStreamProtocol:
@@ -884,7 +343,7 @@ class SAMSession:
         # "establishes" right after STREAM STATUS OK and then idles.
         try:
             await self.bridge._connect(keeper)
-            with self._primary_refusal():
+            with self._stream_lessons():
                 await keeper.established
         except BaseException:
             await listening.stopListening()
@@ -910,23 +369,12 @@ class SAMSession:
             raise ValueError("subsessions need a PRIMARY session")
         if style != "STREAM" and udp is None:
             raise ValueError(f"a {style} subsession needs udp=(host, port) to forward packets to")
-        dialect = self.bridge.dialect
-        if dialect is not None and style not in dialect.subsession_styles:
-            raise UnsupportedByRouter(
-                message=f"this router takes only {', '.join(sorted(dialect.subsession_styles))} "
-                        f"subsessions; use a {style} session of its own", command="SESSION ADD", local=True)
+        attempt = Attempt("SESSION ADD", style)
+        self.bridge.check(attempt)
         extra = [] if udp is None else [("HOST", udp[0]), ("PORT", str(udp[1]))]
-        try:
+        with self.bridge.lessons(attempt):
             await self.control.command(codec.session_add(
                 style, nickname, from_port=from_port, to_port=to_port, options=options, extra=extra))
-        except I2PError as e:
-            if style != "STREAM" and dialect is not None and refuses(e.message, "subsession_styles"):
-                self.bridge.learn(dialect.learned_subsession_refused(style))
-                raise UnsupportedByRouter(
-                    message=f"the router refused {style} subsessions ({e.message}); it may have "
-                            "ended the primary session too. Use a session of its own",
-                    command="SESSION ADD", local=True) from e
-            raise
         return SAMSubsession(self, nickname, style)
 
     def listen(self, factory: IProtocolFactory, port: int | None = None, *,
@@ -938,24 +386,7 @@ class SAMSession:
         our :class:`~txi2p.address.I2PAddress`.
         """
         self._check_open()
-        if port is not None:
-            check_port("port", port)
-        acceptor = self._acceptor
-        if acceptor is None:
-            dialect = self.bridge.dialect or SAMDialect()
-            if dialect.listens_with_forward(self.bridge.is_local):
-                acceptor = self._acceptor = _Forwarder(self, 1, self._accept_settle)
-            else:
-                acceptor = self._acceptor = _Acceptor(self, dialect.accepts_pending(pending))
-        if port in acceptor.listeners:
-            raise CannotListenError(self.b32, port or 0, OSError(
-                f"session {self.nickname!r} already listens on I2P port {port if port is not None else '*'}"))
-        listener = I2PListeningPort(self, port, factory, on_stop)
-        factory.doStart()
-        acceptor.listeners[port] = listener
-        acceptor.resume()
-        acceptor.fill()
-        return listener
+        return self.listeners.listen(factory, port, pending, on_stop)
 
     def when_accepting(self) -> Deferred[None]:
         """Fires once the router takes incoming streams for :meth:`listen`'s ports.
@@ -963,20 +394,7 @@ class SAMSession:
         ``listen()`` returns at once; streams that arrive before this fires
         wait in the router's backlog (128 on i2pd), and more are dropped.
         """
-        if self._acceptor is None:
-            raise ValueError("nothing is listening on this session")
-        return self._acceptor.when_ready()
-
-    def _listeners_changed(self, listener: I2PListeningPort, removed: bool) -> None:
-        acceptor = self._acceptor
-        if acceptor is None:
-            return
-        if removed and acceptor.listeners.get(listener.port) is listener:
-            del acceptor.listeners[listener.port]
-        if not acceptor.listeners:
-            # Streams arriving now are refused (no listener routes them);
-            # a listen() within LISTEN_LINGER_TIME takes the acceptor over.
-            acceptor.linger()
+        return self.listeners.when_accepting()
 
     def when_closed(self) -> Deferred[None]:
         """A new Deferred that fires once the session has ended."""
@@ -1018,8 +436,7 @@ class SAMSession:
         """
         sessions = [self, *self._subsessions]
         for session in sessions:
-            if session._acceptor is not None:
-                session._acceptor.stop()
+            session.listeners.stop()
             for pending in list(session._streams):
                 if not pending.established.called:
                     pending.established.cancel()

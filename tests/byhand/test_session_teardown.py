@@ -37,7 +37,8 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 
 from txi2p import errors
-from txi2p.session import SAMBridge, SAMSession
+from txi2p.bridge import SAMBridge
+from txi2p.session import SAMSession
 from txi2p.testing import TEST_SESSION_OPTIONS
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ from twisted.internet.error import ConnectionRefusedError
 
 import txi2p
 from txi2p.address import Destination, PrivateKey, read_key_file
+from txi2p.bridge import SAMBridge
 from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.sam import SAMI2PStreamServerEndpoint, codec
-from txi2p.session import SAMBridge
 from txi2p.testing import TEST_SESSION_OPTIONS, wait_until_reachable
 
 from . import tubs

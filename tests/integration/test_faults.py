@@ -15,9 +15,9 @@ from twisted.logger import formatEvent, globalLogPublisher
 from txi2p import errors
 from txi2p import socket as i2p
 from txi2p.address import read_key_file
+from txi2p.bridge import SAMBridge
 from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.endpoints import I2PServerEndpoint
-from txi2p.session import SAMBridge
 from txi2p.testing import TEST_SESSION_OPTIONS, TEST_SOCKET_OPTIONS, wait_until_reachable
 
 pytestmark = pytest.mark.integration

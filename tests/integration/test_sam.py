@@ -13,9 +13,9 @@ from twisted.internet.task import deferLater
 
 from txi2p import errors
 from txi2p.address import I2PAddress, NameRecord, read_key_file, write_key_file
+from txi2p.bridge import SAMBridge
 from txi2p.sam import codec
 from txi2p.sam.dialect import SAMDialect
-from txi2p.session import SAMBridge
 from txi2p.testing import TEST_SESSION_OPTIONS, retry_unreachable
 
 pytestmark = pytest.mark.integration
@@ -130,8 +130,8 @@ async def test_sam_credentials_where_the_bridge_has_no_authentication(i2p_networ
     none; Java I2P's is off unless enabled), so the setting harms nothing."""
     from txi2p.config import BridgeConfig
 
-    bridge = SAMBridge(reactor, config=BridgeConfig(i2p_network.sam_addresses[0], user="alice",
-                                                    password="s3cret"))
+    bridge = SAMBridge(reactor, bridge_config=BridgeConfig(i2p_network.sam_addresses[0], user="alice",
+                                                           password="s3cret"))
     control = await bridge.control()
     try:
         assert b" USER=alice PASSWORD=s3cret" in bridge.hello_command().encode()  # what was sent
@@ -315,14 +315,14 @@ async def test_listen_again_soon_reuses_the_routers_acceptor(i2p_sessions):
     alice, bob = i2p_sessions[:2]
     first = bob.listen(Factory.forProtocol(Echo))
     await bob.when_accepting()
-    acceptor = bob._acceptor
+    acceptor = bob.listeners.acceptor
     router_side = getattr(acceptor, "_port", None) or set(acceptor._pending)
     await first.stopListening()
     assert acceptor.lingering
     second = bob.listen(Factory.forProtocol(Echo))
     try:
         assert bob.when_accepting().called  # taken over at once
-        assert bob._acceptor is acceptor and not acceptor.lingering
+        assert bob.listeners.acceptor is acceptor and not acceptor.lingering
         assert (getattr(acceptor, "_port", None) or set(acceptor._pending)) == router_side
         await assert_echoed(await alice.connect(bob.destination, Factory.forProtocol(Collector)),
                             b"second listener")
@@ -340,7 +340,7 @@ async def test_accept_after_a_listener_stopped(i2p_sessions):
     accepted = accept_in_background(bob, Collector)
     client = await alice.connect(bob.destination, Factory.forProtocol(Collector))
     server = await accepted.addTimeout(60, reactor)
-    assert not bob._acceptor.lingering
+    assert not bob.listeners.acceptor.lingering
     client.transport.write(b"direct accept")
     assert await server.wait_for(13) == b"direct accept"
     client.transport.loseConnection()

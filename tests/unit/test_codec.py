@@ -316,7 +316,7 @@ def test_parse_line_raises_only_declared_errors(line):
 
 
 def test_one_default_signature_type():
-    from txi2p import session
+    from txi2p import config
 
-    assert session.DEFAULT_SIGNATURE_TYPE is codec.DEFAULT_SIGNATURE_TYPE == 7
+    assert config.DEFAULT_SIGNATURE_TYPE is codec.DEFAULT_SIGNATURE_TYPE == 7
     assert codec.dest_generate().encode() == b"DEST GENERATE SIGNATURE_TYPE=7\n"

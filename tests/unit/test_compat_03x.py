@@ -17,8 +17,9 @@ import txi2p.compat
 import txi2p.endpoint_strings
 from txi2p import errors
 from txi2p.address import I2PAddress
+from txi2p.bridge import SAMBridge
 from txi2p.refused import SAMConnectionRefused
-from txi2p.session import SAMBridge, SAMSession
+from txi2p.session import SAMSession
 from txi2p.testing.fakes import fake_private_key
 
 

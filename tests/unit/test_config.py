@@ -193,7 +193,7 @@ def test_bridges_are_shared_by_where_they_are_and_credentials_and_timeouts_must_
     assert registry.bridge(BridgeConfig("127.0.0.1:7656")) is bridge  # none given: the bridge as it is
     with pytest.raises(SessionConflict, match="other credentials"):
         registry.bridge(BridgeConfig("127.0.0.1:7656", user="alice", password="two"))
-    assert bridge.config == with_auth
+    assert bridge.bridge_config == with_auth
     # timeouts likewise: the same ones or none, not others silently dropped
     quick = Timeouts(command=5)
     timed = registry.bridge(BridgeConfig("127.0.0.1:7657", timeouts=quick))

@@ -198,8 +198,8 @@ async def test_datagram2_sessions_where_the_router_has_them(fake_sam, profile):
     gives UnsupportedByRouter saying what to use instead."""
     from twisted.internet import reactor
 
+    from txi2p.bridge import SAMBridge
     from txi2p.errors import UnsupportedByRouter
-    from txi2p.session import SAMBridge
     from txi2p.testing.fake_bridge import PROFILES
 
     fake, address = fake_sam(PROFILES[profile])

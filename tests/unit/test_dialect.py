@@ -13,10 +13,10 @@ from twisted.internet import reactor
 from twisted.internet.protocol import Factory, Protocol
 
 from txi2p import errors
+from txi2p.bridge import SAMBridge
 from txi2p.protocol import Timeouts
 from txi2p.sam import codec
 from txi2p.sam.dialect import SAMDialect
-from txi2p.session import SAMBridge
 from txi2p.testing.fake_bridge import (
     I2PD_2_45,
     I2PD_2_56,
@@ -253,8 +253,8 @@ def test_post_quantum_lease_set_types_only_from_sam_3_3():
 async def test_post_quantum_enc_types_never_reach_an_older_router(fake_sam, profile, sent):
     from twisted.internet import reactor
 
+    from txi2p.bridge import SAMBridge
     from txi2p.errors import UnsupportedByRouter
-    from txi2p.session import SAMBridge
     from txi2p.testing.fake_bridge import PROFILES
 
     fake, address = fake_sam(PROFILES[profile])
@@ -284,7 +284,7 @@ async def test_post_quantum_enc_types_never_reach_an_older_router(fake_sam, prof
 
 @pytest.mark.parametrize("value", ["6;4", "9", "4,", "x25519", "-1"])
 def test_lease_set_enc_types_are_checked(value):
-    from txi2p.session import enc_types, session_options
+    from txi2p.config import enc_types, session_options
 
     with pytest.raises(ValueError, match="comma-separated list of encryption types"):
         session_options({"i2cp.leaseSetEncType": value})

@@ -243,7 +243,7 @@ class _Listener:
     ([None, 80], None, "factory-None"),
 ])
 def test_streams_routed_by_to_port(listeners, to_port, expected):
-    from txi2p.session import _Acceptor
+    from txi2p.listening import _Acceptor
 
     acceptor = _Acceptor.__new__(_Acceptor)
     acceptor.listeners = {p: _Listener(p) for p in listeners}
@@ -398,7 +398,7 @@ def test_a_private_session_is_reached_by_its_b33_name():
 
 @pytest_twisted.ensureDeferred
 async def test_a_private_session_of_a_key_that_cannot_be_blinded_is_refused_before_any_io(reactor):
-    from txi2p.session import SAMBridge
+    from txi2p.bridge import SAMBridge
 
     bridge = SAMBridge(reactor, "127.0.0.1:7656")
     key = fake_private_key(signature_type=1)

@@ -11,9 +11,9 @@ from twisted.internet.testing import StringTransport
 
 from txi2p import errors
 from txi2p.address import I2PAddress
+from txi2p.bridge import SAMBridge
 from txi2p.listening import FORWARD_PEER_LINE_TIMEOUT, MAX_FORWARD_WAITING, ForwardGate
 from txi2p.protocol import SAMStreamProtocol
-from txi2p.session import SAMBridge
 from txi2p.testing.fakes import fake_private_key
 from txi2p.testing.hostile_bridge import SCENARIOS, HostileSAMBridge, Scenario
 
@@ -147,11 +147,11 @@ def test_a_burst_of_the_routers_forwarded_connections_is_not_refused():
 
 
 def test_the_name_cache_is_bounded():
-    from txi2p.session import MAX_CACHED_NAMES
+    from txi2p.naming import MAX_CACHED_NAMES
 
     bridge = SAMBridge(reactor, "127.0.0.1:7656")
     dest = fake_private_key().destination
     for i in range(MAX_CACHED_NAMES + 10):
-        bridge._remember(f"name{i}.i2p", dest)
-    assert len(bridge._names) == MAX_CACHED_NAMES
-    assert "name0.i2p" not in bridge._names and f"name{MAX_CACHED_NAMES + 9}.i2p" in bridge._names
+        bridge.names.remember(f"name{i}.i2p", dest)
+    assert len(bridge.names.cached) == MAX_CACHED_NAMES
+    assert "name0.i2p" not in bridge.names.cached and f"name{MAX_CACHED_NAMES + 9}.i2p" in bridge.names.cached

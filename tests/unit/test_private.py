@@ -180,8 +180,8 @@ def test_b33_flags_read_back_from_names():
 async def test_looking_up_a_private_service_without_its_key_says_so(fake_sam):
     from twisted.internet import reactor
 
+    from txi2p.bridge import SAMBridge
     from txi2p.errors import ClientKeyRequired, NameNotFound
-    from txi2p.session import SAMBridge
     from txi2p.testing.fake_bridge import I2PD_2_56
 
     fake, address = fake_sam(I2PD_2_56)
@@ -221,7 +221,7 @@ async def test_lookup_with_options_returns_the_lease_sets_options(fake_sam, answ
     from twisted.internet import reactor
 
     from txi2p.address import NameRecord
-    from txi2p.session import SAMBridge
+    from txi2p.bridge import SAMBridge
     from txi2p.testing.fake_bridge import I2PD_2_58
 
     fake, address = fake_sam(replace(I2PD_2_58, lookup_options=answers_options))

@@ -18,10 +18,10 @@ from twisted.python import usage
 
 from txi2p import errors
 from txi2p.address import read_key_file, write_key_file
+from txi2p.bridge import SAMBridge
 from txi2p.i2ptunnel import Options
 from txi2p.protocol import SAMControlProtocol, Timeouts
 from txi2p.sam import codec
-from txi2p.session import SAMBridge
 from txi2p.testing.fakes import fake_private_key
 
 

@@ -21,11 +21,12 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from txi2p.bridge import SAMBridge
 from txi2p.errors import SessionClosed
 from txi2p.protocol import SAMControlProtocol
 from txi2p.sam import codec
 from txi2p.sam.dialect import SAMDialect
-from txi2p.session import SAMBridge, SAMSession
+from txi2p.session import SAMSession
 from txi2p.testing.fakes import fake_private_key
 
 SETTLE = SAMDialect().stream_close_settle

@@ -96,15 +96,28 @@ What each field means, how it is learned, and which routers differ:
     RESULT=INVALID_KEY``.  Such a reply is only ever taken as an error; with
     ``RESULT=OK`` it is a protocol error.  Not learned (it must hold from the
     HELLO on): it is what every router is allowed.
+
+What a refusal teaches, and what to do about it, is one table too
+(:data:`LESSONS`): :meth:`SAMDialect.lesson` takes the command (an
+:class:`Attempt`) and the router's error, and gives a :class:`Lesson`: the
+dialect after it, and whether to retry (as what), fail locally, or let the
+router's error stand.  :meth:`SAMDialect.forbids` says what the dialect
+already knows the router refuses, before the command is sent.  The
+sessions only carry these out: no router workaround lives there.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 
-__all__ = ["MAX_VERSION", "MIN_VERSION", "REFUSALS", "SAMDialect", "refuses", "version_tuple"]
+from txi2p.errors import CommandTimeout, I2PError
+from txi2p.sam.codec import PACKET_STYLES
+
+__all__ = ["FAIL", "LESSONS", "MAX_VERSION", "MIN_VERSION", "REFUSALS", "RETRY", "STAND", "Attempt", "Lesson",
+           "SAMDialect", "refuses", "version_tuple"]
 
 MIN_VERSION = "3.0"
 MAX_VERSION = "3.3"
@@ -262,3 +275,200 @@ class SAMDialect:
     def accepts_pending(self, wanted: int) -> int:
         """How many STREAM ACCEPTs to keep pending when *wanted* would help."""
         return wanted if self.concurrent_accepts else 1
+
+    def session_create_keys(self, style: str, extra: Mapping[str, str | None]
+                            ) -> tuple[str, dict[str, str | None]]:
+        """The STYLE and extra keys a *style* session is created with here: PRIMARY
+        as this router spells it, and the ``unforwarded_port`` of a DATAGRAM/RAW
+        session given no PORT."""
+        keys = dict(extra)
+        if style in PACKET_STYLES and "PORT" not in keys and self.unforwarded_port is not None:
+            keys["PORT"] = self.unforwarded_port
+        return (self.primary_style if style == "PRIMARY" else style), keys
+
+    def lesson(self, attempt: Attempt, error: BaseException | None) -> Lesson:
+        """What *error* (None: the command was answered) to *attempt* teaches, and what to do next.
+
+        The first row of :data:`LESSONS` that fits decides; where none does,
+        nothing is learned and the router's error stands.
+        """
+        said = _said(error)
+        kinds = _answer_kinds(error)
+        for rule in LESSONS:
+            if rule.command == attempt.command and rule.answer in kinds and rule.fits(self, attempt, said):
+                return Lesson(rule.teach(self, attempt), rule.then, rule.retry_as,
+                              rule.why.format(a=attempt, said=said))
+        return Lesson(self, STAND)
+
+    def forbids(self, attempt: Attempt, refused_before: str = "") -> str | None:
+        """Why *attempt* fails here without being sent (the dialect knows the router
+        refuses it), or None.  *refused_before*: what the router said when it
+        refused post-quantum types, if it did."""
+        for rule in FORBIDDEN:
+            if rule.command == attempt.command and rule.fits(self, attempt):
+                return rule.why(self, attempt, refused_before)
+        return None
+
+
+#: What to do after a lesson (:attr:`Lesson.then`): send the command again
+#: (the dialect now says how), fail locally (``UnsupportedByRouter``), or
+#: let the router's error (or answer) stand.
+RETRY = "retry"
+FAIL = "fail"
+STAND = "stand"
+
+#: SESSION CREATE styles new in SAM API 0.9.66.
+_NEW_DATAGRAM_STYLES = frozenset({"DATAGRAM2", "DATAGRAM3"})
+
+#: Said when a router takes streams only on a PRIMARY's subsessions.
+PRIMARY_STREAMS = ("this router takes streams only on a PRIMARY session's subsessions: "
+                   "add_subsession('STREAM', name, from_port=...) and use that")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A command, as far as what a router answers to it can teach something.
+
+    :ivar command: ``"SESSION CREATE"``, ``"SESSION ADD"``, ``"STREAM"``
+        (CONNECT, ACCEPT or FORWARD) or ``"PING"`` (the probe).
+    :ivar style: the style asked for, as the caller named it (PRIMARY, DATAGRAM2, ...).
+    :ivar sent_style: the style on the wire (PRIMARY may go as MASTER).
+    :ivar nickname: the session ID.
+    :ivar where: the bridge's address (for the messages).
+    :ivar enc_types: ``i2cp.leaseSetEncType`` as asked for, or "".
+    :ivar unforwarded: a DATAGRAM/RAW session sent without PORT.
+    """
+
+    command: str
+    style: str = ""
+    sent_style: str = ""
+    nickname: str = ""
+    where: str = ""
+    enc_types: str = ""
+    unforwarded: bool = False
+
+    @property
+    def post_quantum(self) -> list[str]:
+        """The post-quantum lease-set types (5-7) asked for."""
+        return [t for t in (n.strip() for n in self.enc_types.split(",")) if t.isdigit() and int(t) > 4]
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """What a router's answer taught, and what to do next.
+
+    :ivar dialect: the dialect after it (the same one where nothing was learned).
+    :ivar then: :data:`RETRY`, :data:`FAIL` or :data:`STAND`.
+    :ivar retry_as: for RETRY, the keys the retry sends differently (and
+        ``ID`` with a suffix where the router keeps the first half-made).
+    :ivar why: for the log (RETRY) or the local error (FAIL).
+    """
+
+    dialect: SAMDialect
+    then: str
+    retry_as: tuple[tuple[str, str], ...] = ()
+    why: str = ""
+
+    @property
+    def nickname_suffix(self) -> str:
+        """What the retry's session ID adds to the first one's ("" for the same ID)."""
+        return dict(self.retry_as).get("ID", "")
+
+
+def _said(error: BaseException | None) -> str:
+    if isinstance(error, I2PError):
+        return error.message or error.result
+    return ""
+
+
+def _answer_kinds(error: BaseException | None) -> tuple[str, ...]:
+    """The :attr:`_Rule.answer` values that fit *error*."""
+    if error is None:
+        return ("answered",)
+    if isinstance(error, I2PError):
+        return ("refused", "error")
+    if isinstance(error, CommandTimeout):
+        return ("silent", "error")
+    return ("error",)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    command: str
+    answer: str  # "refused" (I2P_ERROR), "silent" (no answer in time), "error" (any), "answered"
+    fits: Callable[[SAMDialect, Attempt, str], bool]
+    teach: Callable[[SAMDialect, Attempt], SAMDialect]
+    then: str
+    why: str = ""  # formatted with a= the Attempt, said= the router's words
+    retry_as: tuple[tuple[str, str], ...] = ()
+
+
+def _same(dialect: SAMDialect, attempt: Attempt) -> SAMDialect:
+    return dialect
+
+
+#: The reactions to routers' answers, first fit first (see :meth:`SAMDialect.lesson`).
+LESSONS: tuple[_Rule, ...] = (
+    # Java I2P 2.7: "Unsupported crypto type: 6"; later sessions with such types fail locally.
+    _Rule("SESSION CREATE", "refused",
+          lambda d, a, said: bool(a.post_quantum) and refuses(said, "post_quantum_enc_types"),
+          lambda d, a: d.learned(post_quantum_enc_types=False), FAIL,
+          "the SAM bridge at {a.where} refused i2cp.leaseSetEncType={a.enc_types} ({said}); "
+          "use 4,0 with this router"),
+    # Routers older than SAM API 0.9.66 do not know DATAGRAM2/3: nothing to learn, said clearly.
+    _Rule("SESSION CREATE", "refused", lambda d, a, said: a.style in _NEW_DATAGRAM_STYLES, _same, FAIL,
+          "the SAM bridge at {a.where} refused STYLE={a.style} ({said}); DATAGRAM2 and DATAGRAM3 are new "
+          "in SAM API 0.9.66 (i2pd 2.58, Java I2P 2.9): use DATAGRAM with this router"),
+    # i2pd refuses PRIMARY (and closes the socket): it knows MASTER.
+    _Rule("SESSION CREATE", "refused", lambda d, a, said: a.sent_style == "PRIMARY",
+          lambda d, a: d.learned_primary_refused(), RETRY,
+          "the router refused STYLE=PRIMARY ({said}); trying its older spelling, MASTER",
+          (("STYLE", "MASTER"),)),
+    # i2pd 2.56 never answers a DATAGRAM/RAW session without PORT, and keeps
+    # the half-made session (its ID stays taken).
+    _Rule("SESSION CREATE", "silent", lambda d, a, said: a.unforwarded,
+          lambda d, a: d.learned(unforwarded_port="0"), RETRY,
+          "the router did not answer a {a.style} session without PORT; trying again with PORT=0 as "
+          "'{a.nickname}-p0' (it keeps '{a.nickname}' half-made)",
+          (("PORT", "0"), ("ID", "-p0"))),
+    # i2pd takes only STREAM subsessions (and ends the primary session on the refusal).
+    _Rule("SESSION ADD", "refused",
+          lambda d, a, said: a.style != "STREAM" and refuses(said, "subsession_styles"),
+          lambda d, a: d.learned_subsession_refused(a.style), FAIL,
+          "the router refused {a.style} subsessions ({said}); it may have ended the primary session "
+          "too. Use a session of its own"),
+    # Java I2P: streams only on a PRIMARY's subsessions (SAM 3.3).
+    _Rule("STREAM", "refused",
+          lambda d, a, said: a.style == "PRIMARY" and refuses(said, "streams_on_primary"),
+          lambda d, a: d.learned(streams_on_primary=False), FAIL,
+          PRIMARY_STREAMS + " (router said: {said})"),
+    # The PING probe: the socket survived two PINGs, or it did not.
+    _Rule("PING", "answered", lambda d, a, said: True, lambda d, a: d.learned_ping(True), STAND),
+    _Rule("PING", "error", lambda d, a, said: True, lambda d, a: d.learned_ping(False), STAND),
+)
+
+
+@dataclass(frozen=True)
+class _Forbidden:
+    command: str
+    fits: Callable[[SAMDialect, Attempt], bool]
+    why: Callable[[SAMDialect, Attempt, str], str]
+
+
+def _post_quantum_why(d: SAMDialect, a: Attempt, refused_before: str) -> str:
+    why = (f"it refused them before ({refused_before})" if refused_before
+           else f"it speaks SAM {d.version}, and routers that old (i2pd before 2.58) exit on them")
+    return (f"i2cp.leaseSetEncType={a.enc_types}: txi2p does not send post-quantum types "
+            f"({', '.join(a.post_quantum)}) to the SAM bridge at {a.where}: {why}; use 4,0 with this router")
+
+
+#: What a dialect knows a router refuses: failed locally, never sent (see :meth:`SAMDialect.forbids`).
+FORBIDDEN: tuple[_Forbidden, ...] = (
+    _Forbidden("SESSION CREATE", lambda d, a: bool(a.post_quantum) and not d.post_quantum_enc_types,
+               _post_quantum_why),
+    _Forbidden("SESSION ADD", lambda d, a: a.style not in d.subsession_styles,
+               lambda d, a, _: f"this router takes only {', '.join(sorted(d.subsession_styles))} "
+                               f"subsessions; use a {a.style} session of its own"),
+    _Forbidden("STREAM", lambda d, a: a.style == "PRIMARY" and not d.streams_on_primary,
+               lambda d, a, _: PRIMARY_STREAMS),
+)

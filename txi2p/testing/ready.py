@@ -20,9 +20,10 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
+from txi2p.bridge import SAMBridge
 from txi2p.errors import CantReachPeer, InvalidKey, KeyNotFound
 from txi2p.sam import codec
-from txi2p.session import SAMBridge, SAMSession
+from txi2p.session import SAMSession
 from txi2p.testing.network import PrivateI2PNetwork
 
 __all__ = ["TEST_SESSION_OPTIONS", "TEST_SOCKET_OPTIONS", "NetworkNotReady", "create_sessions", "retry_unreachable",
