@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, cast
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -37,7 +38,18 @@ from txi2p.errors import (
     TxI2PError,
 )
 from txi2p.sam import codec
+from txi2p.sam.control import (
+    MAX_UNSOLICITED_LOGGED,
+    Answered,
+    ControlConnection,
+    ControlState,
+    PacketReceived,
+    Ready,
+    Refused,
+    Unsolicited,
+)
 from txi2p.sam.dialect import SAMDialect
+from txi2p.sam.events import Failed, Pinged
 from txi2p.sam.replies import check_reply, check_version
 from txi2p.states import State, checked_move, moves
 
@@ -53,9 +65,6 @@ _log = Logger()
 
 #: Commands that may wait on one control connection (beyond it, a command fails at once).
 MAX_QUEUED = 1024
-
-#: Unsolicited replies logged per connection (more are dropped silently).
-MAX_UNSOLICITED_LOGGED = 10
 
 #: PINGs a data connection answers before its stream is set up.
 MAX_DATA_PINGS = 64
@@ -94,11 +103,14 @@ class _Pending:
     timeout: float
     expects_pong: bool = False
     timer: IDelayedCall | None = field(default=None, repr=False)
-    sent: bool = False
 
 
 class SAMControlProtocol(Protocol):
     """A SAM control connection: a queue of commands, one on the wire at a time.
+
+    The Twisted side of a :class:`~txi2p.sam.control.ControlConnection`,
+    which decides what each line means and which state comes next; this
+    class writes, times, queues and fires Deferreds.
 
     :param clock: the reactor (for timeouts).
     :param hello: the HELLO command to open with.
@@ -106,7 +118,6 @@ class SAMControlProtocol(Protocol):
     :param timeouts: command timeouts.
 
     :ivar ready: fires with the :class:`SAMDialect` once HELLO succeeded.
-    :ivar dialect: the dialect, once known.
     :ivar on_packet: called with each :class:`~txi2p.sam.codec.Packet`
         received on this connection (DATAGRAM/RAW RECEIVED).
     :ivar on_close: called once with the reason when the connection ends.
@@ -123,16 +134,29 @@ class SAMControlProtocol(Protocol):
         self._hello = hello
         self.address = address
         self.timeouts = timeouts or Timeouts()
-        self._decoder = codec.SAMDecoder()
+        self._conn = ControlConnection(hello)
         self._queue: deque[_Pending] = deque()
-        self._closed: Failure | None = None
+        self._current: _Pending | None = None
+        self._reason: Failure | None = None
         self._keepalive: IDelayedCall | None = None
-        self.dialect: SAMDialect | None = None
         self.ready: Deferred[SAMDialect] = Deferred()
         self.on_packet: Callable[[codec.Packet], None] | None = None
         self.on_close: Callable[[Failure], None] | None = None
-        self._unsolicited = 0
         self._writes_blocked = False
+
+    @property
+    def state(self) -> ControlState:
+        """Where the connection is (see :data:`~txi2p.sam.control.CONTROL_TRANSITIONS`)."""
+        return self._conn.state
+
+    @property
+    def dialect(self) -> SAMDialect | None:
+        """The dialect, once known (the bridge replaces it with what it learned)."""
+        return self._conn.dialect
+
+    @dialect.setter
+    def dialect(self, dialect: SAMDialect | None) -> None:
+        self._conn.dialect = dialect
 
     # ------------------------------------------------------------ commands
 
@@ -150,7 +174,7 @@ class SAMControlProtocol(Protocol):
 
     def send_packet(self, command: codec.Command) -> None:
         """Write a command that gets no reply (DATAGRAM SEND / RAW SEND)."""
-        if self._closed is not None:
+        if not self._conn.open:
             raise SAMConnectionLost(f"the SAM connection to {self.address} is closed")
         if self.transport is None:
             raise SAMConnectionLost(f"not connected to the SAM bridge at {self.address}")
@@ -169,45 +193,40 @@ class SAMControlProtocol(Protocol):
 
     def _enqueue(self, command: codec.Command, timeout: float, expects_pong: bool = False) -> Deferred[Any]:
         pending = _Pending(command, Deferred(lambda d: self._cancel(pending)), timeout, expects_pong)
-        if self._closed is not None:
-            pending.deferred.errback(self._lost_error(self._closed))
-            return pending.deferred
-        if len(self._queue) >= MAX_QUEUED:
+        if not self._conn.open:
+            pending.deferred.errback(self._lost_error())
+        elif len(self._queue) + (self._current is not None) >= MAX_QUEUED:
             pending.deferred.errback(TxI2PError(
                 f"{command.name}: {MAX_QUEUED} commands already wait on the SAM connection to "
                 f"{self.address}; is the bridge answering?"))
-            return pending.deferred
-        self._queue.append(pending)
-        self._send_next()
+        else:
+            self._queue.append(pending)
+            self._send_next()
         return pending.deferred
 
     def _cancel(self, pending: _Pending) -> None:
-        if pending.timer is not None and pending.timer.active():
-            pending.timer.cancel()
-        if not pending.sent:
-            try:
+        _stop(pending.timer)
+        if pending is not self._current:
+            if pending in self._queue:
                 self._queue.remove(pending)
-            except ValueError:
-                pass
-        else:
-            # Its reply will still come and must not be taken for the
-            # next command's: the connection's state is now unknown.
-            self._abort(SAMConnectionLost(
-                f"{pending.command.name} was cancelled after it was sent; "
-                f"the connection to {self.address} was closed"))
+            return
+        # Its reply will still come and must not be taken for the
+        # next command's: the connection's state is now unknown.
+        self._abort(SAMConnectionLost(
+            f"{pending.command.name} was cancelled after it was sent; "
+            f"the connection to {self.address} was closed"))
 
     def _send_next(self) -> None:
-        if not self._queue or self.transport is None or self._closed is not None:
-            return
-        head = self._queue[0]
-        if head.sent:
-            return
-        if head.command is not self._hello and self.dialect is None:
-            return  # HELLO first
-        head.sent = True
-        head.timer = self._clock.callLater(head.timeout, self._timed_out, head)
-        _log.debug("SAM {address} <- {command!r}", address=self.address, command=head.command)
-        self.transport.write(head.command.encode())
+        if self._queue and self.transport is not None and self._conn.state is ControlState.READY:
+            self._send(self._queue.popleft())
+
+    def _send(self, pending: _Pending) -> None:
+        assert self.transport is not None
+        data = self._conn.send(pending.command, pending.expects_pong)
+        self._current = pending
+        pending.timer = self._clock.callLater(pending.timeout, self._timed_out, pending)
+        _log.debug("SAM {address} <- {command!r}", address=self.address, command=pending.command)
+        self.transport.write(data)
 
     def _timed_out(self, pending: _Pending) -> None:
         pending.timer = None
@@ -217,11 +236,15 @@ class SAMControlProtocol(Protocol):
 
     def _abort(self, error: Exception) -> None:
         """Fail everything and close: used when the connection's state is unknown."""
-        if self._closed is None:
-            self._closed = Failure(error)
-        self._fail_all(self._closed)
+        self._conn.fail(error)
+        self._end(error)
         if self.transport is not None:
             _abort_transport(self.transport)
+
+    def _end(self, error: Exception) -> None:
+        if self._reason is None:
+            self._reason = Failure(error)
+        self._fail_all(self._reason)
 
     # ------------------------------------------------------------ events
 
@@ -231,28 +254,7 @@ class SAMControlProtocol(Protocol):
         register = getattr(self.transport, "registerProducer", None)
         if register is not None:
             register(self, True)
-        d = self._enqueue(self._hello, self.timeouts.command)
-        self._queue.rotate(1)  # HELLO goes first
-        d.addCallbacks(self._hello_done, self._hello_failed)
-        self._send_next()
-
-    def _hello_done(self, reply: codec.Reply) -> None:
-        try:
-            self.dialect = SAMDialect.for_version(check_version(reply, self._hello))
-        except SAMProtocolError as e:
-            _log.warn("SAM {address}: {error}", address=self.address, error=e)
-            self._abort(e)
-            if not self.ready.called:
-                self.ready.errback(e)
-            return
-        self.ready.callback(self.dialect)
-        self._send_next()
-
-    def _hello_failed(self, failure: Failure) -> None:
-        if not self.ready.called:
-            self.ready.errback(failure)
-        if self.transport is not None:
-            close_after_flush(self.transport)
+        self._send(_Pending(self._hello, self.ready, self.timeouts.command))
 
     # ------------------------------------------------------------ flow control
 
@@ -273,78 +275,71 @@ class SAMControlProtocol(Protocol):
         self._writes_blocked = False
 
     def dataReceived(self, data: bytes) -> None:
-        self._decoder.receive_data(data)
-        while self._closed is None:
-            try:
-                event = self._decoder.next_event()
-            except SAMProtocolError as e:
-                _log.warn("SAM {address} sent garbage: {error}", address=self.address, error=e)
-                self._abort(e)
-                return
-            if event is codec.NEED_DATA:
-                return
-            self._handle(event)
+        self._conn.receive_data(data)
+        while (event := self._conn.next_event()) is not codec.NEED_DATA:
+            _CONTROL_HANDLERS[type(event)](self, event)
 
-    def _handle(self, event: object) -> None:
-        if isinstance(event, codec.Ping):  # text checked printable and bounded by the codec
-            assert self.transport is not None
-            self.transport.write(codec.pong(event.text).encode())
-            return
-        if isinstance(event, codec.Packet):
-            if self.on_packet is not None:
-                self.on_packet(event)
-            else:
-                _log.warn("SAM {address}: {kind} packet with nobody to take it, dropped",
-                          address=self.address, kind=event.kind)
-            return
-        head = self._queue[0] if self._queue and self._queue[0].sent else None
-        if head is None:
-            self._unsolicited += 1
-            if self._unsolicited <= MAX_UNSOLICITED_LOGGED:
-                _log.warn("SAM {address}: unsolicited {event!r}, ignored{more}", address=self.address,
-                          event=event, more=" (no more are logged)"
-                          if self._unsolicited == MAX_UNSOLICITED_LOGGED else "")
-            return
-        try:
-            if head.expects_pong != isinstance(event, codec.Pong):
-                raise SAMProtocolError(f"{head.command.name} was answered with {event!r}")
-            if isinstance(event, codec.Reply):
-                errors = self.dialect.error_replies if self.dialect else _DEFAULT_ERROR_REPLIES
-                check_reply(head.command, event, errors)
-        except SAMProtocolError as e:
-            _log.warn("SAM {address}: {error}", address=self.address, error=e)
-            self._abort(e)
-            return
-        self._queue.popleft()
-        if head.timer is not None and head.timer.active():
-            head.timer.cancel()
-        if isinstance(event, codec.Reply):
-            event = event.without_secrets(head.command.secrets)
-        _log.debug("SAM {address} -> {event!r}", address=self.address, event=event)
-        if isinstance(event, codec.Reply):
-            try:
-                event.raise_for_result(head.command.name)
-            except SAMError as e:
-                head.deferred.errback(e)
-            else:
-                head.deferred.callback(event)
-        else:
-            head.deferred.callback(event)
+    def _answered(self, event: Answered | Ready) -> None:
+        _log.debug("SAM {address} -> {event!r}", address=self.address,
+                   event=getattr(event, "reply", event))
+        self._finish().callback(event.reply if isinstance(event, Answered) else event.dialect)
         self._send_next()
 
+    def _refused(self, event: Refused) -> None:
+        self._finish().errback(event.error)
+        if self._conn.state is ControlState.ERROR:  # HELLO refused
+            self._end(event.error)
+            if self.transport is not None:
+                close_after_flush(self.transport)
+        self._send_next()
+
+    def _finish(self) -> Deferred[Any]:
+        """The Deferred of the command just answered, its timer stopped."""
+        current, self._current = self._current, None
+        assert current is not None
+        _stop(current.timer)
+        return current.deferred
+
+    def _pinged(self, event: Pinged) -> None:
+        assert self.transport is not None
+        self.transport.write(event.data)
+
+    def _packet(self, event: PacketReceived) -> None:
+        if self.on_packet is not None:
+            self.on_packet(event.packet)
+        else:
+            _log.warn("SAM {address}: {kind} packet with nobody to take it, dropped",
+                      address=self.address, kind=event.packet.kind)
+
+    def _unsolicited(self, event: Unsolicited) -> None:
+        if event.count <= MAX_UNSOLICITED_LOGGED:
+            _log.warn("SAM {address}: unsolicited {event!r}, ignored{more}", address=self.address,
+                      event=event.line, more=" (no more are logged)"
+                      if event.count == MAX_UNSOLICITED_LOGGED else "")
+
+    def _failed(self, event: Failed) -> None:
+        _log.warn("SAM {address}{garbage}: {error}", address=self.address, error=event.error,
+                  garbage=" sent garbage" if event.garbage else "")
+        self._end(event.error)
+        if self.transport is not None:
+            _abort_transport(self.transport)
+
     def connectionLost(self, reason: Failure = Failure(ConnectionError("closed"))) -> None:
-        if self._keepalive is not None and self._keepalive.active():
-            self._keepalive.cancel()
-        if self._closed is None:
-            self._closed = reason
-        self._fail_all(self._closed)
-        if not self.ready.called:
-            self.ready.errback(self._lost_error(self._closed))
+        _stop(self._keepalive)
+        was = self._conn.state
+        self._conn.closed()
+        if self._reason is None:
+            self._reason = reason
+        self._fail_all(self._reason)
+        if was is ControlState.NEW:
+            self.ready.errback(self._lost_error())
         if self.on_close is not None:
             callback, self.on_close = self.on_close, None
-            callback(self._closed)
+            callback(self._reason)
 
-    def _lost_error(self, reason: Failure) -> Exception:
+    def _lost_error(self, reason: Failure | None = None) -> Exception:
+        reason = reason or self._reason
+        assert reason is not None
         if isinstance(reason.value, TxI2PError):
             return reason.value
         return SAMConnectionLost(
@@ -354,9 +349,11 @@ class SAMControlProtocol(Protocol):
 
     def _fail_all(self, reason: Failure) -> None:
         queue, self._queue = self._queue, deque()
+        if self._current is not None:
+            queue.appendleft(self._current)
+            self._current = None
         for pending in queue:
-            if pending.timer is not None and pending.timer.active():
-                pending.timer.cancel()
+            _stop(pending.timer)
             if not pending.deferred.called:
                 pending.deferred.errback(self._lost_error(reason))
 
@@ -368,24 +365,43 @@ class SAMControlProtocol(Protocol):
         Call it only where ``dialect.ping`` is True: some routers close the
         connection after answering a PING.
         """
-        if self.timeouts.keepalive and self._keepalive is None and self._closed is None:
+        if self.timeouts.keepalive and self._keepalive is None and self._conn.open:
             self._schedule_keepalive()
 
     def _schedule_keepalive(self) -> None:
         self._keepalive = self._clock.callLater(self.timeouts.keepalive, self._send_keepalive)
 
     def _send_keepalive(self) -> None:
-        if self._closed is not None:
+        if not self._conn.open:
             return
-        if not self._queue:
+        if not self._queue and self._current is None:
             d = self.ping()
             d.addErrback(lambda f: f.trap(TxI2PError, CancelledError))
         self._schedule_keepalive()
 
     def close(self) -> None:
         """Close the connection (which ends a session held on it)."""
-        if self.transport is not None and self._closed is None:
+        if self.transport is not None and self._conn.open:
             close_after_flush(self.transport)
+
+    def __repr__(self) -> str:
+        return f"<SAMControlProtocol {self.state} {self.address}>"
+
+
+_CONTROL_HANDLERS: Mapping[type, Callable[[SAMControlProtocol, Any], None]] = MappingProxyType({
+    Ready: SAMControlProtocol._answered,
+    Answered: SAMControlProtocol._answered,
+    Refused: SAMControlProtocol._refused,
+    Pinged: SAMControlProtocol._pinged,
+    PacketReceived: SAMControlProtocol._packet,
+    Unsolicited: SAMControlProtocol._unsolicited,
+    Failed: SAMControlProtocol._failed,
+})
+
+
+def _stop(timer: IDelayedCall | None) -> None:
+    if timer is not None and timer.active():
+        timer.cancel()
 
 
 def _abort_transport(transport: Any) -> None:
