@@ -48,10 +48,20 @@ from txi2p.sam.control import (
     Refused,
     Unsolicited,
 )
+from txi2p.sam.data import (
+    MAX_DATA_PINGS as MAX_DATA_PINGS,
+)
+from txi2p.sam.data import (
+    STREAM_MOVES,
+    Accepted,
+    Connected,
+    DataConnection,
+    Forwarding,
+    PeerNamed,
+    StreamState,
+)
 from txi2p.sam.dialect import SAMDialect
-from txi2p.sam.events import Failed, Pinged
-from txi2p.sam.replies import check_reply, check_version
-from txi2p.states import State, checked_move, moves
+from txi2p.sam.events import Failed, Pinged, Sent
 
 __all__ = [
     "I2PStreamTransport",
@@ -65,13 +75,6 @@ _log = Logger()
 
 #: Commands that may wait on one control connection (beyond it, a command fails at once).
 MAX_QUEUED = 1024
-
-#: PINGs a data connection answers before its stream is set up.
-MAX_DATA_PINGS = 64
-
-#: The reply kinds any command may be answered with as an error, until HELLO
-#: has named the dialect.
-_DEFAULT_ERROR_REPLIES = SAMDialect().error_replies
 
 
 @dataclass(frozen=True)
@@ -493,48 +496,17 @@ class _ProtocolTap:
         return getattr(self._user, name)
 
 
-class StreamState(State):
-    """Where a :class:`SAMStreamProtocol` is; each value is the word its repr shows."""
-
-    #: Not connected to the SAM bridge yet.
-    NEW = "new"
-    #: HELLO sent, its reply awaited.
-    HELLO = "hello"
-    #: ``STREAM CONNECT``/``ACCEPT``/``FORWARD`` sent, its reply awaited.
-    STREAM = "stream"
-    #: An ACCEPT (or a connection the router opened for FORWARD) waits for the peer's line.
-    WAITING_PEER = "waiting-peer"
-    #: A FORWARD was taken: the connection idles while the router connects to us.
-    FORWARDING = "forwarding"
-    #: The user's protocol has (or is being given) the connection.
-    ESTABLISHED = "established"
-    #: :attr:`SAMStreamProtocol.established` was cancelled.
-    CANCELLED = "cancelled"
-    #: It failed; the reason went to :attr:`SAMStreamProtocol.established` if still waiting.
-    FAILED = "failed"
-
-
-#: Every move a :class:`SAMStreamProtocol` may make; any other is a txi2p bug.
-_STREAM_TRANSITIONS: Mapping[StreamState, frozenset[StreamState]] = moves({
-    StreamState.NEW: frozenset({StreamState.HELLO, StreamState.WAITING_PEER, StreamState.CANCELLED}),
-    StreamState.HELLO: frozenset({StreamState.STREAM, StreamState.CANCELLED, StreamState.FAILED}),
-    StreamState.STREAM: frozenset({StreamState.WAITING_PEER, StreamState.FORWARDING, StreamState.ESTABLISHED,
-                                   StreamState.CANCELLED, StreamState.FAILED}),
-    StreamState.WAITING_PEER: frozenset({StreamState.ESTABLISHED, StreamState.CANCELLED, StreamState.FAILED}),
-    # The router said something on the idle FORWARD connection.
-    StreamState.FORWARDING: frozenset({StreamState.FAILED}),
-    # No listener for the stream's port, or the user's factory refused it.
-    StreamState.ESTABLISHED: frozenset({StreamState.FAILED}),
-    # A session whose control connection ends cancels its streams, even one
-    # whose TCP connection to the bridge is still being made; once that
-    # connection is made, HELLO is sent all the same.
-    StreamState.CANCELLED: frozenset({StreamState.HELLO}),
-    StreamState.FAILED: frozenset(),
-})
+#: The data channel's moves as ``state -> states`` (the table is
+#: :data:`txi2p.sam.data.STREAM_TRANSITIONS`, keyed by event).
+_STREAM_TRANSITIONS = STREAM_MOVES
 
 
 class SAMStreamProtocol(Protocol):
     """A SAM data connection, until it is handed to the user's protocol.
+
+    The Twisted side of a :class:`~txi2p.sam.data.DataConnection`, which
+    decides what each line means and which state comes next; this class
+    writes, times, fires :attr:`established` and hands the transport over.
 
     :param clock: the reactor.
     :param hello: the HELLO command, or None for a connection the router
@@ -569,7 +541,7 @@ class SAMStreamProtocol(Protocol):
         on_lost: Callable[[Failure], None] | None = None,
     ) -> None:
         self._clock = clock
-        self._hello = hello
+        self._conn = DataConnection(hello, stream_command)
         self._stream_command = stream_command
         self._factory = factory
         self._host = host
@@ -581,12 +553,15 @@ class SAMStreamProtocol(Protocol):
         self.to_port: int | None = None
         #: Called when the router has taken a STREAM ACCEPT (STATUS OK).
         self.on_acknowledged: Callable[[], None] | None = None
-        self._decoder = codec.SAMDecoder()
         self._timer: IDelayedCall | None = None
-        self._state: StreamState = StreamState.NEW
+        self._timed: str | None = None
         self._user: IProtocol | None = None
-        self._pings = 0
         self.established: Deferred[IProtocol] = Deferred(self._cancel)
+
+    @property
+    def state(self) -> StreamState:
+        """Where the connection is (see :data:`~txi2p.sam.data.STREAM_TRANSITIONS`)."""
+        return self._conn.state
 
     @property
     def is_incoming(self) -> bool:
@@ -601,136 +576,88 @@ class SAMStreamProtocol(Protocol):
     @property
     def accepting(self) -> bool:
         """True while an ACCEPT waits for a peer."""
-        return self._state == StreamState.WAITING_PEER
-
-    def _move(self, to: StreamState) -> None:
-        """Go to state *to*; a move not in the transition table is a txi2p bug."""
-        self._state = checked_move(_STREAM_TRANSITIONS, "SAMStreamProtocol", self._state, to)
+        return self.state == StreamState.WAITING_PEER
 
     def _cancel(self, d: Deferred[IProtocol]) -> None:
-        self._move(StreamState.CANCELLED)
-        self._stop_timer()
+        self._conn.cancel()
+        self._sync_timer()
         if self.transport is not None:
             _abort_transport(self.transport)
 
-    def _start_timer(self, what: str) -> None:
-        self._stop_timer()
-        self._timer = self._clock.callLater(self._timeout, self._timed_out, what)
-
-    def _stop_timer(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+    def _sync_timer(self) -> None:
+        """Time what the connection now awaits (restarted when that changes)."""
+        timed = self._conn.timed
+        if timed == self._timed:
+            return
+        _stop(self._timer)
+        self._timer, self._timed = None, timed
+        if timed is not None:
+            self._timer = self._clock.callLater(self._timeout, self._timed_out, timed)
 
     def _timed_out(self, what: str) -> None:
         self._timer = None
         self._fail(CommandTimeout(what, self._timeout, self.address))
 
     def _fail(self, error: Exception) -> None:
-        self._move(StreamState.FAILED)
-        self._stop_timer()
+        self._conn.fail(error)
+        self._failed(Failed(error))
+
+    def _failed(self, event: Failed) -> None:
+        self._sync_timer()
         if not self.established.called:
-            self.established.errback(error)
+            self.established.errback(event.error)
         if self.transport is not None:
             _abort_transport(self.transport)
 
     def connectionMade(self) -> None:
         assert self.transport is not None
-        if self._hello is None:  # a FORWARD connection from the router
-            self._move(StreamState.WAITING_PEER)
-            self._decoder.expect_peer_line()
-            self._start_timer("the peer line of a forwarded stream")
-            return
-        self._move(StreamState.HELLO)
-        self._start_timer("HELLO VERSION")
-        self.transport.write(self._hello.encode())
+        data = self._conn.start()
+        self._sync_timer()
+        if data:
+            self.transport.write(data)
 
     def dataReceived(self, data: bytes) -> None:
         if self._user is not None:  # relaying (transport could not be swapped)
             self._user.dataReceived(data)
             return
-        self._decoder.receive_data(data)
-        while self._user is None and self._state not in (StreamState.FAILED, StreamState.CANCELLED):
-            try:
-                event = self._decoder.next_event()
-            except SAMProtocolError as e:
-                self._fail(e)
-                return
-            if event is codec.NEED_DATA:
-                return
-            self._handle(event)
+        self._conn.receive_data(data)
+        while self._user is None and (event := self._conn.next_event()) is not codec.NEED_DATA:
+            self._sync_timer()
+            _STREAM_HANDLERS[type(event)](self, event)
 
-    def _handle(self, event: object) -> None:
+    def _write(self, event: Pinged | Sent) -> None:
         assert self.transport is not None
-        if isinstance(event, codec.Ping) and self._state in (StreamState.HELLO, StreamState.STREAM):
-            self._pings += 1
-            if self._pings > MAX_DATA_PINGS:
-                self._fail(SAMProtocolError(f"more than {MAX_DATA_PINGS} PINGs before the stream was set up"))
-                return
-            self.transport.write(codec.pong(event.text).encode())
-            return
-        if isinstance(event, codec.PeerLine):
-            self._stop_timer()
-            try:
-                dest = Destination.from_base64(event.destination)
-            except TxI2PError as e:
-                self._fail(SAMProtocolError(f"the router named a bad peer: {e}"))
-                return
-            self._peer = I2PAddress(dest, port=event.port("FROM_PORT"))
-            self.to_port = event.port("TO_PORT")
-            self._establish()
-            return
-        if not isinstance(event, codec.Reply):
-            self._fail(SAMProtocolError(f"unexpected {event!r} on a data connection"))
-            return
-        if self._state == StreamState.HELLO:
-            assert self._hello is not None
-            try:
-                check_reply(self._hello, event, _DEFAULT_ERROR_REPLIES)
-                event.without_secrets(self._hello.secrets).raise_for_result("HELLO VERSION")
-                check_version(event, self._hello)
-            except (SAMError, SAMProtocolError) as e:
-                self._fail(e)
-                return
-            assert self._stream_command is not None
-            self._move(StreamState.STREAM)
-            self._start_timer(self._stream_command.name)
-            self.transport.write(self._stream_command.encode())
-        elif self._state == StreamState.STREAM:
-            assert self._stream_command is not None
-            try:
-                check_reply(self._stream_command, event, _DEFAULT_ERROR_REPLIES)
-                event.raise_for_result(self._stream_command.name)
-            except (SAMError, SAMProtocolError) as e:
-                self._fail(e)
-                return
-            self._stop_timer()
-            if self._stream_command.action == "ACCEPT":
-                self._move(StreamState.WAITING_PEER)
-                self._decoder.expect_peer_line()
-                if self.on_acknowledged is not None:
-                    self.on_acknowledged()
-            elif self._stream_command.action == "FORWARD":
-                self._move(StreamState.FORWARDING)  # idles; the router connects to us
-                self.established.callback(None)  # type: ignore[arg-type]
-            else:
-                self._establish()
-        else:
-            self._fail(SAMProtocolError(f"unexpected {event!r} on a data connection"))
+        self.transport.write(event.data)
 
-    def _establish(self) -> None:
-        assert self.transport is not None and self._peer is not None
-        self._move(StreamState.ESTABLISHED)
-        factory = self._factory if self._route is None else self._route(self.to_port)
-        if factory is None:
-            self._fail(StreamRejected(f"no listener for I2P port {self.to_port}"))
+    def _accepted(self, event: Accepted) -> None:
+        if self.on_acknowledged is not None:
+            self.on_acknowledged()
+
+    def _forwarding(self, event: Forwarding) -> None:
+        self.established.callback(None)  # type: ignore[arg-type]  # idles; the router connects to us
+
+    def _peer_named(self, event: PeerNamed) -> None:
+        try:
+            dest = Destination.from_base64(event.line.destination)
+        except TxI2PError as e:
+            self._fail(SAMProtocolError(f"the router named a bad peer: {e}"))
             return
-        user = factory.buildProtocol(self._peer)
+        self._peer = I2PAddress(dest, port=event.line.port("FROM_PORT"))
+        self.to_port = event.line.port("TO_PORT")
+        self._conn.establish()
+        self._sync_timer()
+        self._establish()
+
+    def _establish(self, event: Connected | None = None) -> None:
+        assert self.transport is not None and self._peer is not None
+        factory = self._factory if self._route is None else self._route(self.to_port)
+        user = None if factory is None else factory.buildProtocol(self._peer)
         if user is None:
-            self._fail(StreamRejected("the protocol factory refused the connection"))
+            self._fail(StreamRejected(f"no listener for I2P port {self.to_port}" if factory is None
+                                      else "the protocol factory refused the connection"))
             return
         self._user = user
-        leftover = self._decoder.take_remaining()
+        leftover = self._conn.decoder.take_remaining()
         wrapped = I2PStreamTransport(self.transport, self._host, self._peer,
                                      tls_client=not self.is_incoming)
         if getattr(self.transport, "protocol", None) is self:
@@ -743,18 +670,20 @@ class SAMStreamProtocol(Protocol):
             user.dataReceived(leftover)
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError("closed"))) -> None:
-        self._stop_timer()
+        _stop(self._timer)
         if self._user is not None:  # relaying
             self._user.connectionLost(reason)
             if self._on_lost is not None:
                 self._on_lost(reason)
             return
+        was = self.state
+        self._conn.closed()
         if not self.established.called:
             what = {
                 StreamState.HELLO: "before HELLO was answered",
                 StreamState.STREAM: f"before {self._stream_command.name if self._stream_command else 'STREAM'} was answered",
                 StreamState.WAITING_PEER: "while waiting for a peer",
-            }.get(self._state, "")
+            }.get(was, "")
             self.established.errback(
                 SAMConnectionLost(
                     f"the SAM bridge at {self.address} closed the data connection {what}: "
@@ -763,5 +692,15 @@ class SAMStreamProtocol(Protocol):
             )
 
     def __repr__(self) -> str:
-        return f"<SAMStreamProtocol {self._state} {self._host!r}>"
+        return f"<SAMStreamProtocol {self.state} {self._host!r}>"
 
+
+_STREAM_HANDLERS: Mapping[type, Callable[[SAMStreamProtocol, Any], None]] = MappingProxyType({
+    Pinged: SAMStreamProtocol._write,
+    Sent: SAMStreamProtocol._write,
+    Connected: SAMStreamProtocol._establish,
+    Accepted: SAMStreamProtocol._accepted,
+    Forwarding: SAMStreamProtocol._forwarding,
+    PeerNamed: SAMStreamProtocol._peer_named,
+    Failed: SAMStreamProtocol._failed,
+})

@@ -47,11 +47,11 @@ def transitions(table: Mapping[tuple[S, type], S]) -> MappingProxyType[tuple[S, 
 
 
 def targets(table: Mapping[tuple[S, type], S]) -> MappingProxyType[S, frozenset[S]]:
-    """The ``state -> states it may move to`` view of an event-keyed *table*."""
+    """The ``state -> other states it may move to`` view of an event-keyed *table*."""
     found: dict[S, set[S]] = {}
     for (state, _event), to in table.items():
-        found.setdefault(state, set()).add(to)
         found.setdefault(to, set())
+        found.setdefault(state, set()).update({to} - {state})
     return moves(found)
 
 
