@@ -1,16 +1,21 @@
-"""SAM over Twisted: the control channel and the data channel.
+"""SAM over Twisted: thin adapters over the sans-I/O control and data channels.
 
-:class:`SAMControlProtocol` holds one control connection (a session's, or
-a short-lived one for lookups): HELLO, then commands one at a time, each
-with its own :class:`~twisted.internet.defer.Deferred` and timeout.
+:class:`SAMControlProtocol` drives a :class:`~txi2p.sam.control.ControlConnection`
+(a session's control connection, or a short-lived one for lookups): HELLO,
+then commands one at a time, each with its own
+:class:`~twisted.internet.defer.Deferred` and timeout.
 
-:class:`SAMStreamProtocol` is a data connection: HELLO, then ``STREAM
-CONNECT`` or ``STREAM ACCEPT`` (or a connection the router opened to us
-for ``STREAM FORWARD``).  Once the router says OK — and, for ACCEPT, names
-the peer — the socket is handed to the user's protocol: the TCP
-transport's ``protocol`` is replaced, so the user's ``dataReceived`` gets
-the socket's reads as they come, unbuffered (through ``_ProtocolTap``'s one
-call where the session watches for the close).
+:class:`SAMStreamProtocol` drives a :class:`~txi2p.sam.data.DataConnection`:
+HELLO, then ``STREAM CONNECT`` or ``STREAM ACCEPT`` (or a connection the
+router opened to us for ``STREAM FORWARD``).  Once the router says OK —
+and, for ACCEPT, names the peer — the socket is handed to the user's
+protocol: the TCP transport's ``protocol`` is replaced, so the user's
+``dataReceived`` gets the socket's reads as they come, unbuffered (through
+``_ProtocolTap``'s one call where the session watches for the close;
+:mod:`txi2p.handoff`).
+
+What a line means and which state comes next is the sans-I/O side's;
+writes, timers, queues, Deferreds and flow control are this module's.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from twisted.internet.interfaces import IDelayedCall, IProtocol, IProtocolFactor
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import directlyProvides, providedBy
 
 from txi2p.address import Destination, I2PAddress
 from txi2p.errors import (
@@ -37,6 +41,8 @@ from txi2p.errors import (
     StreamRejected,
     TxI2PError,
 )
+from txi2p.handoff import I2PStreamTransport, _ProtocolTap, close_after_flush
+from txi2p.handoff import _abort_transport as _abort_transport
 from txi2p.sam import codec
 from txi2p.sam.control import (
     MAX_UNSOLICITED_LOGGED,
@@ -49,9 +55,7 @@ from txi2p.sam.control import (
     Unsolicited,
 )
 from txi2p.sam.data import (
-    MAX_DATA_PINGS as MAX_DATA_PINGS,
-)
-from txi2p.sam.data import (
+    MAX_DATA_PINGS,
     STREAM_MOVES,
     Accepted,
     Connected,
@@ -62,8 +66,12 @@ from txi2p.sam.data import (
 )
 from txi2p.sam.dialect import SAMDialect
 from txi2p.sam.events import Failed, Pinged, Sent
+from txi2p.timeouts import Timeouts
 
 __all__ = [
+    "MAX_DATA_PINGS",
+    "MAX_QUEUED",
+    "MAX_UNSOLICITED_LOGGED",
     "I2PStreamTransport",
     "SAMControlProtocol",
     "SAMStreamProtocol",
@@ -75,28 +83,6 @@ _log = Logger()
 
 #: Commands that may wait on one control connection (beyond it, a command fails at once).
 MAX_QUEUED = 1024
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Seconds each kind of SAM command may take before it fails.
-
-    A router can leave a command unanswered forever (i2pd does, for a
-    ``SESSION ADD`` without ``FROM_PORT``), so every command has one.
-    """
-
-    #: TCP connection to the SAM bridge.
-    connect: float = 10.0
-    #: ``HELLO`` and ordinary commands (lookups, DEST GENERATE, ...).
-    command: float = 30.0
-    #: ``SESSION CREATE`` (i2pd answers only after a 20 s readiness check).
-    session_create: float = 60.0
-    #: ``STREAM CONNECT`` (includes the router's lease set lookup).  Longer
-    #: than the routers' own connect timeout (Java I2P: 60 s), so that their
-    #: answer (``CANT_REACH_PEER``) comes first.
-    stream_connect: float = 90.0
-    #: Interval between keep-alive PINGs (routers that support them), or 0.
-    keepalive: float = 60.0
 
 
 @dataclass
@@ -134,7 +120,6 @@ class SAMControlProtocol(Protocol):
         timeouts: Timeouts | None = None,
     ) -> None:
         self._clock = clock
-        self._hello = hello
         self.address = address
         self.timeouts = timeouts or Timeouts()
         self._conn = ControlConnection(hello)
@@ -257,7 +242,7 @@ class SAMControlProtocol(Protocol):
         register = getattr(self.transport, "registerProducer", None)
         if register is not None:
             register(self, True)
-        self._send(_Pending(self._hello, self.ready, self.timeouts.command))
+        self._send(_Pending(self._conn.hello, self.ready, self.timeouts.command))
 
     # ------------------------------------------------------------ flow control
 
@@ -407,98 +392,7 @@ def _stop(timer: IDelayedCall | None) -> None:
         timer.cancel()
 
 
-def _abort_transport(transport: Any) -> None:
-    abort = getattr(transport, "abortConnection", None)
-    if abort is not None:
-        abort()
-    else:
-        transport.loseConnection()
-
-
-class I2PStreamTransport:
-    """The transport a user's protocol sees on an I2P stream.
-
-    Everything is the TCP transport's own (``write`` is the very same
-    bound method), except ``getHost()``/``getPeer()``, which return
-    :class:`~txi2p.address.I2PAddress` objects, and ``startTLS()``, whose
-    default side follows the I2P stream, not the TCP connection: every
-    SAM data connection is a TCP client, but on an accepted I2P stream we
-    are the server.
-    """
-
-    def __init__(self, transport: Any, host: I2PAddress, peer: I2PAddress,
-                 tls_client: bool | None = None) -> None:
-        self._transport = transport
-        self._host = host
-        self._peer = peer
-        self._flip_tls = (tls_client is not None
-                          and getattr(transport, "_tlsClientDefault", tls_client) != tls_client)
-        self.write = transport.write
-        self.writeSequence = transport.writeSequence
-        directlyProvides(self, providedBy(transport))
-
-    def getHost(self) -> I2PAddress:
-        return self._host
-
-    def getPeer(self) -> I2PAddress:
-        return self._peer
-
-    def startTLS(self, contextFactory: Any, normal: bool = True) -> None:
-        """Start TLS as the client of a stream we opened, the server of one we accepted."""
-        self._transport.startTLS(contextFactory, normal != self._flip_tls)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-    def __repr__(self) -> str:
-        return f"<I2PStreamTransport {self._host!r} <-> {self._peer!r}>"
-
-
-def close_after_flush(transport: Any, half: bool = False) -> None:
-    """Close (or half-close) *transport* once what it buffers is written.
-
-    Its producer is unregistered first: a TCP transport whose streaming
-    producer is paused resumes it when its buffer drains, instead of
-    closing, and the connection would stay open forever.
-    """
-    if getattr(transport, "producer", None) is not None:
-        transport.unregisterProducer()
-    if half:
-        transport.loseWriteConnection()
-    else:
-        transport.loseConnection()
-
-
-class _ProtocolTap:
-    """Takes the user protocol's place on the TCP transport to see the close.
-
-    Bytes go to the user's ``dataReceived`` as it is *now*, looked up at
-    each read: a protocol may rebind it on itself to hand the connection
-    on (Foolscap's negotiation does, to its broker), and a method bound
-    once would keep feeding the old one.
-    """
-
-    def __init__(self, user: IProtocol, on_lost: Callable[[Failure], None]) -> None:
-        self._user = user
-        self._on_lost = on_lost
-        directlyProvides(self, providedBy(user))
-
-    def dataReceived(self, data: bytes) -> None:
-        self._user.dataReceived(data)
-
-    def connectionLost(self, reason: Failure) -> None:
-        try:
-            self._user.connectionLost(reason)
-        finally:
-            self._on_lost(reason)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._user, name)
-
-
-#: The data channel's moves as ``state -> states`` (the table is
-#: :data:`txi2p.sam.data.STREAM_TRANSITIONS`, keyed by event).
-_STREAM_TRANSITIONS = STREAM_MOVES
+_STREAM_TRANSITIONS = STREAM_MOVES  # state -> states; the table is txi2p.sam.data's
 
 
 class SAMStreamProtocol(Protocol):
@@ -542,7 +436,6 @@ class SAMStreamProtocol(Protocol):
     ) -> None:
         self._clock = clock
         self._conn = DataConnection(hello, stream_command)
-        self._stream_command = stream_command
         self._factory = factory
         self._host = host
         self._peer = peer
@@ -566,12 +459,12 @@ class SAMStreamProtocol(Protocol):
     @property
     def is_incoming(self) -> bool:
         """True for a stream a peer opened to us (ACCEPT or FORWARD)."""
-        return self._stream_command is None or self._stream_command.action != "CONNECT"
+        return self._conn.stream_command is None or self._conn.stream_command.action != "CONNECT"
 
     @property
     def is_accept(self) -> bool:
         """True for a STREAM ACCEPT connection."""
-        return self._stream_command is not None and self._stream_command.action == "ACCEPT"
+        return self._conn.stream_command is not None and self._conn.stream_command.action == "ACCEPT"
 
     @property
     def accepting(self) -> bool:
@@ -648,13 +541,19 @@ class SAMStreamProtocol(Protocol):
         self._sync_timer()
         self._establish()
 
-    def _establish(self, event: Connected | None = None) -> None:
-        assert self.transport is not None and self._peer is not None
+    def _user_protocol(self) -> IProtocol | None:
+        """The user's protocol for this stream (None: the stream failed, rejected)."""
+        assert self._peer is not None
         factory = self._factory if self._route is None else self._route(self.to_port)
         user = None if factory is None else factory.buildProtocol(self._peer)
         if user is None:
             self._fail(StreamRejected(f"no listener for I2P port {self.to_port}" if factory is None
                                       else "the protocol factory refused the connection"))
+        return user
+
+    def _establish(self, event: Connected | None = None) -> None:
+        assert self.transport is not None and self._peer is not None
+        if (user := self._user_protocol()) is None:
             return
         self._user = user
         leftover = self._conn.decoder.take_remaining()
@@ -676,20 +575,12 @@ class SAMStreamProtocol(Protocol):
             if self._on_lost is not None:
                 self._on_lost(reason)
             return
-        was = self.state
+        what = self._conn.waiting_for
         self._conn.closed()
         if not self.established.called:
-            what = {
-                StreamState.HELLO: "before HELLO was answered",
-                StreamState.STREAM: f"before {self._stream_command.name if self._stream_command else 'STREAM'} was answered",
-                StreamState.WAITING_PEER: "while waiting for a peer",
-            }.get(was, "")
-            self.established.errback(
-                SAMConnectionLost(
-                    f"the SAM bridge at {self.address} closed the data connection {what}: "
-                    f"{reason.getErrorMessage()}".rstrip(": ")
-                )
-            )
+            self.established.errback(SAMConnectionLost(
+                f"the SAM bridge at {self.address} closed the data connection {what}: "
+                f"{reason.getErrorMessage()}".rstrip(": ")))
 
     def __repr__(self) -> str:
         return f"<SAMStreamProtocol {self.state} {self._host!r}>"

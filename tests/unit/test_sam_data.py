@@ -211,3 +211,14 @@ def test_hello_and_stream_command_come_together():
 def test_the_table_is_read_only():
     with pytest.raises(TypeError):
         STREAM_TRANSITIONS[(S.NEW, Sent)] = S.FAILED  # type: ignore[index]
+
+
+def test_what_a_connection_waits_for_in_words():
+    conn = connection(codec.stream_connect("s", DEST))
+    assert conn.waiting_for == "before HELLO was answered"
+    events(conn, HELLO_OK)
+    assert conn.waiting_for == "before STREAM CONNECT was answered"
+    assert forwarded_connection().waiting_for == ""
+    accepting = connection(codec.stream_accept("s"))
+    events(accepting, HELLO_OK + STREAM_OK)
+    assert accepting.waiting_for == "while waiting for a peer"

@@ -172,6 +172,16 @@ class DataConnection:
         command = self.on_wire
         return None if command is None else command.name
 
+    @property
+    def waiting_for(self) -> str:
+        """What the connection waits for, in words, for a message ("" if nothing)."""
+        if self.state is _S.WAITING_PEER:
+            return "while waiting for a peer"
+        command = self.on_wire
+        if command is None:
+            return ""
+        return f"before {'HELLO' if command is self.hello else command.name} was answered"
+
     # ------------------------------------------------------------ local
 
     def start(self) -> bytes:
