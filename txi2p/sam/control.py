@@ -13,14 +13,15 @@ This module imports no Twisted.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from txi2p.errors import SAMError, SAMProtocolError
 from txi2p.sam import codec
 from txi2p.sam.dialect import SAMDialect
-from txi2p.sam.events import Closed, Failed, Pinged, Sent
+from txi2p.sam.events import Channel, Closed, Failed, Pinged, Sent
 from txi2p.sam.replies import check_reply, check_version
-from txi2p.states import State, fire, transitions
+from txi2p.states import State, transitions
 
 __all__ = [
     "CONTROL_TRANSITIONS",
@@ -118,7 +119,7 @@ CONTROL_TRANSITIONS = transitions({
 })
 
 
-class ControlConnection:
+class ControlConnection(Channel[ControlState]):
     """One SAM control connection's protocol state, without I/O.
 
     :param hello: the HELLO command it opens with.
@@ -128,10 +129,9 @@ class ControlConnection:
     """
 
     def __init__(self, hello: codec.Command) -> None:
+        super().__init__(ControlState.NEW)
         self.hello = hello
         self.dialect: SAMDialect | None = None
-        self.state = ControlState.NEW
-        self.decoder = codec.SAMDecoder()
         self._on_wire: codec.Command | None = None
         self._expects_pong = False
         self._unsolicited = 0
@@ -146,8 +146,13 @@ class ControlConnection:
         """The command whose reply is awaited, if any."""
         return self._on_wire
 
-    def _fire(self, event: object) -> None:
-        self.state = fire(CONTROL_TRANSITIONS, "a SAM control connection", self.state, type(event))
+    owner = "a SAM control connection"
+
+    def _transitions(self) -> Mapping[tuple[ControlState, type], ControlState]:
+        return CONTROL_TRANSITIONS
+
+    def _done(self) -> bool:
+        return not self.open
 
     # ------------------------------------------------------------ local
 
@@ -172,30 +177,8 @@ class ControlConnection:
 
     # ------------------------------------------------------------ received
 
-    def receive_data(self, data: bytes) -> None:
-        """Take bytes received from the bridge."""
-        self.decoder.receive_data(data)
-
-    def next_event(self) -> object:
-        """What the next received line means, or :data:`~txi2p.sam.codec.NEED_DATA`.
-
-        Returns :class:`Ready`, :class:`Answered`, :class:`Refused`,
-        :class:`~txi2p.sam.events.Pinged`, :class:`PacketReceived`,
-        :class:`Unsolicited` or :class:`~txi2p.sam.events.Failed` (after
-        which the connection is in state ERROR and yields nothing more).
-        """
-        if not self.open:
-            return codec.NEED_DATA
-        try:
-            line = self.decoder.next_event()
-        except SAMProtocolError as e:
-            event: object = Failed(e, garbage=True)
-        else:
-            if line is codec.NEED_DATA:
-                return line
-            event = self._meaning(line)
-        self._fire(event)
-        return event
+    # what next_event returns: Ready, Answered, Refused, Pinged,
+    # PacketReceived, Unsolicited or Failed (then state ERROR, nothing more)
 
     def _meaning(self, line: object) -> object:
         if isinstance(line, codec.Ping):  # text checked printable and bounded by the codec

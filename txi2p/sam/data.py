@@ -13,15 +13,16 @@ move not in it is a txi2p bug.  This module imports no Twisted.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from txi2p.errors import SAMError, SAMProtocolError
 from txi2p.sam import codec
 from txi2p.sam.dialect import SAMDialect
-from txi2p.sam.events import Cancelled, Closed, Failed, Pinged, Sent
+from txi2p.sam.events import Cancelled, Channel, Closed, Failed, Pinged, Sent
 from txi2p.sam.replies import check_reply, check_version
-from txi2p.states import State, fire, targets, transitions
+from txi2p.states import State, targets, transitions
 
 __all__ = [
     "MAX_DATA_PINGS",
@@ -133,7 +134,7 @@ STREAM_MOVES = targets(STREAM_TRANSITIONS)
 _DONE = frozenset({_S.ESTABLISHED, _S.CANCELLED, _S.FAILED})
 
 
-class DataConnection:
+class DataConnection(Channel[StreamState]):
     """One SAM data connection's protocol state until its stream is set up, without I/O.
 
     :param hello: the HELLO command, or None for a connection the router
@@ -145,19 +146,18 @@ class DataConnection:
     def __init__(self, hello: codec.Command | None, stream_command: codec.Command | None) -> None:
         if (hello is None) != (stream_command is None):
             raise ValueError("a data connection has both HELLO and a STREAM command, or neither")
+        super().__init__(StreamState.NEW)
         self.hello = hello
         self.stream_command = stream_command
-        self.state = StreamState.NEW
-        self.decoder = codec.SAMDecoder()
         self._pings = 0
 
-    def _fire(self, event: object) -> None:
-        to = fire(STREAM_TRANSITIONS, "a SAM data connection", self.state, type(event))
-        if to is not self.state:
-            self._move(to)
+    owner = "a SAM data connection"
 
-    def _move(self, to: StreamState) -> None:
-        self.state = to
+    def _transitions(self) -> Mapping[tuple[StreamState, type], StreamState]:
+        return STREAM_TRANSITIONS
+
+    def _done(self) -> bool:
+        return self.state in _DONE
 
     @property
     def on_wire(self) -> codec.Command | None:
@@ -213,34 +213,10 @@ class DataConnection:
 
     # ------------------------------------------------------------ received
 
-    def receive_data(self, data: bytes) -> None:
-        """Take bytes received from the bridge."""
-        self.decoder.receive_data(data)
-
-    def next_event(self) -> object:
-        """What the next received line means, or :data:`~txi2p.sam.codec.NEED_DATA`.
-
-        Returns :class:`~txi2p.sam.events.Pinged`,
-        :class:`~txi2p.sam.events.Sent` (HELLO was answered: the STREAM
-        command is to be written), :class:`Connected`, :class:`Accepted`,
-        :class:`Forwarding`, :class:`PeerNamed` or
-        :class:`~txi2p.sam.events.Failed`.  Once the stream is set up,
-        the bytes left belong to the user (:meth:`SAMDecoder.take_remaining`).
-        """
-        if self.state in _DONE:
-            return codec.NEED_DATA
-        try:
-            line = self.decoder.next_event()
-        except SAMProtocolError as e:
-            event: object = Failed(e, garbage=True)
-        else:
-            if line is codec.NEED_DATA:
-                return line
-            event = self._meaning(line)
-        self._fire(event)
-        if isinstance(event, Accepted):
-            self.decoder.expect_peer_line()
-        return event
+    # what next_event returns: Pinged, Sent (HELLO was answered: write the
+    # STREAM command), Connected, Accepted, Forwarding, PeerNamed or Failed.
+    # Once the stream is set up, the bytes left are the user's
+    # (decoder.take_remaining()).
 
     def _meaning(self, line: object) -> object:
         command = self.on_wire
@@ -265,6 +241,8 @@ class DataConnection:
             check_version(reply, command)
             assert self.stream_command is not None
             return Sent(self.stream_command)
+        if command.action == "ACCEPT":
+            self.decoder.expect_peer_line()
         return _STREAM_OK[command.action or ""]()
 
     def __repr__(self) -> str:
