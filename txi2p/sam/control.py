@@ -7,7 +7,8 @@ what the bridge sent, and :meth:`~ControlConnection.next_event` says what
 it meant, each reply checked against the command it answers
 (:mod:`txi2p.sam.replies`).  The moves are those of
 :data:`CONTROL_TRANSITIONS`, keyed by state and event type; a move not
-in it is a txi2p bug.  Timers, queues and sockets are the driver's.
+in it is a txi2p bug.  Timers, queues and sockets are the driver's
+(``examples/sans_io_lookup.py`` drives one over a blocking socket).
 This module imports no Twisted.
 """
 
