@@ -1,16 +1,21 @@
-"""SAM over Twisted: the control channel and the data channel.
+"""SAM over Twisted: thin adapters over the sans-I/O control and data channels.
 
-:class:`SAMControlProtocol` holds one control connection (a session's, or
-a short-lived one for lookups): HELLO, then commands one at a time, each
-with its own :class:`~twisted.internet.defer.Deferred` and timeout.
+:class:`SAMControlProtocol` drives a :class:`~txi2p.sam.control.ControlConnection`
+(a session's control connection, or a short-lived one for lookups): HELLO,
+then commands one at a time, each with its own
+:class:`~twisted.internet.defer.Deferred` and timeout.
 
-:class:`SAMStreamProtocol` is a data connection: HELLO, then ``STREAM
-CONNECT`` or ``STREAM ACCEPT`` (or a connection the router opened to us
-for ``STREAM FORWARD``).  Once the router says OK — and, for ACCEPT, names
-the peer — the socket is handed to the user's protocol: the TCP
-transport's ``protocol`` is replaced, so the user's ``dataReceived`` gets
-the socket's reads as they come, unbuffered (through ``_ProtocolTap``'s one
-call where the session watches for the close).
+:class:`SAMStreamProtocol` drives a :class:`~txi2p.sam.data.DataConnection`:
+HELLO, then ``STREAM CONNECT`` or ``STREAM ACCEPT`` (or a connection the
+router opened to us for ``STREAM FORWARD``).  Once the router says OK —
+and, for ACCEPT, names the peer — the socket is handed to the user's
+protocol: the TCP transport's ``protocol`` is replaced, so the user's
+``dataReceived`` gets the socket's reads as they come, unbuffered (through
+``_ProtocolTap``'s one call where the session watches for the close;
+:mod:`txi2p.handoff`).
+
+What a line means and which state comes next is the sans-I/O side's;
+writes, timers, queues, Deferreds and flow control are this module's.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, cast
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -25,7 +31,6 @@ from twisted.internet.interfaces import IDelayedCall, IProtocol, IProtocolFactor
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import directlyProvides, providedBy
 
 from txi2p.address import Destination, I2PAddress
 from txi2p.errors import (
@@ -36,12 +41,37 @@ from txi2p.errors import (
     StreamRejected,
     TxI2PError,
 )
+from txi2p.handoff import I2PStreamTransport, _ProtocolTap, close_after_flush
+from txi2p.handoff import _abort_transport as _abort_transport
 from txi2p.sam import codec
+from txi2p.sam.control import (
+    MAX_UNSOLICITED_LOGGED,
+    Answered,
+    ControlConnection,
+    ControlState,
+    PacketReceived,
+    Ready,
+    Refused,
+    Unsolicited,
+)
+from txi2p.sam.data import (
+    MAX_DATA_PINGS,
+    STREAM_MOVES,
+    Accepted,
+    Connected,
+    DataConnection,
+    Forwarding,
+    PeerNamed,
+    StreamState,
+)
 from txi2p.sam.dialect import SAMDialect
-from txi2p.sam.replies import check_reply, check_version
-from txi2p.states import State, checked_move, moves
+from txi2p.sam.events import Failed, Pinged, Sent
+from txi2p.timeouts import Timeouts
 
 __all__ = [
+    "MAX_DATA_PINGS",
+    "MAX_QUEUED",
+    "MAX_UNSOLICITED_LOGGED",
     "I2PStreamTransport",
     "SAMControlProtocol",
     "SAMStreamProtocol",
@@ -54,38 +84,6 @@ _log = Logger()
 #: Commands that may wait on one control connection (beyond it, a command fails at once).
 MAX_QUEUED = 1024
 
-#: Unsolicited replies logged per connection (more are dropped silently).
-MAX_UNSOLICITED_LOGGED = 10
-
-#: PINGs a data connection answers before its stream is set up.
-MAX_DATA_PINGS = 64
-
-#: The reply kinds any command may be answered with as an error, until HELLO
-#: has named the dialect.
-_DEFAULT_ERROR_REPLIES = SAMDialect().error_replies
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Seconds each kind of SAM command may take before it fails.
-
-    A router can leave a command unanswered forever (i2pd does, for a
-    ``SESSION ADD`` without ``FROM_PORT``), so every command has one.
-    """
-
-    #: TCP connection to the SAM bridge.
-    connect: float = 10.0
-    #: ``HELLO`` and ordinary commands (lookups, DEST GENERATE, ...).
-    command: float = 30.0
-    #: ``SESSION CREATE`` (i2pd answers only after a 20 s readiness check).
-    session_create: float = 60.0
-    #: ``STREAM CONNECT`` (includes the router's lease set lookup).  Longer
-    #: than the routers' own connect timeout (Java I2P: 60 s), so that their
-    #: answer (``CANT_REACH_PEER``) comes first.
-    stream_connect: float = 90.0
-    #: Interval between keep-alive PINGs (routers that support them), or 0.
-    keepalive: float = 60.0
-
 
 @dataclass
 class _Pending:
@@ -94,11 +92,14 @@ class _Pending:
     timeout: float
     expects_pong: bool = False
     timer: IDelayedCall | None = field(default=None, repr=False)
-    sent: bool = False
 
 
 class SAMControlProtocol(Protocol):
     """A SAM control connection: a queue of commands, one on the wire at a time.
+
+    The Twisted side of a :class:`~txi2p.sam.control.ControlConnection`,
+    which decides what each line means and which state comes next; this
+    class writes, times, queues and fires Deferreds.
 
     :param clock: the reactor (for timeouts).
     :param hello: the HELLO command to open with.
@@ -106,7 +107,6 @@ class SAMControlProtocol(Protocol):
     :param timeouts: command timeouts.
 
     :ivar ready: fires with the :class:`SAMDialect` once HELLO succeeded.
-    :ivar dialect: the dialect, once known.
     :ivar on_packet: called with each :class:`~txi2p.sam.codec.Packet`
         received on this connection (DATAGRAM/RAW RECEIVED).
     :ivar on_close: called once with the reason when the connection ends.
@@ -120,19 +120,31 @@ class SAMControlProtocol(Protocol):
         timeouts: Timeouts | None = None,
     ) -> None:
         self._clock = clock
-        self._hello = hello
         self.address = address
         self.timeouts = timeouts or Timeouts()
-        self._decoder = codec.SAMDecoder()
+        self._conn = ControlConnection(hello)
         self._queue: deque[_Pending] = deque()
-        self._closed: Failure | None = None
+        self._current: _Pending | None = None
+        self._reason: Failure | None = None
         self._keepalive: IDelayedCall | None = None
-        self.dialect: SAMDialect | None = None
         self.ready: Deferred[SAMDialect] = Deferred()
         self.on_packet: Callable[[codec.Packet], None] | None = None
         self.on_close: Callable[[Failure], None] | None = None
-        self._unsolicited = 0
         self._writes_blocked = False
+
+    @property
+    def state(self) -> ControlState:
+        """Where the connection is (see :data:`~txi2p.sam.control.CONTROL_TRANSITIONS`)."""
+        return self._conn.state
+
+    @property
+    def dialect(self) -> SAMDialect | None:
+        """The dialect, once known (the bridge replaces it with what it learned)."""
+        return self._conn.dialect
+
+    @dialect.setter
+    def dialect(self, dialect: SAMDialect | None) -> None:
+        self._conn.dialect = dialect
 
     # ------------------------------------------------------------ commands
 
@@ -150,7 +162,7 @@ class SAMControlProtocol(Protocol):
 
     def send_packet(self, command: codec.Command) -> None:
         """Write a command that gets no reply (DATAGRAM SEND / RAW SEND)."""
-        if self._closed is not None:
+        if not self._conn.open:
             raise SAMConnectionLost(f"the SAM connection to {self.address} is closed")
         if self.transport is None:
             raise SAMConnectionLost(f"not connected to the SAM bridge at {self.address}")
@@ -169,45 +181,40 @@ class SAMControlProtocol(Protocol):
 
     def _enqueue(self, command: codec.Command, timeout: float, expects_pong: bool = False) -> Deferred[Any]:
         pending = _Pending(command, Deferred(lambda d: self._cancel(pending)), timeout, expects_pong)
-        if self._closed is not None:
-            pending.deferred.errback(self._lost_error(self._closed))
-            return pending.deferred
-        if len(self._queue) >= MAX_QUEUED:
+        if not self._conn.open:
+            pending.deferred.errback(self._lost_error())
+        elif len(self._queue) + (self._current is not None) >= MAX_QUEUED:
             pending.deferred.errback(TxI2PError(
                 f"{command.name}: {MAX_QUEUED} commands already wait on the SAM connection to "
                 f"{self.address}; is the bridge answering?"))
-            return pending.deferred
-        self._queue.append(pending)
-        self._send_next()
+        else:
+            self._queue.append(pending)
+            self._send_next()
         return pending.deferred
 
     def _cancel(self, pending: _Pending) -> None:
-        if pending.timer is not None and pending.timer.active():
-            pending.timer.cancel()
-        if not pending.sent:
-            try:
+        _stop(pending.timer)
+        if pending is not self._current:
+            if pending in self._queue:
                 self._queue.remove(pending)
-            except ValueError:
-                pass
-        else:
-            # Its reply will still come and must not be taken for the
-            # next command's: the connection's state is now unknown.
-            self._abort(SAMConnectionLost(
-                f"{pending.command.name} was cancelled after it was sent; "
-                f"the connection to {self.address} was closed"))
+            return
+        # Its reply will still come and must not be taken for the
+        # next command's: the connection's state is now unknown.
+        self._abort(SAMConnectionLost(
+            f"{pending.command.name} was cancelled after it was sent; "
+            f"the connection to {self.address} was closed"))
 
     def _send_next(self) -> None:
-        if not self._queue or self.transport is None or self._closed is not None:
-            return
-        head = self._queue[0]
-        if head.sent:
-            return
-        if head.command is not self._hello and self.dialect is None:
-            return  # HELLO first
-        head.sent = True
-        head.timer = self._clock.callLater(head.timeout, self._timed_out, head)
-        _log.debug("SAM {address} <- {command!r}", address=self.address, command=head.command)
-        self.transport.write(head.command.encode())
+        if self._queue and self.transport is not None and self._conn.state is ControlState.READY:
+            self._send(self._queue.popleft())
+
+    def _send(self, pending: _Pending) -> None:
+        assert self.transport is not None
+        data = self._conn.send(pending.command, pending.expects_pong)
+        self._current = pending
+        pending.timer = self._clock.callLater(pending.timeout, self._timed_out, pending)
+        _log.debug("SAM {address} <- {command!r}", address=self.address, command=pending.command)
+        self.transport.write(data)
 
     def _timed_out(self, pending: _Pending) -> None:
         pending.timer = None
@@ -217,11 +224,15 @@ class SAMControlProtocol(Protocol):
 
     def _abort(self, error: Exception) -> None:
         """Fail everything and close: used when the connection's state is unknown."""
-        if self._closed is None:
-            self._closed = Failure(error)
-        self._fail_all(self._closed)
+        self._conn.fail(error)
+        self._end(error)
         if self.transport is not None:
             _abort_transport(self.transport)
+
+    def _end(self, error: Exception) -> None:
+        if self._reason is None:
+            self._reason = Failure(error)
+        self._fail_all(self._reason)
 
     # ------------------------------------------------------------ events
 
@@ -231,28 +242,7 @@ class SAMControlProtocol(Protocol):
         register = getattr(self.transport, "registerProducer", None)
         if register is not None:
             register(self, True)
-        d = self._enqueue(self._hello, self.timeouts.command)
-        self._queue.rotate(1)  # HELLO goes first
-        d.addCallbacks(self._hello_done, self._hello_failed)
-        self._send_next()
-
-    def _hello_done(self, reply: codec.Reply) -> None:
-        try:
-            self.dialect = SAMDialect.for_version(check_version(reply, self._hello))
-        except SAMProtocolError as e:
-            _log.warn("SAM {address}: {error}", address=self.address, error=e)
-            self._abort(e)
-            if not self.ready.called:
-                self.ready.errback(e)
-            return
-        self.ready.callback(self.dialect)
-        self._send_next()
-
-    def _hello_failed(self, failure: Failure) -> None:
-        if not self.ready.called:
-            self.ready.errback(failure)
-        if self.transport is not None:
-            close_after_flush(self.transport)
+        self._send(_Pending(self._conn.hello, self.ready, self.timeouts.command))
 
     # ------------------------------------------------------------ flow control
 
@@ -273,78 +263,71 @@ class SAMControlProtocol(Protocol):
         self._writes_blocked = False
 
     def dataReceived(self, data: bytes) -> None:
-        self._decoder.receive_data(data)
-        while self._closed is None:
-            try:
-                event = self._decoder.next_event()
-            except SAMProtocolError as e:
-                _log.warn("SAM {address} sent garbage: {error}", address=self.address, error=e)
-                self._abort(e)
-                return
-            if event is codec.NEED_DATA:
-                return
-            self._handle(event)
+        self._conn.receive_data(data)
+        while (event := self._conn.next_event()) is not codec.NEED_DATA:
+            _CONTROL_HANDLERS[type(event)](self, event)
 
-    def _handle(self, event: object) -> None:
-        if isinstance(event, codec.Ping):  # text checked printable and bounded by the codec
-            assert self.transport is not None
-            self.transport.write(codec.pong(event.text).encode())
-            return
-        if isinstance(event, codec.Packet):
-            if self.on_packet is not None:
-                self.on_packet(event)
-            else:
-                _log.warn("SAM {address}: {kind} packet with nobody to take it, dropped",
-                          address=self.address, kind=event.kind)
-            return
-        head = self._queue[0] if self._queue and self._queue[0].sent else None
-        if head is None:
-            self._unsolicited += 1
-            if self._unsolicited <= MAX_UNSOLICITED_LOGGED:
-                _log.warn("SAM {address}: unsolicited {event!r}, ignored{more}", address=self.address,
-                          event=event, more=" (no more are logged)"
-                          if self._unsolicited == MAX_UNSOLICITED_LOGGED else "")
-            return
-        try:
-            if head.expects_pong != isinstance(event, codec.Pong):
-                raise SAMProtocolError(f"{head.command.name} was answered with {event!r}")
-            if isinstance(event, codec.Reply):
-                errors = self.dialect.error_replies if self.dialect else _DEFAULT_ERROR_REPLIES
-                check_reply(head.command, event, errors)
-        except SAMProtocolError as e:
-            _log.warn("SAM {address}: {error}", address=self.address, error=e)
-            self._abort(e)
-            return
-        self._queue.popleft()
-        if head.timer is not None and head.timer.active():
-            head.timer.cancel()
-        if isinstance(event, codec.Reply):
-            event = event.without_secrets(head.command.secrets)
-        _log.debug("SAM {address} -> {event!r}", address=self.address, event=event)
-        if isinstance(event, codec.Reply):
-            try:
-                event.raise_for_result(head.command.name)
-            except SAMError as e:
-                head.deferred.errback(e)
-            else:
-                head.deferred.callback(event)
-        else:
-            head.deferred.callback(event)
+    def _answered(self, event: Answered | Ready) -> None:
+        _log.debug("SAM {address} -> {event!r}", address=self.address,
+                   event=getattr(event, "reply", event))
+        self._finish().callback(event.reply if isinstance(event, Answered) else event.dialect)
         self._send_next()
 
+    def _refused(self, event: Refused) -> None:
+        self._finish().errback(event.error)
+        if self._conn.state is ControlState.ERROR:  # HELLO refused
+            self._end(event.error)
+            if self.transport is not None:
+                close_after_flush(self.transport)
+        self._send_next()
+
+    def _finish(self) -> Deferred[Any]:
+        """The Deferred of the command just answered, its timer stopped."""
+        current, self._current = self._current, None
+        assert current is not None
+        _stop(current.timer)
+        return current.deferred
+
+    def _pinged(self, event: Pinged) -> None:
+        assert self.transport is not None
+        self.transport.write(event.data)
+
+    def _packet(self, event: PacketReceived) -> None:
+        if self.on_packet is not None:
+            self.on_packet(event.packet)
+        else:
+            _log.warn("SAM {address}: {kind} packet with nobody to take it, dropped",
+                      address=self.address, kind=event.packet.kind)
+
+    def _unsolicited(self, event: Unsolicited) -> None:
+        if event.count <= MAX_UNSOLICITED_LOGGED:
+            _log.warn("SAM {address}: unsolicited {event!r}, ignored{more}", address=self.address,
+                      event=event.line, more=" (no more are logged)"
+                      if event.count == MAX_UNSOLICITED_LOGGED else "")
+
+    def _failed(self, event: Failed) -> None:
+        _log.warn("SAM {address}{garbage}: {error}", address=self.address, error=event.error,
+                  garbage=" sent garbage" if event.garbage else "")
+        self._end(event.error)
+        if self.transport is not None:
+            _abort_transport(self.transport)
+
     def connectionLost(self, reason: Failure = Failure(ConnectionError("closed"))) -> None:
-        if self._keepalive is not None and self._keepalive.active():
-            self._keepalive.cancel()
-        if self._closed is None:
-            self._closed = reason
-        self._fail_all(self._closed)
-        if not self.ready.called:
-            self.ready.errback(self._lost_error(self._closed))
+        _stop(self._keepalive)
+        was = self._conn.state
+        self._conn.closed()
+        if self._reason is None:
+            self._reason = reason
+        self._fail_all(self._reason)
+        if was is ControlState.NEW:
+            self.ready.errback(self._lost_error())
         if self.on_close is not None:
             callback, self.on_close = self.on_close, None
-            callback(self._closed)
+            callback(self._reason)
 
-    def _lost_error(self, reason: Failure) -> Exception:
+    def _lost_error(self, reason: Failure | None = None) -> Exception:
+        reason = reason or self._reason
+        assert reason is not None
         if isinstance(reason.value, TxI2PError):
             return reason.value
         return SAMConnectionLost(
@@ -354,9 +337,11 @@ class SAMControlProtocol(Protocol):
 
     def _fail_all(self, reason: Failure) -> None:
         queue, self._queue = self._queue, deque()
+        if self._current is not None:
+            queue.appendleft(self._current)
+            self._current = None
         for pending in queue:
-            if pending.timer is not None and pending.timer.active():
-                pending.timer.cancel()
+            _stop(pending.timer)
             if not pending.deferred.called:
                 pending.deferred.errback(self._lost_error(reason))
 
@@ -368,157 +353,54 @@ class SAMControlProtocol(Protocol):
         Call it only where ``dialect.ping`` is True: some routers close the
         connection after answering a PING.
         """
-        if self.timeouts.keepalive and self._keepalive is None and self._closed is None:
+        if self.timeouts.keepalive and self._keepalive is None and self._conn.open:
             self._schedule_keepalive()
 
     def _schedule_keepalive(self) -> None:
         self._keepalive = self._clock.callLater(self.timeouts.keepalive, self._send_keepalive)
 
     def _send_keepalive(self) -> None:
-        if self._closed is not None:
+        if not self._conn.open:
             return
-        if not self._queue:
+        if not self._queue and self._current is None:
             d = self.ping()
             d.addErrback(lambda f: f.trap(TxI2PError, CancelledError))
         self._schedule_keepalive()
 
     def close(self) -> None:
         """Close the connection (which ends a session held on it)."""
-        if self.transport is not None and self._closed is None:
+        if self.transport is not None and self._conn.open:
             close_after_flush(self.transport)
 
-
-def _abort_transport(transport: Any) -> None:
-    abort = getattr(transport, "abortConnection", None)
-    if abort is not None:
-        abort()
-    else:
-        transport.loseConnection()
-
-
-class I2PStreamTransport:
-    """The transport a user's protocol sees on an I2P stream.
-
-    Everything is the TCP transport's own (``write`` is the very same
-    bound method), except ``getHost()``/``getPeer()``, which return
-    :class:`~txi2p.address.I2PAddress` objects, and ``startTLS()``, whose
-    default side follows the I2P stream, not the TCP connection: every
-    SAM data connection is a TCP client, but on an accepted I2P stream we
-    are the server.
-    """
-
-    def __init__(self, transport: Any, host: I2PAddress, peer: I2PAddress,
-                 tls_client: bool | None = None) -> None:
-        self._transport = transport
-        self._host = host
-        self._peer = peer
-        self._flip_tls = (tls_client is not None
-                          and getattr(transport, "_tlsClientDefault", tls_client) != tls_client)
-        self.write = transport.write
-        self.writeSequence = transport.writeSequence
-        directlyProvides(self, providedBy(transport))
-
-    def getHost(self) -> I2PAddress:
-        return self._host
-
-    def getPeer(self) -> I2PAddress:
-        return self._peer
-
-    def startTLS(self, contextFactory: Any, normal: bool = True) -> None:
-        """Start TLS as the client of a stream we opened, the server of one we accepted."""
-        self._transport.startTLS(contextFactory, normal != self._flip_tls)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
     def __repr__(self) -> str:
-        return f"<I2PStreamTransport {self._host!r} <-> {self._peer!r}>"
+        return f"<SAMControlProtocol {self.state} {self.address}>"
 
 
-def close_after_flush(transport: Any, half: bool = False) -> None:
-    """Close (or half-close) *transport* once what it buffers is written.
-
-    Its producer is unregistered first: a TCP transport whose streaming
-    producer is paused resumes it when its buffer drains, instead of
-    closing, and the connection would stay open forever.
-    """
-    if getattr(transport, "producer", None) is not None:
-        transport.unregisterProducer()
-    if half:
-        transport.loseWriteConnection()
-    else:
-        transport.loseConnection()
-
-
-class _ProtocolTap:
-    """Takes the user protocol's place on the TCP transport to see the close.
-
-    Bytes go to the user's ``dataReceived`` as it is *now*, looked up at
-    each read: a protocol may rebind it on itself to hand the connection
-    on (Foolscap's negotiation does, to its broker), and a method bound
-    once would keep feeding the old one.
-    """
-
-    def __init__(self, user: IProtocol, on_lost: Callable[[Failure], None]) -> None:
-        self._user = user
-        self._on_lost = on_lost
-        directlyProvides(self, providedBy(user))
-
-    def dataReceived(self, data: bytes) -> None:
-        self._user.dataReceived(data)
-
-    def connectionLost(self, reason: Failure) -> None:
-        try:
-            self._user.connectionLost(reason)
-        finally:
-            self._on_lost(reason)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._user, name)
-
-
-class StreamState(State):
-    """Where a :class:`SAMStreamProtocol` is; each value is the word its repr shows."""
-
-    #: Not connected to the SAM bridge yet.
-    NEW = "new"
-    #: HELLO sent, its reply awaited.
-    HELLO = "hello"
-    #: ``STREAM CONNECT``/``ACCEPT``/``FORWARD`` sent, its reply awaited.
-    STREAM = "stream"
-    #: An ACCEPT (or a connection the router opened for FORWARD) waits for the peer's line.
-    WAITING_PEER = "waiting-peer"
-    #: A FORWARD was taken: the connection idles while the router connects to us.
-    FORWARDING = "forwarding"
-    #: The user's protocol has (or is being given) the connection.
-    ESTABLISHED = "established"
-    #: :attr:`SAMStreamProtocol.established` was cancelled.
-    CANCELLED = "cancelled"
-    #: It failed; the reason went to :attr:`SAMStreamProtocol.established` if still waiting.
-    FAILED = "failed"
-
-
-#: Every move a :class:`SAMStreamProtocol` may make; any other is a txi2p bug.
-_STREAM_TRANSITIONS: Mapping[StreamState, frozenset[StreamState]] = moves({
-    StreamState.NEW: frozenset({StreamState.HELLO, StreamState.WAITING_PEER, StreamState.CANCELLED}),
-    StreamState.HELLO: frozenset({StreamState.STREAM, StreamState.CANCELLED, StreamState.FAILED}),
-    StreamState.STREAM: frozenset({StreamState.WAITING_PEER, StreamState.FORWARDING, StreamState.ESTABLISHED,
-                                   StreamState.CANCELLED, StreamState.FAILED}),
-    StreamState.WAITING_PEER: frozenset({StreamState.ESTABLISHED, StreamState.CANCELLED, StreamState.FAILED}),
-    # The router said something on the idle FORWARD connection.
-    StreamState.FORWARDING: frozenset({StreamState.FAILED}),
-    # No listener for the stream's port, or the user's factory refused it.
-    StreamState.ESTABLISHED: frozenset({StreamState.FAILED}),
-    # A session whose control connection ends cancels its streams, even one
-    # whose TCP connection to the bridge is still being made; once that
-    # connection is made, HELLO is sent all the same.
-    StreamState.CANCELLED: frozenset({StreamState.HELLO}),
-    StreamState.FAILED: frozenset(),
+_CONTROL_HANDLERS: Mapping[type, Callable[[SAMControlProtocol, Any], None]] = MappingProxyType({
+    Ready: SAMControlProtocol._answered,
+    Answered: SAMControlProtocol._answered,
+    Refused: SAMControlProtocol._refused,
+    Pinged: SAMControlProtocol._pinged,
+    PacketReceived: SAMControlProtocol._packet,
+    Unsolicited: SAMControlProtocol._unsolicited,
+    Failed: SAMControlProtocol._failed,
 })
+
+
+def _stop(timer: IDelayedCall | None) -> None:
+    if timer is not None and timer.active():
+        timer.cancel()
+
+
+_STREAM_TRANSITIONS = STREAM_MOVES  # state -> states; the table is txi2p.sam.data's
 
 
 class SAMStreamProtocol(Protocol):
     """A SAM data connection, until it is handed to the user's protocol.
+
+    The Twisted side of a :class:`~txi2p.sam.data.DataConnection`, which
+    decides what each line means and which state comes next; this class
+    writes, times, fires :attr:`established` and hands the transport over.
 
     :param clock: the reactor.
     :param hello: the HELLO command, or None for a connection the router
@@ -553,8 +435,7 @@ class SAMStreamProtocol(Protocol):
         on_lost: Callable[[Failure], None] | None = None,
     ) -> None:
         self._clock = clock
-        self._hello = hello
-        self._stream_command = stream_command
+        self._conn = DataConnection(hello, stream_command)
         self._factory = factory
         self._host = host
         self._peer = peer
@@ -565,156 +446,117 @@ class SAMStreamProtocol(Protocol):
         self.to_port: int | None = None
         #: Called when the router has taken a STREAM ACCEPT (STATUS OK).
         self.on_acknowledged: Callable[[], None] | None = None
-        self._decoder = codec.SAMDecoder()
         self._timer: IDelayedCall | None = None
-        self._state: StreamState = StreamState.NEW
+        self._timed: str | None = None
         self._user: IProtocol | None = None
-        self._pings = 0
         self.established: Deferred[IProtocol] = Deferred(self._cancel)
+
+    @property
+    def state(self) -> StreamState:
+        """Where the connection is (see :data:`~txi2p.sam.data.STREAM_TRANSITIONS`)."""
+        return self._conn.state
 
     @property
     def is_incoming(self) -> bool:
         """True for a stream a peer opened to us (ACCEPT or FORWARD)."""
-        return self._stream_command is None or self._stream_command.action != "CONNECT"
+        return self._conn.stream_command is None or self._conn.stream_command.action != "CONNECT"
 
     @property
     def is_accept(self) -> bool:
         """True for a STREAM ACCEPT connection."""
-        return self._stream_command is not None and self._stream_command.action == "ACCEPT"
+        return self._conn.stream_command is not None and self._conn.stream_command.action == "ACCEPT"
 
     @property
     def accepting(self) -> bool:
         """True while an ACCEPT waits for a peer."""
-        return self._state == StreamState.WAITING_PEER
-
-    def _move(self, to: StreamState) -> None:
-        """Go to state *to*; a move not in the transition table is a txi2p bug."""
-        self._state = checked_move(_STREAM_TRANSITIONS, "SAMStreamProtocol", self._state, to)
+        return self.state == StreamState.WAITING_PEER
 
     def _cancel(self, d: Deferred[IProtocol]) -> None:
-        self._move(StreamState.CANCELLED)
-        self._stop_timer()
+        self._conn.cancel()
+        self._sync_timer()
         if self.transport is not None:
             _abort_transport(self.transport)
 
-    def _start_timer(self, what: str) -> None:
-        self._stop_timer()
-        self._timer = self._clock.callLater(self._timeout, self._timed_out, what)
-
-    def _stop_timer(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+    def _sync_timer(self) -> None:
+        """Time what the connection now awaits (restarted when that changes)."""
+        timed = self._conn.timed
+        if timed == self._timed:
+            return
+        _stop(self._timer)
+        self._timer, self._timed = None, timed
+        if timed is not None:
+            self._timer = self._clock.callLater(self._timeout, self._timed_out, timed)
 
     def _timed_out(self, what: str) -> None:
         self._timer = None
         self._fail(CommandTimeout(what, self._timeout, self.address))
 
     def _fail(self, error: Exception) -> None:
-        self._move(StreamState.FAILED)
-        self._stop_timer()
+        self._conn.fail(error)
+        self._failed(Failed(error))
+
+    def _failed(self, event: Failed) -> None:
+        self._sync_timer()
         if not self.established.called:
-            self.established.errback(error)
+            self.established.errback(event.error)
         if self.transport is not None:
             _abort_transport(self.transport)
 
     def connectionMade(self) -> None:
         assert self.transport is not None
-        if self._hello is None:  # a FORWARD connection from the router
-            self._move(StreamState.WAITING_PEER)
-            self._decoder.expect_peer_line()
-            self._start_timer("the peer line of a forwarded stream")
-            return
-        self._move(StreamState.HELLO)
-        self._start_timer("HELLO VERSION")
-        self.transport.write(self._hello.encode())
+        data = self._conn.start()
+        self._sync_timer()
+        if data:
+            self.transport.write(data)
 
     def dataReceived(self, data: bytes) -> None:
         if self._user is not None:  # relaying (transport could not be swapped)
             self._user.dataReceived(data)
             return
-        self._decoder.receive_data(data)
-        while self._user is None and self._state not in (StreamState.FAILED, StreamState.CANCELLED):
-            try:
-                event = self._decoder.next_event()
-            except SAMProtocolError as e:
-                self._fail(e)
-                return
-            if event is codec.NEED_DATA:
-                return
-            self._handle(event)
+        self._conn.receive_data(data)
+        while self._user is None and (event := self._conn.next_event()) is not codec.NEED_DATA:
+            self._sync_timer()
+            _STREAM_HANDLERS[type(event)](self, event)
 
-    def _handle(self, event: object) -> None:
+    def _write(self, event: Pinged | Sent) -> None:
         assert self.transport is not None
-        if isinstance(event, codec.Ping) and self._state in (StreamState.HELLO, StreamState.STREAM):
-            self._pings += 1
-            if self._pings > MAX_DATA_PINGS:
-                self._fail(SAMProtocolError(f"more than {MAX_DATA_PINGS} PINGs before the stream was set up"))
-                return
-            self.transport.write(codec.pong(event.text).encode())
-            return
-        if isinstance(event, codec.PeerLine):
-            self._stop_timer()
-            try:
-                dest = Destination.from_base64(event.destination)
-            except TxI2PError as e:
-                self._fail(SAMProtocolError(f"the router named a bad peer: {e}"))
-                return
-            self._peer = I2PAddress(dest, port=event.port("FROM_PORT"))
-            self.to_port = event.port("TO_PORT")
-            self._establish()
-            return
-        if not isinstance(event, codec.Reply):
-            self._fail(SAMProtocolError(f"unexpected {event!r} on a data connection"))
-            return
-        if self._state == StreamState.HELLO:
-            assert self._hello is not None
-            try:
-                check_reply(self._hello, event, _DEFAULT_ERROR_REPLIES)
-                event.without_secrets(self._hello.secrets).raise_for_result("HELLO VERSION")
-                check_version(event, self._hello)
-            except (SAMError, SAMProtocolError) as e:
-                self._fail(e)
-                return
-            assert self._stream_command is not None
-            self._move(StreamState.STREAM)
-            self._start_timer(self._stream_command.name)
-            self.transport.write(self._stream_command.encode())
-        elif self._state == StreamState.STREAM:
-            assert self._stream_command is not None
-            try:
-                check_reply(self._stream_command, event, _DEFAULT_ERROR_REPLIES)
-                event.raise_for_result(self._stream_command.name)
-            except (SAMError, SAMProtocolError) as e:
-                self._fail(e)
-                return
-            self._stop_timer()
-            if self._stream_command.action == "ACCEPT":
-                self._move(StreamState.WAITING_PEER)
-                self._decoder.expect_peer_line()
-                if self.on_acknowledged is not None:
-                    self.on_acknowledged()
-            elif self._stream_command.action == "FORWARD":
-                self._move(StreamState.FORWARDING)  # idles; the router connects to us
-                self.established.callback(None)  # type: ignore[arg-type]
-            else:
-                self._establish()
-        else:
-            self._fail(SAMProtocolError(f"unexpected {event!r} on a data connection"))
+        self.transport.write(event.data)
 
-    def _establish(self) -> None:
-        assert self.transport is not None and self._peer is not None
-        self._move(StreamState.ESTABLISHED)
-        factory = self._factory if self._route is None else self._route(self.to_port)
-        if factory is None:
-            self._fail(StreamRejected(f"no listener for I2P port {self.to_port}"))
+    def _accepted(self, event: Accepted) -> None:
+        if self.on_acknowledged is not None:
+            self.on_acknowledged()
+
+    def _forwarding(self, event: Forwarding) -> None:
+        self.established.callback(None)  # type: ignore[arg-type]  # idles; the router connects to us
+
+    def _peer_named(self, event: PeerNamed) -> None:
+        try:
+            dest = Destination.from_base64(event.line.destination)
+        except TxI2PError as e:
+            self._fail(SAMProtocolError(f"the router named a bad peer: {e}"))
             return
-        user = factory.buildProtocol(self._peer)
+        self._peer = I2PAddress(dest, port=event.line.port("FROM_PORT"))
+        self.to_port = event.line.port("TO_PORT")
+        self._conn.establish()
+        self._sync_timer()
+        self._establish()
+
+    def _user_protocol(self) -> IProtocol | None:
+        """The user's protocol for this stream (None: the stream failed, rejected)."""
+        assert self._peer is not None
+        factory = self._factory if self._route is None else self._route(self.to_port)
+        user = None if factory is None else factory.buildProtocol(self._peer)
         if user is None:
-            self._fail(StreamRejected("the protocol factory refused the connection"))
+            self._fail(StreamRejected(f"no listener for I2P port {self.to_port}" if factory is None
+                                      else "the protocol factory refused the connection"))
+        return user
+
+    def _establish(self, event: Connected | None = None) -> None:
+        assert self.transport is not None and self._peer is not None
+        if (user := self._user_protocol()) is None:
             return
         self._user = user
-        leftover = self._decoder.take_remaining()
+        leftover = self._conn.decoder.take_remaining()
         wrapped = I2PStreamTransport(self.transport, self._host, self._peer,
                                      tls_client=not self.is_incoming)
         if getattr(self.transport, "protocol", None) is self:
@@ -727,25 +569,29 @@ class SAMStreamProtocol(Protocol):
             user.dataReceived(leftover)
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError("closed"))) -> None:
-        self._stop_timer()
+        _stop(self._timer)
         if self._user is not None:  # relaying
             self._user.connectionLost(reason)
             if self._on_lost is not None:
                 self._on_lost(reason)
             return
+        what = self._conn.waiting_for
+        self._conn.closed()
         if not self.established.called:
-            what = {
-                StreamState.HELLO: "before HELLO was answered",
-                StreamState.STREAM: f"before {self._stream_command.name if self._stream_command else 'STREAM'} was answered",
-                StreamState.WAITING_PEER: "while waiting for a peer",
-            }.get(self._state, "")
-            self.established.errback(
-                SAMConnectionLost(
-                    f"the SAM bridge at {self.address} closed the data connection {what}: "
-                    f"{reason.getErrorMessage()}".rstrip(": ")
-                )
-            )
+            self.established.errback(SAMConnectionLost(
+                f"the SAM bridge at {self.address} closed the data connection {what}: "
+                f"{reason.getErrorMessage()}".rstrip(": ")))
 
     def __repr__(self) -> str:
-        return f"<SAMStreamProtocol {self._state} {self._host!r}>"
+        return f"<SAMStreamProtocol {self.state} {self._host!r}>"
 
+
+_STREAM_HANDLERS: Mapping[type, Callable[[SAMStreamProtocol, Any], None]] = MappingProxyType({
+    Pinged: SAMStreamProtocol._write,
+    Sent: SAMStreamProtocol._write,
+    Connected: SAMStreamProtocol._establish,
+    Accepted: SAMStreamProtocol._accepted,
+    Forwarding: SAMStreamProtocol._forwarding,
+    PeerNamed: SAMStreamProtocol._peer_named,
+    Failed: SAMStreamProtocol._failed,
+})

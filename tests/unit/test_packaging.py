@@ -74,11 +74,13 @@ def test_wheel_registers_endpoint_plugins(tmp_path):
 
 
 def test_the_sans_io_layer_imports_no_twisted():
-    """``txi2p.sam.codec``, ``.dialect`` and ``.replies`` are sans I/O: importing
+    """``txi2p.sam.codec``, ``.dialect``, ``.replies``, ``.events``, ``.control`` and ``.data``
+    are sans I/O: importing
     them (and so ``txi2p`` and ``txi2p.sam``) in a fresh interpreter loads
     no Twisted module; ``txi2p``'s own names still import on first use."""
     code = (
         "import sys, txi2p.sam.codec, txi2p.sam.dialect, txi2p.sam.replies\n"
+        "import txi2p.sam.events, txi2p.sam.control, txi2p.sam.data, txi2p.states\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'twisted')\n"
         "assert not loaded, loaded[:10]\n"
         "from txi2p import SAMBridge, Destination, generateDestination\n"

@@ -22,6 +22,7 @@ from txi2p import socket as i2p
 from txi2p.address import I2PAddress
 from txi2p.protocol import _STREAM_TRANSITIONS, SAMStreamProtocol, StreamState
 from txi2p.sam import codec
+from txi2p.sam.data import STREAM_TRANSITIONS, DataConnection
 from txi2p.socket import _SOCKET_TRANSITIONS, SocketState
 from txi2p.testing.fakes import fake_private_key
 
@@ -35,13 +36,13 @@ def edges(table):
 
 @pytest.fixture
 def moves(monkeypatch):
-    """Every ``(object, from, to)`` move a SAMStreamProtocol or socket makes in the test."""
+    """Every ``(object, from, to)`` move a SAMStreamProtocol's connection or a socket makes in the test."""
     seen = []
-    for cls in (SAMStreamProtocol, i2p.socket):
+    for cls, state in ((DataConnection, "state"), (i2p.socket, "_state")):
         original = cls._move
 
-        def record(self, to, original=original):
-            seen.append((self, self._state, to))
+        def record(self, to, original=original, state=state):
+            seen.append((self, getattr(self, state), to))
             original(self, to)
 
         monkeypatch.setattr(cls, "_move", record)
@@ -182,7 +183,8 @@ STREAM_SCENARIOS = {
 
 
 def path(moves, obj):
-    """The states *obj* went through."""
+    """The states *obj* (a socket, or a SAMStreamProtocol's connection) went through."""
+    obj = getattr(obj, "_conn", obj)
     own = [(old, to) for o, old, to in moves if o is obj]
     return [own[0][0], *(to for _, to in own)]
 
@@ -197,7 +199,7 @@ def test_stream_moves_are_in_the_table(scenario, moves):
     proto = scenario()
     assert path(moves, proto) == STREAM_SCENARIOS[scenario]
     assert made(moves) <= edges(_STREAM_TRANSITIONS)
-    assert proto._state == STREAM_SCENARIOS[scenario][-1]
+    assert proto.state == STREAM_SCENARIOS[scenario][-1]
 
 
 def test_stream_scenarios_make_every_move_the_table_allows(moves):
@@ -206,21 +208,30 @@ def test_stream_scenarios_make_every_move_the_table_allows(moves):
     assert made(moves) == edges(_STREAM_TRANSITIONS)
 
 
-@pytest.mark.parametrize("old,new", sorted(
-    {(a, b) for a in StreamState for b in StreamState} - edges(_STREAM_TRANSITIONS)))
-def test_stream_move_not_in_the_table_raises(old, new):
+EVENTS = sorted({event for _, event in STREAM_TRANSITIONS}, key=lambda e: e.__name__)
+
+
+@pytest.mark.parametrize("old,event", sorted(
+    {(a, e) for a in StreamState for e in EVENTS} - set(STREAM_TRANSITIONS),
+    key=lambda pair: (pair[0], pair[1].__name__)), ids=str)
+def test_stream_move_not_in_the_table_raises(old, event):
+    """The table is keyed by (state, event type): any other pair is refused, naming both."""
     proto, _ = stream(codec.stream_accept("s"), connect=False)
-    proto._state = old
-    with pytest.raises(RuntimeError, match=f"SAMStreamProtocol cannot go from state {old.value} "
-                                           f"to state {new.value}"):
-        proto._move(new)
-    assert proto._state == old
+    proto._conn.state = old
+    with pytest.raises(RuntimeError, match=f"a SAM data connection cannot take {event.__name__} "
+                                           f"in state {old.value}"):
+        proto._conn._fire(event.__new__(event))
+    assert proto.state == old
+
+
+def test_the_moves_are_the_event_table_seen_without_events():
+    assert edges(_STREAM_TRANSITIONS) == {(a, b) for (a, _), b in STREAM_TRANSITIONS.items() if a != b}
 
 
 def test_stream_states_read_as_before():
     proto, _ = stream(codec.stream_accept("s"))
     assert repr(proto).startswith("<SAMStreamProtocol hello ")
-    assert proto._state == "hello" and f"{StreamState.WAITING_PEER}" == "waiting-peer"
+    assert proto.state == "hello" and f"{StreamState.WAITING_PEER}" == "waiting-peer"
     proto.connectionLost(Failure(ConnectionResetError("gone")))
     box = []
     proto.established.addErrback(box.append)
@@ -232,11 +243,11 @@ def test_stream_states_read_as_before():
 
 def test_an_unlisted_move_fails_loudly_in_use(monkeypatch):
     """With HELLO -> STREAM taken out of the table, the HELLO reply raises."""
-    table = dict(_STREAM_TRANSITIONS)
-    table[StreamState.HELLO] = table[StreamState.HELLO] - {StreamState.STREAM}
-    monkeypatch.setattr("txi2p.protocol._STREAM_TRANSITIONS", table)
+    table = {key: to for key, to in STREAM_TRANSITIONS.items()
+             if (key[0], to) != (StreamState.HELLO, StreamState.STREAM)}
+    monkeypatch.setattr("txi2p.sam.data.STREAM_TRANSITIONS", table)
     proto, _ = stream(codec.stream_accept("s"))
-    with pytest.raises(RuntimeError, match="from state hello to state stream"):
+    with pytest.raises(RuntimeError, match="cannot take Sent in state hello"):
         proto.dataReceived(HELLO_OK)
 
 

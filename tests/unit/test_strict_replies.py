@@ -275,7 +275,7 @@ def test_control_protocol_outcomes_are_txi2p_errors_or_justified_successes(chunk
             assert result.name == "NAMING REPLY" and result.ok
         elif name == "generate":
             assert result.name == "DEST REPLY" and result.get("PRIV") and result.result is None
-    assert proto._decoder.buffered <= codec.MAX_LINE + 120
+    assert proto._conn.decoder.buffered <= codec.MAX_LINE + 120
 
 
 @settings(max_examples=200, deadline=None)

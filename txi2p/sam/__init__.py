@@ -1,8 +1,11 @@
 """The SAM v3 layer, and the names of the classic ``i2p.sam`` module.
 
-Submodules: :mod:`txi2p.sam.codec` (the sans-I/O wire codec),
-:mod:`txi2p.sam.replies` (which reply answers which command) and
-:mod:`txi2p.sam.dialect` (what one router supports).
+Submodules, all sans I/O: :mod:`txi2p.sam.codec` (the wire codec),
+:mod:`txi2p.sam.replies` (which reply answers which command),
+:mod:`txi2p.sam.dialect` (what one router supports) and the connections
+Twisted's protocols drive: :mod:`txi2p.sam.control` (the control channel),
+:mod:`txi2p.sam.data` (the data channel) and :mod:`txi2p.sam.events`
+(what they report).
 
 As the classic ``i2p.sam`` module, it offers ``socket``, ``select``,
 ``poll``, ``resolve``, the socket errors and constants (from
