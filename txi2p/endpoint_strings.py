@@ -61,6 +61,8 @@ CLIENT_KEYWORDS = {
     "port": "I2P port to connect to",
     "localPort": "our I2P port (FROM_PORT)",
     "clientKey": "file holding this client's key for private services that list it (txi2p.private)",
+    "recover": "after CantReachPeer or a timeout to a destination reached before, try once more through a "
+               "fresh session (true/false; default true; txi2p.failover)",
     **_COMMON,
 }
 
@@ -240,9 +242,10 @@ class I2PClientParser:
         port = _int("port", kwargs.pop("port"), 1, 65535) if "port" in kwargs else None
         local_port = _int("localPort", kwargs.pop("localPort"), 0, 65535) if "localPort" in kwargs else None
         client_key_file = kwargs.pop("clientKey", None) or None
+        recover = _bool("recover", kwargs.pop("recover")) if "recover" in kwargs else True  # txi2p.failover
         settings = _common(reactor, kwargs, CLIENT_KEYWORDS)
         return I2PClientEndpoint(reactor, host, port, from_port=local_port, client_key_file=client_key_file,
-                                 **settings)
+                                 recover=recover, **settings)
 
 
 @implementer(IPlugin, IStreamServerEndpointStringParser)

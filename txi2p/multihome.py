@@ -118,14 +118,15 @@ class MultihomedServerEndpoint:
         check_homes(homes)
         self._reactor = reactor
         self.homes = tuple(homes)
-        self._progress = progress
+        #: called with a sentence whenever the number of homes up changes (may be set after construction)
+        self.progress = progress
 
     def __repr__(self) -> str:
         return f"<MultihomedServerEndpoint {len(self.homes)} homes: {', '.join(map(_where, self.homes))}>"
 
     def listen(self, protocolFactory: IProtocolFactory) -> Deferred[IListeningPort]:
         """Start every home; fires with the port once one at least listens."""
-        port = MultihomedPort(self._reactor, self.homes, protocolFactory, self._progress)
+        port = MultihomedPort(self._reactor, self.homes, protocolFactory, self.progress)
         return Deferred.fromCoroutine(port._start())
 
 

@@ -1,0 +1,242 @@
+"""One service on two routers (txi2p.multihome), on the private network.
+
+The two homes are routers this test launches (joining the network, like
+test_launch's): killing them disturbs no session another test uses.  The
+clients are on the network's first router; each fetch is a new client (a
+session of its own), so no cached lease set of another fetch is reused.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from itertools import count
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, reactor
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.task import deferLater
+from twisted.logger import formatEvent, globalLogPublisher
+from twisted.web.client import Agent, readBody
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+
+import txi2p
+from txi2p import errors
+from txi2p.config import SessionConfig
+from txi2p.endpoints import I2PClientEndpoint
+from txi2p.i2pd import free_sam_port
+from txi2p.multihome import MultihomedPort
+from txi2p.testing import TEST_SESSION_OPTIONS, enter_private_namespace, join_options
+from txi2p.testing.network import find_i2pd
+
+pytestmark = pytest.mark.integration
+
+#: The homes' addresses and router ports: beside the network's and test_launch's.
+HOMES = {"home1": ("198.18.0.210", 24210), "home2": ("198.18.0.211", 24211)}
+
+BODY = b"one service, two homes\n"
+
+#: A new client's fetch is given this long (lookup, tunnels, a dead lease set the floodfill still holds).
+FAILOVER_BOUND = 420.0
+
+
+class Counted(Resource):
+    isLeaf = True
+
+    def __init__(self):
+        super().__init__()
+        self.served = 0
+
+    def render_GET(self, request):
+        self.served += 1
+        return BODY
+
+
+async def launch_home(i2p_network, name, tmp_path, sam_port):
+    host, port = HOMES[name]
+    enter_private_namespace([host])
+    return await txi2p.launch(reactor, data_directory=tmp_path / name, i2pd_binary=find_i2pd(),
+                              router_options=join_options(host, port, i2p_network.netid),
+                              reseed_file=i2p_network.reseed_zip(tmp_path / f"{name}-seed.zip"),
+                              sam_port=sam_port, timeout=180)
+
+
+async def until(check, what, timeout):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        await deferLater(reactor, 0.5, lambda: None)
+
+
+class Clients:
+    """New clients on the network's first router, each with a session of its own."""
+
+    def __init__(self, i2p_network, b32):
+        self.sam = i2p_network.sam_addresses[0]
+        self.url = f"http://{b32}/".encode()
+        self.names = (f"mh-client-{n}" for n in count())
+        self.used = []
+
+    async def fetch_once(self):
+        client = await txi2p.connect(reactor, self.sam)
+        name = next(self.names)
+        self.used.append(client)
+        agent = client.web_agent(session=SessionConfig.build(name=name, options=TEST_SESSION_OPTIONS))
+        response = await agent.request(b"GET", self.url).addTimeout(150, reactor)
+        return await readBody(response)
+
+    async def fetch(self, timeout=FAILOVER_BOUND):
+        """A new client's first response (retried while the service is not reachable), checked."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                body = await self.fetch_once()
+                assert body == BODY
+                return body
+            except (errors.TxI2PError, defer.TimeoutError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise
+                await deferLater(reactor, 2, lambda: None)
+
+    def close(self):
+        for session in [s for s in self.used[0].registry.sessions if s.nickname == "mh-cached"] if self.used else []:
+            session.close()
+        for client in self.used:
+            for session in client.sessions:
+                if session.nickname.startswith("mh-client-"):
+                    session.close()
+
+
+class _OneEndpoint:
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+
+    def endpointForURI(self, uri):
+        return self.endpoint
+
+
+class CachedClient:
+    """One client endpoint (one session, with its router's cached lease sets) used for every fetch."""
+
+    def __init__(self, i2p_network, b32):
+        self.endpoint = I2PClientEndpoint(reactor, b32, 80, session="mh-cached", sam_address=i2p_network.sam_addresses[0],
+                                          options=TEST_SESSION_OPTIONS)
+        self.agent = Agent.usingEndpointFactory(reactor, _OneEndpoint(self.endpoint))
+        self.url = f"http://{b32}/".encode()
+
+    async def fetch(self, timeout=FAILOVER_BOUND):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                response = await self.agent.request(b"GET", self.url).addTimeout(300, reactor)
+                body = await readBody(response)
+                assert body == BODY
+                return body
+            except (errors.TxI2PError, defer.TimeoutError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise
+                await deferLater(reactor, 2, lambda: None)
+
+
+class Service:
+    """Two launched homes, the multihomed site on them, and its clients."""
+
+    def __init__(self, i2p_network, tmp_path):
+        self.network, self.tmp_path = i2p_network, tmp_path
+        self.sam_ports = {name: free_sam_port() for name in HOMES}
+        self.homes = {}
+        self.port = self.clients = None
+        self.progress = []
+
+    async def relaunch(self, *names):
+        launched = await defer.gatherResults([defer.Deferred.fromCoroutine(
+            launch_home(self.network, name, self.tmp_path, self.sam_ports[name])) for name in names])
+        self.homes.update(zip(names, launched, strict=True))
+
+    async def start(self):
+        await self.relaunch(*HOMES)
+        options = ":".join(f"{k}={v}" for k, v in TEST_SESSION_OPTIONS.items())
+        bridges = ",".join(rf"127.0.0.1\:{self.sam_ports[name]}" for name in HOMES)
+        endpoint = serverFromString(reactor, f"i2p:{self.tmp_path / 'site.key'}:80:samaddr={bridges}:{options}")
+        endpoint.progress = self.progress.append
+        self.port = await endpoint.listen(Site(Counted()))
+        assert isinstance(self.port, MultihomedPort) and self.port.homes_up == 2
+        b32 = self.port.getHost().host
+        assert [s.address.host for s in self.port.sessions] == [b32, b32]  # one destination on both routers
+        self.clients = Clients(self.network, b32)
+        for _ in range(2):
+            assert await self.clients.fetch() == BODY
+
+    async def kill(self, *names, up):
+        for name in names:
+            os.kill(self.homes[name].router.pid, signal.SIGKILL)
+        await until(lambda: self.port.homes_up == up, "the lost home was not seen", 30)
+        assert f"{up} of 2 homes up" in self.progress[-1]
+
+    async def stop(self):
+        if self.clients is not None:
+            self.clients.close()
+        if self.port is not None:
+            await self.port.stopListening()
+        for i2p in self.homes.values():
+            await i2p.quit()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_site_on_two_routers_is_served_while_either_is_killed_and_after(i2p_network, i2p_sessions,
+                                                                                tmp_path):
+    service = Service(i2p_network, tmp_path)
+    try:
+        await service.start()
+        port, clients = service.port, service.clients
+        # home2 dies: home1 keeps serving
+        await service.kill("home2", up=1)
+        for _ in range(2):
+            assert await clients.fetch() == BODY
+        # a client endpoint reaches it: its session keeps home1's lease set
+        cached = CachedClient(i2p_network, port.getHost().host)
+        assert await cached.fetch() == BODY
+        # home2 comes back and rejoins, without a new listen()
+        await service.relaunch("home2")
+        await until(lambda: port.homes_up == 2, "the restarted home did not rejoin", 180)
+        assert port.recoveries == 1 and "rejoined" in service.progress[-1]
+        assert await clients.fetch() == BODY
+        # home1 dies: home2 serves new clients, and the client that had reached
+        # home1 gets there through its one more try (txi2p.failover)
+        logged = []
+        globalLogPublisher.addObserver(logged.append)
+        try:
+            await service.kill("home1", up=1)
+            for _ in range(2):
+                assert await clients.fetch() == BODY
+            assert await cached.fetch() == BODY
+        finally:
+            globalLogPublisher.removeObserver(logged.append)
+        text = "\n".join(formatEvent(e) for e in logged)
+        assert "trying once more through a fresh session" in text and "reached through a fresh session" in text
+    finally:
+        await service.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_both_homes_killed_then_back_without_restarting_the_application(i2p_network, i2p_sessions, tmp_path):
+    service = Service(i2p_network, tmp_path)
+    try:
+        await service.start()
+        port, clients = service.port, service.clients
+        b32 = port.getHost().host
+        # both dead: a new client fails with a txi2p error, the port still listens
+        await service.kill("home1", "home2", up=0)
+        assert port.listening and port.getHost().host == b32
+        with pytest.raises((errors.TxI2PError, defer.TimeoutError)):
+            await clients.fetch_once()
+        # both back: the service returns without a new listen()
+        await service.relaunch(*HOMES)
+        await until(lambda: port.homes_up == 2, "the restarted homes did not rejoin", 240)
+        assert port.recoveries == 2 and port.getHost().host == b32
+        assert await clients.fetch() == BODY
+    finally:
+        await service.stop()
