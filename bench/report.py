@@ -136,6 +136,14 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             f"Private network start to first ready sessions: {results.get('router_session_start_s')} s.",
             ""]
+    failover = _dig(results, "failover", "seconds_to_first_response")
+    if failover:
+        missed = _dig(results, "failover", "not_within_bound") or {}
+        lines += [f"| a multihomed site's home killed: s to a client's first response (bound "
+                  f"{_dig(results, 'failover', 'bound_s')} s) | median [min-max] | not within the bound |",
+                  "|---|---|---|"]
+        lines += [f"| {kind.replace('_', ' ')} | {_fmt(s)} | {missed.get(kind, 0)} |" for kind, s in failover.items()]
+        lines.append("")
     launched = _dig(results, "launch", "launch_to_ready_s")
     if launched:
         lines += ["| txi2p.launch() to ready (s), joining the private network | median [min-max] |", "|---|---|",

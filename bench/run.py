@@ -51,6 +51,7 @@ from baselines import (
     tcp_warm_up,
     twisted_raw_transfer,
 )
+from failover import measure as measure_failover
 from peers import PEERS, PeerWorker
 from report import RESULTS, results_dir, say, summary, write_outputs
 from twisted.internet import defer, task, threads
@@ -77,7 +78,7 @@ HERE = Path(__file__).resolve().parent
 #: The address and NTCP2 port of the router the launch section starts (beside the network's).
 LAUNCH_ADDRESS = ("198.18.0.230", 24230)
 
-SECTIONS = ("bulk", "tunnels", "shim", "concurrency", "control", "launch")
+SECTIONS = ("bulk", "tunnels", "shim", "concurrency", "control", "launch", "failover")
 
 
 def rss_kib() -> int:
@@ -695,6 +696,11 @@ class Bench:
                 continue
             say(f"  {kind.replace('_', ' ')}: {times[kind][-1]:.1f} s")
         self.results["launch"] = {"launch_to_ready_s": {k: summary(v) for k, v in times.items()}}
+
+    # failover of a multihomed site (txi2p.multihome, txi2p.failover): bench/failover.py
+    async def failover(self) -> None:
+        self.results["failover"] = await measure_failover(self.reactor, self.network, self.network.i2pd,
+                                                          self.reps, self.quick, say, self.failed)
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ Keywords with a dot (``inbound.length=1``, ``i2cp.leaseSetEncType=4``) are
 I2CP session options and pass through to the router.
 
 Client: ``i2p:<host>[:<port>]`` or ``i2p:host=<host>[:port=<n>][:...]``
-Server: ``i2p:<keyfile>[:<port>]`` or ``i2p:session=<name>[:keyfile=...][:...]``
+Server: ``i2p:<keyfile>[:<port>]`` or ``i2p:session=<name>[:keyfile=...][:...]``;
+``samaddr=HOST1\\:PORT1,HOST2\\:PORT2`` makes a multihomed service (:mod:`txi2p.multihome`).
 
 The keywords of txi2p 0.3.x (``api``, ``apiEndpoint``, ``options``,
 ``nickname``, ``sigType``, ``localPort``, ``autoClose``) are accepted too.
@@ -30,6 +31,7 @@ from zope.interface import implementer
 from txi2p.address import signature_type_code
 from txi2p.config import BridgeConfig, SessionConfig, parse_bool
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
+from txi2p.multihome import MultihomedServerEndpoint, split_sam_addresses
 from txi2p.private import ClientKey, PrivateService, check_auth
 
 __all__ = ["CLIENT_KEYWORDS", "SERVER_KEYWORDS", "I2PClientParser", "I2PServerParser"]
@@ -38,7 +40,8 @@ _COMMON = {
     "session": "session name (shared by every endpoint that names it)",
     "nickname": "txi2p 0.3.x name for session",
     "keyfile": "key file of the destination (created if missing)",
-    "samaddr": r"SAM bridge host\:port (default $I2P_SAM_ADDRESS or 127.0.0.1\:7656)",
+    "samaddr": r"SAM bridge host\:port (default $I2P_SAM_ADDRESS or 127.0.0.1\:7656); in server strings, "
+               r"several (host1\:port1,host2\:port2): one service on several routers (txi2p.multihome)",
     "apiEndpoint": r"txi2p 0.3.x: client endpoint string of the SAM bridge, e.g. tcp\:127.0.0.1\:7656 "
                    "(only with api=SAM)",
     "api": "txi2p 0.3.x: must be SAM",
@@ -60,6 +63,8 @@ CLIENT_KEYWORDS = {
     "port": "I2P port to connect to",
     "localPort": "our I2P port (FROM_PORT)",
     "clientKey": "file holding this client's key for private services that list it (txi2p.private)",
+    "recover": "after CantReachPeer or a timeout to a destination reached before, try once more through a "
+               "fresh session (true/false; default true; txi2p.failover)",
     **_COMMON,
 }
 
@@ -130,6 +135,8 @@ def _check_api(api: str | None, api_endpoint: str | None, samaddr: str | None) -
 
 def _samaddr(value: str) -> dict[str, Any]:
     """``samaddr=host:port``: the bridge's address."""
+    if "," in value:  # multihoming: server strings only (txi2p.multihome)
+        raise _fail("samaddr", value, r"one host\:port (several bridges are for server strings)")
     host, sep, port = value.rpartition(":")
     if not sep or not host:
         raise _fail("samaddr", value, r"host\:port")
@@ -275,8 +282,10 @@ class I2PClientParser:
         local_port = _int("localPort", kwargs.pop("localPort"), 0, 65535) if "localPort" in kwargs else None
         client_key_file = kwargs.pop("clientKey", None) or None
         client_key = ClientKey(file=client_key_file) if client_key_file is not None else None
+        recover = _bool("recover", kwargs.pop("recover")) if "recover" in kwargs else True  # txi2p.failover
         settings = _common(reactor, kwargs, CLIENT_KEYWORDS)
-        return I2PClientEndpoint(reactor, host, port, from_port=local_port, client_key=client_key, **settings)
+        return I2PClientEndpoint(reactor, host, port, from_port=local_port, client_key=client_key,
+                                 recover=recover, **settings)
 
 
 @implementer(IPlugin, IStreamServerEndpointStringParser)
@@ -285,7 +294,14 @@ class I2PServerParser:
 
     prefix = "i2p"
 
-    def parseStreamServer(self, reactor: Any, *args: str, **kwargs: str) -> I2PServerEndpoint:  # type: ignore[override]
+    def parseStreamServer(self, reactor: Any, *args: str,  # type: ignore[override]
+                          **kwargs: str) -> I2PServerEndpoint | MultihomedServerEndpoint:
+        # --- multihoming (txi2p.multihome): samaddr=HOST1\:PORT1,HOST2\:PORT2, one home per bridge
+        if "," in kwargs.get("samaddr", ""):
+            homes = [self.parseStreamServer(reactor, *args, **{**kwargs, "samaddr": address})
+                     for address in split_sam_addresses(kwargs["samaddr"])]
+            return MultihomedServerEndpoint(reactor, [h for h in homes if isinstance(h, I2PServerEndpoint)])
+        # ---
         _positional(args, ("keyfile", "port"), kwargs)
         port = _int("port", kwargs.pop("port"), 1, 65535) if "port" in kwargs else None
         pending = _int("pending", kwargs.pop("pending"), 1, 100) if "pending" in kwargs else 5

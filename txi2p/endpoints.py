@@ -29,6 +29,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from txi2p import failover
 from txi2p.address import Destination, is_b32_name, signature_type_code
 from txi2p.bridge import SAMBridge
 from txi2p.config import BridgeConfig, SessionConfig, check_port
@@ -151,6 +152,9 @@ class I2PClientEndpoint(_EndpointBase):
         process (:meth:`~txi2p.registry.SessionRegistry.launched_router`;
         started at the first ``connect()``/``listen()`` that needs it):
         True, or its data directory.
+    :param recover: when a connect to the destination this endpoint reached
+        before fails (``CantReachPeer``, a timeout), try once more through a
+        fresh session (:mod:`txi2p.failover`; not for a session with a key file).
     """
 
     def __init__(
@@ -166,6 +170,7 @@ class I2PClientEndpoint(_EndpointBase):
         registry: SessionRegistry | None = None,
         progress: Progress | None = None,
         launch: bool | str | None = None,
+        recover: bool = True,
     ) -> None:
         super().__init__(reactor, bridge_config, session_config, auto_close=False, registry=registry,
                          progress=progress, launch=launch)
@@ -179,6 +184,10 @@ class I2PClientEndpoint(_EndpointBase):
         self.host = _check_host(host)
         self.port = None if port is None else check_port("port", port)
         self.from_port = None if from_port is None else check_port("from_port", from_port, allow_zero=True)
+        # --- client recovery (txi2p.failover): one more try through a fresh session
+        self.recover = bool(recover)
+        self._reached = False  # this endpoint connected to its destination before
+        # ---
 
     def __repr__(self) -> str:
         port = f":{self.port}" if self.port is not None else ""
@@ -196,11 +205,17 @@ class I2PClientEndpoint(_EndpointBase):
             registry.release(session)
 
         try:
-            return await session.connect(self.host, factory, port=self.port,
-                                         from_port=self.from_port, on_lost=lost)
-        except BaseException:
+            protocol = await session.connect(self.host, factory, port=self.port,
+                                             from_port=self.from_port, on_lost=lost)
+        except BaseException as e:
             registry.release(session)
+            # --- client recovery (txi2p.failover)
+            if self.recover and self._reached and failover.recoverable(self, e):
+                return await failover.reconnect(self, factory, e)
+            # ---
             raise
+        self._reached = True
+        return protocol
 
 
 @implementer(IStreamServerEndpoint)
