@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -30,6 +31,7 @@ from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.datagram import I2PDatagramEndpoint
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.errors import ClientKeyRequired
+from txi2p.multihome import multihomed_server_endpoint
 from txi2p.registry import SessionRegistry
 from txi2p.testing import (
     TEST_SESSION_OPTIONS,
@@ -398,6 +400,72 @@ async def launch_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, sess
         await demo.step("i2p.quit(): the launched router stops (and would if this process died)", i2p.quit)
 
 
+#: The two homes of the multihoming step: beside the launched router's address.
+HOMES = {"home 1": ("198.18.0.251", 24251), "home 2": ("198.18.0.252", 24252)}
+
+
+async def multihome_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, workdir: str) -> None:
+    enter_private_namespace([host for host, _ in HOMES.values()])
+
+    async def launch_home(name: str) -> Any:
+        host, port = HOMES[name]
+        return await txi2p.launch(reactor, i2pd_binary=network.i2pd, timeout=180,
+                                  router_options=join_options(host, port, network.netid),
+                                  reseed_file=network.reseed_zip(os.path.join(workdir, f"{host}-seed.zip")))
+
+    async def start() -> list[Any]:
+        demo.say("   two i2pd routers of our own (txi2p.launch), started together")
+        return list(await defer.gatherResults([defer.Deferred.fromCoroutine(launch_home(name)) for name in HOMES]))
+
+    homes = await demo.step("One service on two routers: launching its two homes", start)
+    names = (f"demo-mh-client-{n}" for n in range(1000))
+    try:
+        async def serve() -> Any:
+            demo.say("   multihomed_server_endpoint(homes, 80, key_file=...): one key, a session on each router")
+            root = Resource()
+            root.putChild(b"", Data(b"one service, two homes\n", "text/plain"))
+            endpoint = multihomed_server_endpoint(
+                homes, 80, key_file=os.path.join(workdir, "multihomed.key"), progress=lambda t: demo.say(f"   {t}"),
+                session_config=SessionConfig.build(options=TEST_SESSION_OPTIONS))
+            return await endpoint.listen(Site(root))
+
+        port = await demo.step("The site listens on both homes under one address", serve)
+        url = f"http://{port.getHost().host}/".encode()
+        demo.say(f"   its address: {port.getHost().host}")
+
+        async def fetch() -> bytes:
+            deadline = time.monotonic() + 300
+            while True:
+                web = agent(reactor, bridge_config=BridgeConfig(network.sam_addresses[0]),
+                            session_config=SessionConfig.build(nickname=next(names), options=TEST_SESSION_OPTIONS))
+                demo.say("   a new client on Alice's router asks for the page")
+                try:
+                    response = await web.request(b"GET", url).addTimeout(60, reactor)
+                    return bytes(await readBody(response))
+                except Exception as e:
+                    if time.monotonic() > deadline:
+                        raise
+                    demo.say(f"   not yet ({type(e).__name__}); trying again in 5 s")
+                    await task.deferLater(reactor, 5, lambda: None)
+
+        demo.say(f"   got: {(await demo.step('A client fetches it', fetch)).decode()!r}")
+
+        async def kill() -> None:
+            demo.say("   SIGKILL to home 2's router; waiting until the site sees it gone")
+            os.kill(homes[1].router.pid, signal.SIGKILL)
+            while port.homes_up != 1:
+                await task.deferLater(reactor, 0.5, lambda: None)
+
+        await demo.step("Home 2's router dies", kill)
+        body = await demo.step("A new client fetches the site again: home 1 serves it (waiting for a lookup "
+                               "that finds home 1's lease set)", fetch)
+        demo.say(f"   got: {body.decode()!r}")
+        await port.stopListening()
+    finally:
+        for home in homes:
+            await home.quit()
+
+
 async def main(reactor: Any) -> None:
     demo = Demo()
     workdir = tempfile.mkdtemp(prefix="txi2p-demo-")
@@ -429,6 +497,7 @@ async def main(reactor: Any) -> None:
         await datagram_demo(demo, reactor, network)
         await command_demo(demo, reactor, network)
         await launch_demo(demo, reactor, network, sessions, workdir)
+        await multihome_demo(demo, reactor, network, workdir)
         for session in sessions:
             session.close()
         demo.say("All steps worked.")
