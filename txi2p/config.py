@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -52,6 +52,7 @@ __all__ = [
     "DEFAULT_SIGNATURE_TYPE",
     "LEASE_SET_ENC_TYPES",
     "BridgeConfig",
+    "Progress",
     "SessionConfig",
     "check_port",
     "default_sam_address",
@@ -63,6 +64,9 @@ __all__ = [
 ]
 
 DEFAULT_SAM_ADDRESS = "127.0.0.1:7656"
+
+#: Called with a line of text at each step of a slow start (sessions, routers).
+Progress = Callable[[str], None]
 
 #: Signature type sent when creating a new destination (Ed25519; defined
 #: by the wire layer, :data:`txi2p.sam.codec.DEFAULT_SIGNATURE_TYPE`).

@@ -173,7 +173,7 @@ class SAMControlProtocol(Protocol):
 
         Refused where the dialect says the router closes the socket on PING
         (``dialect.ping`` False); allowed where it is not known yet (a
-        probe, see :meth:`~txi2p.session.SAMBridge.ping_allowed`).
+        probe, see :meth:`~txi2p.bridge.SAMBridge.ping_allowed`).
         """
         if self.dialect is not None and self.dialect.ping is False:
             raise SAMError("I2P_ERROR", "this router closes the connection on PING", "PING", local=True)

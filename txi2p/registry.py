@@ -35,7 +35,7 @@ from twisted.logger import Logger
 
 from txi2p.address import PrivateKey, read_key_file, write_key_file
 from txi2p.bridge import SAMBridge
-from txi2p.config import BridgeConfig, SessionConfig
+from txi2p.config import BridgeConfig, Progress, SessionConfig
 from txi2p.errors import SessionConflict
 from txi2p.protocol import Timeouts
 from txi2p.session import SAMSession
@@ -43,11 +43,9 @@ from txi2p.session import SAMSession
 if TYPE_CHECKING:
     from txi2p.i2p import I2P
 
-__all__ = ["Progress", "SessionRegistry", "SessionSpec", "StartSession"]
+__all__ = ["SessionRegistry", "StartSession"]
 
 _log = Logger()
-
-Progress = Callable[[str], None]
 
 #: Starts one session: ``(bridge, nickname, key or None, session_config, progress)``
 #: -> the session.  Datagram sessions use their own (they open a UDP port
@@ -55,10 +53,6 @@ Progress = Callable[[str], None]
 StartSession = Callable[[SAMBridge, str, PrivateKey | None, SessionConfig, Progress], Awaitable[SAMSession]]
 
 _REGISTRY_ATTRIBUTE = "_txi2p_session_registry"
-
-
-#: The session settings value, under the name this module first gave it.
-SessionSpec = SessionConfig
 
 
 @dataclass(eq=False)
