@@ -66,7 +66,7 @@ class I2P:
     @property
     def sam_address(self) -> str:
         """``host:port`` of the SAM bridge."""
-        return self.bridge.address
+        return self.bridge.sam_address
 
     @property
     def dialect(self) -> SAMDialect | None:

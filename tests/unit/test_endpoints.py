@@ -42,7 +42,7 @@ def test_client_long_form_with_every_keyword(reactor):
     opts = dict(spec.options)
     assert opts["inbound.length"] == "1" and opts["outbound.length"] == "3"
     assert opts["inbound.quantity"] == "2"
-    assert ep.bridge_config.address == "127.0.0.1:7700"
+    assert ep.bridge_config.sam_address == "127.0.0.1:7700"
 
 
 def test_client_base64_destination(reactor):
@@ -54,7 +54,7 @@ def test_server_short_form_tahoe_style(reactor):
     ep = serverFromString(reactor, "i2p:/tmp/node.key:3457:api=SAM:apiEndpoint=tcp\\:127.0.0.1\\:7656")
     assert isinstance(ep, I2PServerEndpoint)
     assert ep._spec.keyfile == "/tmp/node.key" and ep.port == 3457
-    assert ep.bridge_config.address == "127.0.0.1:7656"
+    assert ep.bridge_config.sam_address == "127.0.0.1:7656"
     assert reactor.tcpClients == []
 
 
@@ -150,7 +150,7 @@ class FakeSession:
 
 
 class FakeBridge:
-    address = "fake:1"
+    sam_address = "fake:1"
 
     def __init__(self):
         self.starts = []

@@ -194,7 +194,7 @@ def test_remote_sam_needs_an_explicit_option(text):
 
 def test_remote_sam_through_03x_api_endpoint_is_explicit():
     ep = serverFromString(reactor, "i2p:k.key:80:api=SAM:apiEndpoint=tcp\\:10.0.0.5\\:7656")
-    assert ep.bridge_config.address == "10.0.0.5:7656" and ep.bridge_config.allow_remote
+    assert ep.bridge_config.sam_address == "10.0.0.5:7656" and ep.bridge_config.allow_remote
 
 
 def test_credentials_go_into_hello():
