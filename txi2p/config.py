@@ -40,11 +40,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from txi2p.sam import codec
+from txi2p.timeouts import Timeouts
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IStreamClientEndpoint
-
-    from txi2p.protocol import Timeouts
 
 __all__ = [
     "DEFAULT_OPTIONS",
