@@ -157,6 +157,21 @@ class _BlockingService:
         """Stop the tunnel and close its connections."""
         self._ctx.call(self.service.stopService, what="stopping the tunnel")
 
+    @property
+    def dest(self) -> str | None:
+        return self.service.dest
+
+    @property
+    def session(self) -> str:
+        return self.service.nickname
+
+
+def _configs(bridge: BridgeConfig | None, samaddr: str | None, session: str,
+             kwargs: dict[str, Any]) -> tuple[BridgeConfig, SessionConfig]:
+    """The bridge and session configs of a blocking tunnel's loose arguments."""
+    return (BridgeConfig.from_loose(bridge, samaddr),
+            SessionConfig.build(nickname=session, options=keyword_options(kwargs)))
+
 
 class TunnelServer(_BlockingService):
     """Tunnels incoming I2P streams to ``localhost:port``; blocks until ready.
@@ -168,19 +183,10 @@ class TunnelServer(_BlockingService):
 
     def __init__(self, session: str, port: int, samaddr: str | None = None, nconnect: int = -1,
                  timeout: float | None = None, *, bridge: BridgeConfig | None = None, **kwargs: Any) -> None:
-        bridge_config = BridgeConfig.from_loose(bridge, samaddr)
-        session_config = SessionConfig.build(nickname=session, options=keyword_options(kwargs))
+        bridge_config, session_config = _configs(bridge, samaddr, session, kwargs)
         self._start(lambda reactor: _tunnel.TunnelServer(
             reactor, I2PServerEndpoint(reactor, bridge_config=bridge_config, session_config=session_config),
             port, nconnect=nconnect, timeout=timeout))
-
-    @property
-    def dest(self) -> str | None:
-        return self.service.dest
-
-    @property
-    def session(self) -> str:
-        return self.service.nickname
 
 
 class TunnelClient(_BlockingService):
@@ -194,22 +200,13 @@ class TunnelClient(_BlockingService):
     def __init__(self, session: str, port: int, dest: str, samaddr: str | None = None,
                  nconnect: int = -1, timeout: float | None = None, *, bridge: BridgeConfig | None = None,
                  **kwargs: Any) -> None:
-        bridge_config = BridgeConfig.from_loose(bridge, samaddr)
-        session_config = SessionConfig.build(nickname=session, options=keyword_options(kwargs))
+        bridge_config, session_config = _configs(bridge, samaddr, session, kwargs)
         self._start(lambda reactor: _tunnel.TunnelClient(
             reactor, I2PClientEndpoint(reactor, dest, bridge_config=bridge_config, session_config=session_config),
             port, nconnect=nconnect, timeout=timeout))
 
     @property
-    def dest(self) -> str | None:
-        return self.service.dest
-
-    @property
     def remotedest(self) -> str:
         return self.service.remotedest
-
-    @property
-    def session(self) -> str:
-        return self.service.nickname
 
 

@@ -65,8 +65,8 @@ _DEFAULT_TIMEOUTS = Timeouts()
 
 def _resolved(bridge_config: BridgeConfig) -> BridgeConfig:
     """*bridge_config* with the default address (``$I2P_SAM_ADDRESS`` now) written in."""
-    if bridge_config.address is None and bridge_config.endpoint is None:
-        return replace(bridge_config, address=bridge_config.where)
+    if bridge_config.sam_address is None and bridge_config.endpoint is None:
+        return replace(bridge_config, sam_address=bridge_config.where)
     return bridge_config
 
 
@@ -84,9 +84,9 @@ class SAMBridge:
     """One SAM bridge: where it is and how to talk to it.
 
     :param reactor: the reactor to use.
-    :param address: ``host:port`` of the bridge (default
+    :param sam_address: ``host:port`` of the bridge (default
         :func:`default_sam_address`).
-    :param endpoint: instead of *address*, any client endpoint that reaches
+    :param endpoint: instead of *sam_address*, any client endpoint that reaches
         the bridge.
     :param user: SAM 3.2 user name, if the bridge requires authentication.
     :param password: SAM 3.2 password.
@@ -94,9 +94,9 @@ class SAMBridge:
     :param hosts: a :class:`~txi2p.address.HostsFile` consulted before the
         router for host names (default: ``$I2P_HOSTS_TXT`` or
         ``~/.i2p/hosts.txt`` if present).
-    :param allow_remote: accept an *address* that is not on loopback (SAM
+    :param allow_remote: accept a *sam_address* that is not on loopback (SAM
         is unencrypted; use *user*/*password* where the bridge supports them).
-    :param bridge_config: instead of *address*, *endpoint*, *user*, *password*,
+    :param bridge_config: instead of *sam_address*, *endpoint*, *user*, *password*,
         *timeouts* and *allow_remote*, all of them in one
         :class:`~txi2p.config.BridgeConfig`.
 
@@ -106,7 +106,7 @@ class SAMBridge:
     def __init__(
         self,
         reactor: Any,
-        address: str | None = None,
+        sam_address: str | None = None,
         *,
         endpoint: IStreamClientEndpoint | None = None,
         user: str | None = None,
@@ -118,7 +118,7 @@ class SAMBridge:
     ) -> None:
         #: How this bridge is reached (its default address resolved now).
         self.bridge_config = _resolved(BridgeConfig.given(
-            bridge_config, address, endpoint, allow_remote, user, password, timeouts))
+            bridge_config, sam_address, endpoint, allow_remote, user, password, timeouts))
         self.reactor = reactor
         self._endpoint = self.bridge_config.endpoint or self._tcp_endpoint()
         if hosts is None:
@@ -139,11 +139,11 @@ class SAMBridge:
         self._refused: dict[str, str] = {}
 
     def _tcp_endpoint(self) -> IStreamClientEndpoint:
-        host, port = parse_sam_address(self.address)  # (checked by the BridgeConfig)
+        host, port = parse_sam_address(self.sam_address)  # (checked by the BridgeConfig)
         return TCP4ClientEndpoint(self.reactor, host, port, timeout=self.timeouts.connect)
 
     @property
-    def address(self) -> str:
+    def sam_address(self) -> str:
         """The bridge's ``host:port`` (or its endpoint's ``repr``)."""
         return self.bridge_config.where
 
@@ -158,7 +158,7 @@ class SAMBridge:
         return self.bridge_config.is_local
 
     def __repr__(self) -> str:
-        return f"<SAMBridge {self.address}>"
+        return f"<SAMBridge {self.sam_address}>"
 
     # ------------------------------------------------------------ connections
 
@@ -174,7 +174,7 @@ class SAMBridge:
             await d
         except (ConnectError, DeferredTimeoutError, OSError) as e:
             raise failure_class(e)(
-                f"could not connect to the SAM bridge at {self.address}: {e}. "
+                f"could not connect to the SAM bridge at {self.sam_address}: {e}. "
                 "Is an I2P router running there with SAM enabled? "
                 "(i2pd: [sam] enabled = true; set I2P_SAM_ADDRESS or pass the "
                 "address to use another one)"
@@ -187,7 +187,7 @@ class SAMBridge:
         connections stays known (unless the router now negotiates another
         version).
         """
-        proto = SAMControlProtocol(self.reactor, self.hello_command(), self.address, self.timeouts)
+        proto = SAMControlProtocol(self.reactor, self.hello_command(), self.sam_address, self.timeouts)
         await self._connect(proto)
         negotiated = await proto.ready
         self.dialect = negotiated if self.dialect is None else self.dialect.negotiated(
@@ -197,7 +197,7 @@ class SAMBridge:
 
     def learn(self, dialect: SAMDialect) -> None:
         """Keep what a router's answer taught (see :mod:`txi2p.sam.dialect`)."""
-        _log.info("SAM bridge {address}: learned {dialect}", address=self.address, dialect=dialect)
+        _log.info("SAM bridge {address}: learned {dialect}", address=self.sam_address, dialect=dialect)
         self.dialect = dialect
 
     def check(self, attempt: Attempt) -> None:

@@ -247,7 +247,7 @@ def _print_destination(destination: Destination, out: TextIO) -> int:
 async def _keygen(bridge: SAMBridge, path: Path, sig_type: str, out: TextIO, say: Callable[[str], None]) -> int:
     if path.exists():
         raise ValueError(f"{path} exists: a key file is never overwritten (it is an address)")
-    say(f"asking the router at {bridge.address} for a new destination (DEST GENERATE)")
+    say(f"asking the router at {bridge.sam_address} for a new destination (DEST GENERATE)")
     key: PrivateKey = await bridge.generate_destination(int(sig_type) if sig_type.isdigit() else sig_type)
     write_key_file(path, key)
     print(f"wrote {path} (mode 0600): {key.b32}", file=out)
@@ -255,7 +255,7 @@ async def _keygen(bridge: SAMBridge, path: Path, sig_type: str, out: TextIO, say
 
 
 async def _lookup(bridge: SAMBridge, name: str, out: TextIO, say: Callable[[str], None]) -> int:
-    say(f"looking {name} up through the router at {bridge.address}")
+    say(f"looking {name} up through the router at {bridge.sam_address}")
     return _print_destination(await bridge.lookup(name), out)  # refuses "ME" (no session here)
 
 
@@ -266,12 +266,12 @@ def _fields(values: dict[str, object]) -> str:
 async def _check(reactor: Any, bridge: SAMBridge, options: dict[str, str], out: TextIO,
                  say: Callable[[str], None]) -> int:
     print(f"install:         {installation.status()}", file=out)
-    say(f"connecting to the SAM bridge at {bridge.address}")
+    say(f"connecting to the SAM bridge at {bridge.sam_address}")
     started = time.monotonic()
     control = await bridge.control()
     control.close()
     assert bridge.dialect is not None
-    print(f"bridge:          {bridge.address} (HELLO answered in {time.monotonic() - started:.2f} s)", file=out)
+    print(f"bridge:          {bridge.sam_address} (HELLO answered in {time.monotonic() - started:.2f} s)", file=out)
     print(f"SAM version:     {bridge.dialect.version}", file=out)
     say("asking whether the router keeps a connection open after PING (one probe)")
     print(f"PING keep-alive: {'yes' if await bridge.ping_allowed() else 'no (this router closes on PING)'}",

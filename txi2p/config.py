@@ -35,16 +35,15 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from txi2p.sam import codec
+from txi2p.timeouts import Timeouts
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IStreamClientEndpoint
-
-    from txi2p.protocol import Timeouts
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -52,6 +51,7 @@ __all__ = [
     "DEFAULT_SIGNATURE_TYPE",
     "LEASE_SET_ENC_TYPES",
     "BridgeConfig",
+    "Progress",
     "SessionConfig",
     "check_port",
     "default_sam_address",
@@ -63,6 +63,9 @@ __all__ = [
 ]
 
 DEFAULT_SAM_ADDRESS = "127.0.0.1:7656"
+
+#: Called with a line of text at each step of a slow start (sessions, routers).
+Progress = Callable[[str], None]
 
 #: Signature type sent when creating a new destination (Ed25519; defined
 #: by the wire layer, :data:`txi2p.sam.codec.DEFAULT_SIGNATURE_TYPE`).
@@ -171,11 +174,11 @@ def session_options(
 class BridgeConfig:
     """How to reach one SAM bridge.
 
-    :param address: ``host:port`` (None: ``$I2P_SAM_ADDRESS`` or
+    :param sam_address: ``host:port`` (None: ``$I2P_SAM_ADDRESS`` or
         ``127.0.0.1:7656``, read when the bridge is first used).
-    :param endpoint: instead of *address*, any Twisted client endpoint that
+    :param endpoint: instead of *sam_address*, any Twisted client endpoint that
         reaches the bridge.
-    :param allow_remote: accept an *address* that is not on this machine
+    :param allow_remote: accept a *sam_address* that is not on this machine
         (SAM traffic, private keys included, is not encrypted).
     :param user: SAM 3.2 user name, for bridges with authentication on.
     :param password: its password (never shown in ``repr``).
@@ -184,11 +187,11 @@ class BridgeConfig:
         dialect's offset from the TCP port, i.e. TCP port minus 1).
 
     Raises ValueError at once for a malformed address, a remote one
-    without *allow_remote*, both *address* and *endpoint*, or a user
+    without *allow_remote*, both *sam_address* and *endpoint*, or a user
     without a password (or the other way round).
     """
 
-    address: str | None = None
+    sam_address: str | None = None
     endpoint: IStreamClientEndpoint | None = None
     allow_remote: bool = False
     user: str | None = None
@@ -199,10 +202,10 @@ class BridgeConfig:
     def __post_init__(self) -> None:
         if self.udp_port is not None:
             check_port("udp_port", self.udp_port, allow_zero=True)
-        if self.address is not None and self.endpoint is not None:
+        if self.sam_address is not None and self.endpoint is not None:
             raise ValueError("give the SAM bridge's address or an endpoint that reaches it, not both")
-        if self.address is not None:
-            self.check_address(self.address)
+        if self.sam_address is not None:
+            self.check_address(self.sam_address)
         if (self.user is None) != (self.password is None):
             raise ValueError("SAM authentication needs both a user and a password")
         for what, value in (("user", self.user), ("password", self.password)):
@@ -210,30 +213,30 @@ class BridgeConfig:
                 raise ValueError(f"the SAM {what} must be a non-empty one-line str")
 
     @classmethod
-    def given(cls, config: BridgeConfig | None, address: str | None = None,
+    def given(cls, config: BridgeConfig | None, sam_address: str | None = None,
               endpoint: IStreamClientEndpoint | None = None, allow_remote: bool = False,
               user: str | None = None, password: str | None = None,
               timeouts: Timeouts | None = None) -> BridgeConfig:
         """*config*, or one made of the settings one by one (not both).
 
-        Left only for ``SAMBridge``'s loose signature (txi2p/session.py,
-        being reshaped separately); no front door uses it.
+        Only for ``SAMBridge``'s loose signature (txi2p/bridge.py); no
+        front door uses it.
         """
         if config is None:
-            return cls(address, endpoint, bool(allow_remote), user, password, timeouts)
-        if (address, endpoint, user, password, timeouts, allow_remote) != (None, None, None, None, None, False):
+            return cls(sam_address, endpoint, bool(allow_remote), user, password, timeouts)
+        if (sam_address, endpoint, user, password, timeouts, allow_remote) != (None, None, None, None, None, False):
             raise ValueError("pass a BridgeConfig (bridge=) or the bridge's settings one by one, not both")
         return cls.from_loose(config)
 
     @classmethod
-    def from_loose(cls, config: BridgeConfig | None, address: str | None = None) -> BridgeConfig:
-        """*config*, or the bridge at *address* (not both): for the classic
+    def from_loose(cls, config: BridgeConfig | None, sam_address: str | None = None) -> BridgeConfig:
+        """*config*, or the bridge at *sam_address* (not both): for the classic
         signatures that take either (``txi2p.socket``, ``txi2p.sam``)."""
         if config is None:
-            return cls(address)
+            return cls(sam_address)
         if not isinstance(config, BridgeConfig):
             raise TypeError(f"bridge must be a txi2p.config.BridgeConfig, not {config!r}")
-        if address is not None:
+        if sam_address is not None:
             raise ValueError("pass a BridgeConfig (bridge=) or the bridge's address, not both")
         return config
 
@@ -253,7 +256,7 @@ class BridgeConfig:
         """The bridge's address (the default one resolved now), or its endpoint's ``repr``."""
         if self.endpoint is not None:
             return repr(self.endpoint)
-        return self.address or default_sam_address()
+        return self.sam_address or default_sam_address()
 
     @property
     def is_local(self) -> bool:

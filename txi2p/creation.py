@@ -68,13 +68,13 @@ async def create_session(bridge: SAMBridge, style: str, nickname: str | None, ke
                         else signature_type_code(signature_type))
     if key is not None:
         await bridge._wait_for_release(key.destination, say)
-    say(f"connecting to the SAM bridge at {bridge.address}")
+    say(f"connecting to the SAM bridge at {bridge.sam_address}")
     send = _Create(bridge, style, key, opts, signature_type, extra or {}, say)
     control, nickname, private = await send.with_retries(nickname)
     session = SAMSession(bridge, control, nickname, style, private, opts)
     say(f"session {nickname!r} is up: {session.b32}")
     _log.info("SAM session {nickname} ({style}) up at {address}: {b32}",
-              nickname=nickname, style=style, address=bridge.address, b32=session.b32)
+              nickname=nickname, style=style, address=bridge.sam_address, b32=session.b32)
     if bridge.timeouts.keepalive:
         probe = Deferred.fromCoroutine(bridge.ping_allowed())
         probe.addCallback(lambda allowed: control.start_keepalive() if allowed else None)
@@ -111,7 +111,7 @@ class _Create:
         assert retry is not None
         raise I2PError(
             message=f"SESSION CREATE failed {SESSION_CREATE_TRIES} times at the SAM bridge at "
-            f"{self.bridge.address}, each time teaching txi2p something new (last: {retry.__cause__}); "
+            f"{self.bridge.sam_address}, each time teaching txi2p something new (last: {retry.__cause__}); "
             "not trying again", command="SESSION CREATE", local=True) from retry.__cause__
 
     async def once(self, control: SAMControlProtocol, nickname: str) -> codec.Reply:
@@ -124,7 +124,7 @@ class _Create:
         bridge = self.bridge
         assert bridge.dialect is not None
         wire_style, keys = bridge.dialect.session_create_keys(self.style, self.extra)
-        attempt = Attempt("SESSION CREATE", self.style, wire_style, nickname, bridge.address,
+        attempt = Attempt("SESSION CREATE", self.style, wire_style, nickname, bridge.sam_address,
                           self.opts.get("i2cp.leaseSetEncType", ""),
                           unforwarded=self.style in codec.PACKET_STYLES and "PORT" not in keys)
         bridge.check(attempt)

@@ -440,7 +440,7 @@ class I2PDatagramEndpoint:
         extra: dict[str, str | None] = {}
         udp = None
         receiver: _UDPReceiver | None = None
-        sam_host = parse_sam_address(bridge.address)[0] if self.delivery == "udp" else ""
+        sam_host = parse_sam_address(bridge.sam_address)[0] if self.delivery == "udp" else ""
         if self.delivery == "udp":
             receiver = _UDPReceiver()
             udp = self.reactor.listenUDP(0, receiver, interface=sam_host or "127.0.0.1", maxPacketSize=65536)
@@ -460,7 +460,7 @@ class I2PDatagramEndpoint:
         sam_udp = None
         if udp is not None:
             dialect = session.control.dialect
-            tcp_port = parse_sam_address(bridge.address)[1]
+            tcp_port = parse_sam_address(bridge.sam_address)[1]
             offset = dialect.udp_port_offset if dialect is not None else -1
             sam_udp = (sam_host, self.bridge_config.udp_port or tcp_port + offset)
         port = I2PDatagramPort(self.reactor, session, None, self.kind, self.delivery, udp, sam_udp,

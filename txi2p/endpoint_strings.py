@@ -141,7 +141,7 @@ def _samaddr(value: str) -> dict[str, Any]:
     if not sep or not host:
         raise _fail("samaddr", value, r"host\:port")
     _int("samaddr port", port, 1, 65535)
-    return {"address": value}
+    return {"sam_address": value}
 
 
 def _api_endpoint(reactor: Any, value: str) -> dict[str, Any]:
@@ -150,7 +150,7 @@ def _api_endpoint(reactor: Any, value: str) -> dict[str, Any]:
     if match:
         _int("apiEndpoint port", match.group(2), 1, 65535)
         # txi2p 0.3.x configurations name the bridge explicitly: a remote one is meant
-        return {"address": f"{match.group(1)}:{match.group(2)}", "allow_remote": True}
+        return {"sam_address": f"{match.group(1)}:{match.group(2)}", "allow_remote": True}
     try:
         return {"endpoint": clientFromString(reactor, value)}
     except Exception as e:  # Twisted raises ValueError or others

@@ -32,19 +32,16 @@ from zope.interface import implementer
 from txi2p import failover
 from txi2p.address import Destination, is_b32_name, signature_type_code
 from txi2p.bridge import SAMBridge
-from txi2p.config import BridgeConfig, SessionConfig, check_port
+from txi2p.config import BridgeConfig, Progress, SessionConfig, check_port
 from txi2p.listening import I2PListeningPort
 from txi2p.private import ENCRYPTED_LEASE_SET, ClientKey, PrivateService, check_blindable
 from txi2p.registry import SessionRegistry
 from txi2p.sam import codec
 from txi2p.session import SAMSession
 
-__all__ = ["I2PClientEndpoint", "I2PServerEndpoint", "Progress"]
+__all__ = ["I2PClientEndpoint", "I2PServerEndpoint"]
 
 _log = Logger()
-
-Progress = Callable[[str], None]
-
 
 def _check_host(host: str) -> str:
     if not isinstance(host, str) or not host:

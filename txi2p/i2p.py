@@ -13,7 +13,7 @@ router's SAM bridge::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import wrapClientTLS
@@ -26,14 +26,11 @@ from txi2p.bridge import SAMBridge
 from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.datagram import I2PDatagramEndpoint
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
-from txi2p.i2pd import follow
+from txi2p.i2pd import I2pdRouter, follow
 from txi2p.private import ClientKey, PrivateService
 from txi2p.registry import SessionRegistry
 from txi2p.sam.dialect import SAMDialect
 from txi2p.session import SAMSession
-
-if TYPE_CHECKING:
-    from txi2p.i2pd import I2pdRouter
 
 __all__ = ["I2P", "I2PWebEndpoints", "connect"]
 
@@ -66,7 +63,7 @@ class I2P:
     @property
     def sam_address(self) -> str:
         """``host:port`` of the SAM bridge."""
-        return self.bridge.address
+        return self.bridge.sam_address
 
     @property
     def dialect(self) -> SAMDialect | None:

@@ -103,7 +103,7 @@ class SAMControlProtocol(Protocol):
 
     :param clock: the reactor (for timeouts).
     :param hello: the HELLO command to open with.
-    :param address: the SAM bridge's address, for error messages.
+    :param sam_address: the SAM bridge's address, for error messages.
     :param timeouts: command timeouts.
 
     :ivar ready: fires with the :class:`SAMDialect` once HELLO succeeded.
@@ -116,11 +116,11 @@ class SAMControlProtocol(Protocol):
         self,
         clock: IReactorTime,
         hello: codec.Command,
-        address: str = "",
+        sam_address: str = "",
         timeouts: Timeouts | None = None,
     ) -> None:
         self._clock = clock
-        self.address = address
+        self.sam_address = sam_address
         self.timeouts = timeouts or Timeouts()
         self._conn = ControlConnection(hello)
         self._queue: deque[_Pending] = deque()
@@ -163,9 +163,9 @@ class SAMControlProtocol(Protocol):
     def send_packet(self, command: codec.Command) -> None:
         """Write a command that gets no reply (DATAGRAM SEND / RAW SEND)."""
         if not self._conn.open:
-            raise SAMConnectionLost(f"the SAM connection to {self.address} is closed")
+            raise SAMConnectionLost(f"the SAM connection to {self.sam_address} is closed")
         if self.transport is None:
-            raise SAMConnectionLost(f"not connected to the SAM bridge at {self.address}")
+            raise SAMConnectionLost(f"not connected to the SAM bridge at {self.sam_address}")
         self.transport.write(command.encode())
 
     def ping(self, text: str = "txi2p") -> Deferred[Any]:
@@ -173,7 +173,7 @@ class SAMControlProtocol(Protocol):
 
         Refused where the dialect says the router closes the socket on PING
         (``dialect.ping`` False); allowed where it is not known yet (a
-        probe, see :meth:`~txi2p.session.SAMBridge.ping_allowed`).
+        probe, see :meth:`~txi2p.bridge.SAMBridge.ping_allowed`).
         """
         if self.dialect is not None and self.dialect.ping is False:
             raise SAMError("I2P_ERROR", "this router closes the connection on PING", "PING", local=True)
@@ -186,7 +186,7 @@ class SAMControlProtocol(Protocol):
         elif len(self._queue) + (self._current is not None) >= MAX_QUEUED:
             pending.deferred.errback(TxI2PError(
                 f"{command.name}: {MAX_QUEUED} commands already wait on the SAM connection to "
-                f"{self.address}; is the bridge answering?"))
+                f"{self.sam_address}; is the bridge answering?"))
         else:
             self._queue.append(pending)
             self._send_next()
@@ -202,7 +202,7 @@ class SAMControlProtocol(Protocol):
         # next command's: the connection's state is now unknown.
         self._abort(SAMConnectionLost(
             f"{pending.command.name} was cancelled after it was sent; "
-            f"the connection to {self.address} was closed"))
+            f"the connection to {self.sam_address} was closed"))
 
     def _send_next(self) -> None:
         if self._queue and self.transport is not None and self._conn.state is ControlState.READY:
@@ -213,12 +213,12 @@ class SAMControlProtocol(Protocol):
         data = self._conn.send(pending.command, pending.expects_pong)
         self._current = pending
         pending.timer = self._clock.callLater(pending.timeout, self._timed_out, pending)
-        _log.debug("SAM {address} <- {command!r}", address=self.address, command=pending.command)
+        _log.debug("SAM {address} <- {command!r}", address=self.sam_address, command=pending.command)
         self.transport.write(data)
 
     def _timed_out(self, pending: _Pending) -> None:
         pending.timer = None
-        error = CommandTimeout(pending.command.name, pending.timeout, self.address)
+        error = CommandTimeout(pending.command.name, pending.timeout, self.sam_address)
         _log.warn("{error}", error=error)
         self._abort(error)
 
@@ -251,7 +251,7 @@ class SAMControlProtocol(Protocol):
         if not self._writes_blocked and self.transport is not None:
             self._writes_blocked = True
             _log.info("SAM {address} does not read what txi2p writes; reading paused",
-                      address=self.address)
+                      address=self.sam_address)
             self.transport.pauseProducing()  # type: ignore[attr-defined]
 
     def resumeProducing(self) -> None:
@@ -268,7 +268,7 @@ class SAMControlProtocol(Protocol):
             _CONTROL_HANDLERS[type(event)](self, event)
 
     def _answered(self, event: Answered | Ready) -> None:
-        _log.debug("SAM {address} -> {event!r}", address=self.address,
+        _log.debug("SAM {address} -> {event!r}", address=self.sam_address,
                    event=getattr(event, "reply", event))
         self._finish().callback(event.reply if isinstance(event, Answered) else event.dialect)
         self._send_next()
@@ -297,16 +297,16 @@ class SAMControlProtocol(Protocol):
             self.on_packet(event.packet)
         else:
             _log.warn("SAM {address}: {kind} packet with nobody to take it, dropped",
-                      address=self.address, kind=event.packet.kind)
+                      address=self.sam_address, kind=event.packet.kind)
 
     def _unsolicited(self, event: Unsolicited) -> None:
         if event.count <= MAX_UNSOLICITED_LOGGED:
-            _log.warn("SAM {address}: unsolicited {event!r}, ignored{more}", address=self.address,
+            _log.warn("SAM {address}: unsolicited {event!r}, ignored{more}", address=self.sam_address,
                       event=event.line, more=" (no more are logged)"
                       if event.count == MAX_UNSOLICITED_LOGGED else "")
 
     def _failed(self, event: Failed) -> None:
-        _log.warn("SAM {address}{garbage}: {error}", address=self.address, error=event.error,
+        _log.warn("SAM {address}{garbage}: {error}", address=self.sam_address, error=event.error,
                   garbage=" sent garbage" if event.garbage else "")
         self._end(event.error)
         if self.transport is not None:
@@ -331,7 +331,7 @@ class SAMControlProtocol(Protocol):
         if isinstance(reason.value, TxI2PError):
             return reason.value
         return SAMConnectionLost(
-            f"the connection to the SAM bridge at {self.address} closed: "
+            f"the connection to the SAM bridge at {self.sam_address} closed: "
             f"{reason.getErrorMessage()}"
         )
 
@@ -373,7 +373,7 @@ class SAMControlProtocol(Protocol):
             close_after_flush(self.transport)
 
     def __repr__(self) -> str:
-        return f"<SAMControlProtocol {self.state} {self.address}>"
+        return f"<SAMControlProtocol {self.state} {self.sam_address}>"
 
 
 _CONTROL_HANDLERS: Mapping[type, Callable[[SAMControlProtocol, Any], None]] = MappingProxyType({
@@ -411,7 +411,7 @@ class SAMStreamProtocol(Protocol):
     :param host: our own :class:`I2PAddress`.
     :param peer: the peer's address for CONNECT (ACCEPT learns it).
     :param timeout: seconds for HELLO and the STREAM reply.
-    :param address: the SAM bridge address, for messages.
+    :param sam_address: the SAM bridge address, for messages.
     :param route: for ACCEPT/FORWARD: picks the factory for the peer's
         ``TO_PORT`` (None if the router reported none); returning None
         rejects the stream.  Without it, *factory* takes every stream.
@@ -430,7 +430,7 @@ class SAMStreamProtocol(Protocol):
         host: I2PAddress,
         peer: I2PAddress | None = None,
         timeout: float = 60.0,
-        address: str = "",
+        sam_address: str = "",
         route: Callable[[int | None], IProtocolFactory | None] | None = None,
         on_lost: Callable[[Failure], None] | None = None,
     ) -> None:
@@ -440,7 +440,7 @@ class SAMStreamProtocol(Protocol):
         self._host = host
         self._peer = peer
         self._timeout = timeout
-        self.address = address
+        self.sam_address = sam_address
         self._route = route
         self._on_lost = on_lost
         self.to_port: int | None = None
@@ -489,7 +489,7 @@ class SAMStreamProtocol(Protocol):
 
     def _timed_out(self, what: str) -> None:
         self._timer = None
-        self._fail(CommandTimeout(what, self._timeout, self.address))
+        self._fail(CommandTimeout(what, self._timeout, self.sam_address))
 
     def _fail(self, error: Exception) -> None:
         self._conn.fail(error)
@@ -579,7 +579,7 @@ class SAMStreamProtocol(Protocol):
         self._conn.closed()
         if not self.established.called:
             self.established.errback(SAMConnectionLost(
-                f"the SAM bridge at {self.address} closed the data connection {what}: "
+                f"the SAM bridge at {self.sam_address} closed the data connection {what}: "
                 f"{reason.getErrorMessage()}".rstrip(": ")))
 
     def __repr__(self) -> str:

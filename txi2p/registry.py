@@ -35,7 +35,7 @@ from twisted.logger import Logger
 
 from txi2p.address import PrivateKey, read_key_file, write_key_file
 from txi2p.bridge import SAMBridge
-from txi2p.config import BridgeConfig, SessionConfig
+from txi2p.config import BridgeConfig, Progress, SessionConfig
 from txi2p.errors import SessionConflict
 from txi2p.protocol import Timeouts
 from txi2p.session import SAMSession
@@ -43,11 +43,9 @@ from txi2p.session import SAMSession
 if TYPE_CHECKING:
     from txi2p.i2p import I2P
 
-__all__ = ["Progress", "SessionRegistry", "SessionSpec", "StartSession"]
+__all__ = ["SessionRegistry", "StartSession"]
 
 _log = Logger()
-
-Progress = Callable[[str], None]
 
 #: Starts one session: ``(bridge, nickname, key or None, session_config, progress)``
 #: -> the session.  Datagram sessions use their own (they open a UDP port
@@ -55,10 +53,6 @@ Progress = Callable[[str], None]
 StartSession = Callable[[SAMBridge, str, PrivateKey | None, SessionConfig, Progress], Awaitable[SAMSession]]
 
 _REGISTRY_ATTRIBUTE = "_txi2p_session_registry"
-
-
-#: The session settings value, under the name this module first gave it.
-SessionSpec = SessionConfig
 
 
 @dataclass(eq=False)
@@ -159,10 +153,10 @@ class SessionRegistry:
         except at reactor shutdown.
         """
         session_config = SessionConfig.make(session.nickname, None, session.style, session.options)
-        key: tuple[str, Any] = (session.bridge.address, session.nickname)
+        key: tuple[str, Any] = (session.bridge.sam_address, session.nickname)
         if key in self._entries:
             raise SessionConflict(f"session {session.nickname!r} is already registered")
-        self._bridges.setdefault(session.bridge.address, session.bridge)
+        self._bridges.setdefault(session.bridge.sam_address, session.bridge)
         entry = self._entries[key] = _Entry(session_config, session.bridge, session.nickname, session, users=1)
         session.closed.addCallback(lambda _: self._ended(key, entry))
 
@@ -240,7 +234,7 @@ class SessionRegistry:
 
         Each call counts as one user; give it back with :meth:`release`.
         """
-        key: tuple[str, Any] = (bridge.address, session_config.nickname if session_config.nickname else ("transient", session_config))
+        key: tuple[str, Any] = (bridge.sam_address, session_config.nickname if session_config.nickname else ("transient", session_config))
         entry = self._entries.get(key)
         if entry is None and session_config.keyfile:
             key, entry = self._same_destination(bridge, session_config, key)
@@ -248,7 +242,7 @@ class SessionRegistry:
             different = entry.session_config.differences(session_config)
             if different:
                 raise SessionConflict(
-                    f"session {session_config.nickname!r} on the SAM bridge at {bridge.address} is already "
+                    f"session {session_config.nickname!r} on the SAM bridge at {bridge.sam_address} is already "
                     f"in use with other {', '.join(different)}; use another session name, or the "
                     f"same settings")
         if entry is None:
@@ -292,14 +286,14 @@ class SessionRegistry:
         """
         path = os.path.realpath(str(session_config.keyfile))
         for other_key, entry in self._entries.items():
-            if (other_key[0] != bridge.address or not entry.session_config.keyfile
+            if (other_key[0] != bridge.sam_address or not entry.session_config.keyfile
                     or os.path.realpath(entry.session_config.keyfile) != path):
                 continue
             different = [name for name in entry.session_config.differences(session_config) if name != "keyfile"]
             if different:
                 raise SessionConflict(
                     f"the destination in {session_config.keyfile} already has a session ({entry.nickname!r}) on the SAM "
-                    f"bridge at {bridge.address} with other {', '.join(different)}; one destination is "
+                    f"bridge at {bridge.sam_address} with other {', '.join(different)}; one destination is "
                     f"one session: give every endpoint using this key file the same settings")
             return other_key, entry
         return key, None

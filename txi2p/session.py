@@ -219,7 +219,7 @@ class SAMSession:
                 on_lost: Callable[[Failure], None] | None = None) -> SAMStreamProtocol:
         proto = self._tracked(lambda lost: SAMStreamProtocol(
             self.bridge.reactor, self.bridge.hello_command(), command, factory,
-            self.address, peer, timeout, self.bridge.address, route, lost), on_lost)
+            self.address, peer, timeout, self.bridge.sam_address, route, lost), on_lost)
         self._streams.add(proto)
         proto.established.addBoth(self._stream_done, proto)
         return proto
@@ -332,7 +332,7 @@ class SAMSession:
         def build() -> SAMStreamProtocol:
             return self._tracked(lambda lost: SAMStreamProtocol(
                 reactor, None, None, factory, self.address, timeout=FORWARD_PEER_LINE_TIMEOUT,
-                address=self.bridge.address, route=route, on_lost=lost), None)
+                sam_address=self.bridge.sam_address, route=route, on_lost=lost), None)
 
         forward_factory = ForwardGate(build, f"STREAM FORWARD of session {self.nickname}")
         listening = await TCP4ServerEndpoint(reactor, port, interface=host).listen(forward_factory)

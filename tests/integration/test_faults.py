@@ -154,7 +154,7 @@ async def test_router_killed_then_restarted(i2p_network, i2p_sessions, tmp_path)
         # session made now on Bob's router asks again, so it is started
         # alongside and tried when Bob's streams go nowhere.
         bob = i2p_sessions[1]
-        fresh = defer.Deferred.fromCoroutine(SAMBridge(reactor, bob.bridge.address).create_session(
+        fresh = defer.Deferred.fromCoroutine(SAMBridge(reactor, bob.bridge.sam_address).create_session(
             "STREAM", "after-restart", options=TEST_SESSION_OPTIONS))
         fresh.addCallback(lambda session: fresh_sessions.append(session) or session)
         await wait_until_reachable(reactor, bob, b32, timeout=120)

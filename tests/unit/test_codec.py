@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.sans_io import decode
 from txi2p import errors
 from txi2p.sam import codec
 from txi2p.testing.fakes import fake_private_key
@@ -296,15 +297,7 @@ def test_command_encoding_parses_back(options, name):
 @settings(max_examples=300)
 @given(st.lists(st.binary(max_size=200), max_size=8), st.booleans())
 def test_random_bytes_raise_only_declared_errors(chunks, peer):
-    d = codec.SAMDecoder(max_line=1000)
-    if peer:
-        d.expect_peer_line()
-    try:
-        for chunk in chunks:
-            d.receive_data(chunk)
-            events(d)
-    except errors.SAMProtocolError:
-        pass
+    decode(chunks, peer, max_line=1000, drain=lambda decoder, found: found.extend(events(decoder)))
 
 
 @given(st.binary(max_size=300))

@@ -30,7 +30,7 @@ def test_client_new(sam):
                                         sigType="EdDSA_SHA512_Ed25519")
     assert ep.host == "site.i2p" and ep.port == 80 and ep.from_port == 5
     assert ep._spec.nickname == "n" and ep._spec.auto_close and ep._spec.signature_type == 7
-    assert ep.bridge_config.address == "127.0.0.1:7656"  # named sessions shared across .new() calls
+    assert ep.bridge_config.sam_address == "127.0.0.1:7656"  # named sessions shared across .new() calls
     assert sam._reactor.tcpClients == []  # no I/O until connect()
 
 

@@ -228,11 +228,11 @@ async def test_a_bridge_refusing_the_credentials_is_a_clear_error(auth_sam):
     from twisted.internet import reactor
 
     fake, config = auth_sam
-    wrong = BridgeConfig(config.address, user="alice", password="guess")
+    wrong = BridgeConfig(config.sam_address, user="alice", password="guess")
     endpoint = I2PClientEndpoint(reactor, "site.i2p", bridge_config=wrong, registry=SessionRegistry(reactor))
     with pytest.raises(I2PError, match="Authorization failed"):
         await endpoint.acquire_session()
-    none = I2PClientEndpoint(reactor, "site.i2p", bridge_config=BridgeConfig(config.address),
+    none = I2PClientEndpoint(reactor, "site.i2p", bridge_config=BridgeConfig(config.sam_address),
                              registry=SessionRegistry(reactor))
     with pytest.raises(I2PError, match="USER and PASSWORD required"):
         await none.acquire_session()
@@ -262,7 +262,7 @@ async def test_twistd_i2ptunnel_carries_the_credentials_to_the_bridge(auth_sam):
     fake, config = auth_sam
     options = Options()
     options.parseOptions(["client", "--dest", DEST, "--port", "0", "--session", "twistd-proxy",
-                          "--samaddr", config.address, "--sam-user", "alice", "--sam-password", "s3cret"])
+                          "--samaddr", config.sam_address, "--sam-user", "alice", "--sam-password", "s3cret"])
     service = makeService(options)
     service.startService()
     tunnel = next(iter(service))

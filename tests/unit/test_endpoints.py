@@ -12,7 +12,7 @@ from twisted.internet.testing import MemoryReactorClock
 from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.errors import InvalidKey, SessionConflict
-from txi2p.registry import SessionRegistry, SessionSpec
+from txi2p.registry import SessionRegistry
 from txi2p.testing.fakes import fake_private_key
 
 DEST = fake_private_key().destination
@@ -42,7 +42,7 @@ def test_client_long_form_with_every_keyword(reactor):
     opts = dict(spec.options)
     assert opts["inbound.length"] == "1" and opts["outbound.length"] == "3"
     assert opts["inbound.quantity"] == "2"
-    assert ep.bridge_config.address == "127.0.0.1:7700"
+    assert ep.bridge_config.sam_address == "127.0.0.1:7700"
 
 
 def test_client_base64_destination(reactor):
@@ -54,7 +54,7 @@ def test_server_short_form_tahoe_style(reactor):
     ep = serverFromString(reactor, "i2p:/tmp/node.key:3457:api=SAM:apiEndpoint=tcp\\:127.0.0.1\\:7656")
     assert isinstance(ep, I2PServerEndpoint)
     assert ep._spec.keyfile == "/tmp/node.key" and ep.port == 3457
-    assert ep.bridge_config.address == "127.0.0.1:7656"
+    assert ep.bridge_config.sam_address == "127.0.0.1:7656"
     assert reactor.tcpClients == []
 
 
@@ -150,7 +150,7 @@ class FakeSession:
 
 
 class FakeBridge:
-    address = "fake:1"
+    sam_address = "fake:1"
 
     def __init__(self):
         self.starts = []
@@ -167,7 +167,7 @@ def acquire(registry, bridge, spec):
 
 def test_registry_shares_one_start_between_early_callers(reactor):
     registry, bridge = SessionRegistry(reactor), FakeBridge()
-    spec = SessionSpec.make("web")
+    spec = SessionConfig.make("web")
     d1, d2 = acquire(registry, bridge, spec), acquire(registry, bridge, spec)
     assert len(bridge.starts) == 1
     session = FakeSession("web")
@@ -178,8 +178,8 @@ def test_registry_shares_one_start_between_early_callers(reactor):
 
 def test_registry_conflicting_settings_raise(reactor):
     registry, bridge = SessionRegistry(reactor), FakeBridge()
-    acquire(registry, bridge, SessionSpec.make("web", options={"inbound.length": "1"}))
-    d = acquire(registry, bridge, SessionSpec.make("web", options={"inbound.length": "2"}))
+    acquire(registry, bridge, SessionConfig.make("web", options={"inbound.length": "1"}))
+    d = acquire(registry, bridge, SessionConfig.make("web", options={"inbound.length": "2"}))
     failure = []
     d.addErrback(failure.append)
     assert failure and failure[0].check(SessionConflict)
@@ -188,7 +188,7 @@ def test_registry_conflicting_settings_raise(reactor):
 
 def test_registry_failed_start_can_be_retried(reactor):
     registry, bridge = SessionRegistry(reactor), FakeBridge()
-    spec = SessionSpec.make("web")
+    spec = SessionConfig.make("web")
     d1, d2 = acquire(registry, bridge, spec), acquire(registry, bridge, spec)
     bridge.starts[0][1].errback(RuntimeError("router said no"))
     for d in (d1, d2):
@@ -201,7 +201,7 @@ def test_registry_failed_start_can_be_retried(reactor):
 
 def test_registry_auto_close_and_recreate_after_end(reactor):
     registry, bridge = SessionRegistry(reactor), FakeBridge()
-    spec = SessionSpec.make("web", auto_close=True)
+    spec = SessionConfig.make("web", auto_close=True)
     acquire(registry, bridge, spec)
     session = FakeSession("web")
     bridge.starts[0][1].callback(session)
@@ -218,7 +218,7 @@ def test_registry_for_reactor_is_kept_on_the_reactor(reactor):
 
 def test_unnamed_clients_share_a_transient_session(reactor):
     registry, bridge = SessionRegistry(reactor), FakeBridge()
-    spec = SessionSpec.make(None)
+    spec = SessionConfig.make(None)
     acquire(registry, bridge, spec)
     acquire(registry, bridge, spec)
     assert len(bridge.starts) == 1
@@ -340,20 +340,20 @@ async def test_one_key_file_is_one_session_whatever_the_names(fake_sam, tmp_path
     registry = SessionRegistry(reactor)
     bridge = registry.bridge(sam)
     server, client = await defer.gatherResults([
-        defer.Deferred.fromCoroutine(registry.acquire(bridge, SessionSpec.make("txi2p-server-1", str(keyfile)))),
-        defer.Deferred.fromCoroutine(registry.acquire(bridge, SessionSpec.make(None, str(tmp_path / "." / "node.key")))),
+        defer.Deferred.fromCoroutine(registry.acquire(bridge, SessionConfig.make("txi2p-server-1", str(keyfile)))),
+        defer.Deferred.fromCoroutine(registry.acquire(bridge, SessionConfig.make(None, str(tmp_path / "." / "node.key")))),
     ])
     assert server is client
     assert len([c for c in fake.commands if c.startswith("SESSION CREATE")]) == 1
-    again = await registry.acquire(bridge, SessionSpec.make("another-name", str(keyfile)))
+    again = await registry.acquire(bridge, SessionConfig.make("another-name", str(keyfile)))
     assert again is server
     with pytest.raises(SessionConflict, match="one destination is one session"):
-        await registry.acquire(bridge, SessionSpec.make("x", str(keyfile), options={"inbound.length": "1"}))
+        await registry.acquire(bridge, SessionConfig.make("x", str(keyfile), options={"inbound.length": "1"}))
     # another key file is another session
     other = tmp_path / "other.key"
     fake.key = fake_private_key()
     write_key_file(other, fake.key)
-    assert await registry.acquire(bridge, SessionSpec.make(None, str(other))) is not server
+    assert await registry.acquire(bridge, SessionConfig.make(None, str(other))) is not server
     await registry.close_all()
 
 

@@ -12,6 +12,7 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.sans_io import decode
 from txi2p import errors
 from txi2p.sam import codec
 
@@ -40,31 +41,13 @@ def _drain(decoder: codec.SAMDecoder, events: list | None = None) -> None:
 
 def _decode(chunks: list[bytes], peer_line: bool) -> tuple[list, bool]:
     """The events decoded from *chunks* fed one by one, and whether it ended in a protocol error."""
-    decoder = codec.SAMDecoder(max_line=16)  # small: long lines are common here
-    if peer_line:
-        decoder.expect_peer_line()
-    events: list = []
-    try:
-        for chunk in chunks:
-            decoder.receive_data(chunk)
-            _drain(decoder, events)
-    except errors.SAMProtocolError:
-        return events, True
-    return events, False
+    return decode(chunks, peer_line, max_line=16, drain=_drain)  # small: long lines are common here
 
 
 @FUZZ
 @given(st.lists(_samish, max_size=6), st.booleans())
 def test_decoder_raises_only_protocol_errors(chunks, peer_line):
-    decoder = codec.SAMDecoder(max_line=4096)
-    if peer_line:
-        decoder.expect_peer_line()
-    try:
-        for chunk in chunks:
-            decoder.receive_data(chunk)
-            _drain(decoder)
-    except errors.SAMProtocolError:
-        pass
+    decode(chunks, peer_line, max_line=4096, drain=_drain)
 
 
 # Whole lines a router sends, so that split streams are mostly valid.

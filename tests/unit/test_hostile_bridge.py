@@ -100,7 +100,7 @@ def make_gate():
 
     def build():
         return SAMStreamProtocol(clock, None, None, Factory.forProtocol(Protocol), host,
-                                 timeout=FORWARD_PEER_LINE_TIMEOUT, address="sam:1")
+                                 timeout=FORWARD_PEER_LINE_TIMEOUT, sam_address="sam:1")
 
     return ForwardGate(build, "test forward"), clock
 

@@ -164,13 +164,14 @@ def test_key_file_is_never_half_written(tmp_path, step):
 
 
 def test_corrupt_key_file_is_not_replaced_by_an_endpoint(tmp_path):
-    from txi2p.registry import SessionRegistry, SessionSpec
+    from txi2p.config import SessionConfig
+    from txi2p.registry import SessionRegistry
 
     path = tmp_path / "node.key"
     path.write_text("garbage")
     registry = SessionRegistry(reactor)
     d = defer.Deferred.fromCoroutine(registry.acquire(SAMBridge(reactor, "127.0.0.1:1"),
-                                                      SessionSpec.make("n", str(path))))
+                                                      SessionConfig.make("n", str(path))))
     failures = []
     d.addErrback(failures.append)
     assert failures and failures[0].check(errors.TxI2PError)
@@ -193,7 +194,7 @@ def test_remote_sam_needs_an_explicit_option(text):
 
 def test_remote_sam_through_03x_api_endpoint_is_explicit():
     ep = serverFromString(reactor, "i2p:k.key:80:api=SAM:apiEndpoint=tcp\\:10.0.0.5\\:7656")
-    assert ep.bridge_config.address == "10.0.0.5:7656" and ep.bridge_config.allow_remote
+    assert ep.bridge_config.sam_address == "10.0.0.5:7656" and ep.bridge_config.allow_remote
 
 
 def test_credentials_go_into_hello():

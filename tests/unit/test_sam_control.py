@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.unit.sans_io import events, record_moves
 from txi2p import errors
 from txi2p.sam import codec
 from txi2p.sam.control import (
@@ -27,27 +28,10 @@ HELLO_OK = b"HELLO REPLY RESULT=OK VERSION=3.1\n"
 R = ControlState
 
 
-def events(conn, data=b""):
-    conn.receive_data(data)
-    found = []
-    while (event := conn.next_event()) is not codec.NEED_DATA:
-        found.append(event)
-    return found
-
-
 @pytest.fixture
 def moves(monkeypatch):
     """Every ``(state, event type, next state)`` move made in the test."""
-    seen = []
-    original = ControlConnection._fire
-
-    def record(self, event):
-        old = self.state
-        original(self, event)
-        seen.append((old, type(event), self.state))
-
-    monkeypatch.setattr(ControlConnection, "_fire", record)
-    return seen
+    return record_moves(monkeypatch, ControlConnection)
 
 
 def ready():

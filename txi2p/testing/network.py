@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from txi2p.child_guard import guarded_command
+from txi2p.config import Progress
 from txi2p.i2pd import prepare_data_directory, router_command
 from txi2p.testing.java import java_router_command, route_from, router_info_caps, seed_java_netdb
 from txi2p.testing.namespace import TESTNET_PREFIX, enter_private_namespace
@@ -45,8 +46,6 @@ from txi2p.testing.routers import JAVA_JARS, I2PRouter, NetworkStartError, Route
 
 __all__ = ["JAVA_JARS", "TESTNET_FILES", "I2PRouter", "NetworkStartError", "PrivateI2PNetwork", "RouterBuild", "find_i2pd",
            "join_options"]
-
-Progress = Callable[[str], None]
 
 
 #: Files every test-network router's data directory gets.  i2pd 2.45.1

@@ -21,6 +21,7 @@ from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
 from txi2p.bridge import SAMBridge
+from txi2p.config import Progress
 from txi2p.errors import CantReachPeer, InvalidKey, KeyNotFound
 from txi2p.sam import codec
 from txi2p.session import SAMSession
@@ -62,8 +63,6 @@ TEST_SOCKET_OPTIONS: Mapping[str, object] = MappingProxyType({
     "outbound_quantity": TEST_SESSION_OPTIONS["outbound.quantity"],
     "i2cp_leaseSetEncType": TEST_SESSION_OPTIONS["i2cp.leaseSetEncType"],
 })
-
-Progress = Callable[[str], None]
 
 
 class NetworkNotReady(RuntimeError):
