@@ -20,7 +20,7 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger
 
 from txi2p.address import PrivateKey, signature_type_code
-from txi2p.config import session_options
+from txi2p.config import Progress, session_options
 from txi2p.errors import CommandTimeout, I2PError, TxI2PError
 from txi2p.private import ENCRYPTED_LEASE_SET, check_blindable
 from txi2p.protocol import SAMControlProtocol
@@ -54,7 +54,7 @@ class _TryAgain(Exception):
 async def create_session(bridge: SAMBridge, style: str, nickname: str | None, key: PrivateKey | None, *,
                          options: Mapping[str, object] | None, signature_type: int | str,
                          extra: Mapping[str, str | None] | None,
-                         progress: Callable[[str], None] | None) -> SAMSession:
+                         progress: Progress | None) -> SAMSession:
     """A new session on *bridge*, up (see :meth:`SAMBridge.create_session
     <txi2p.bridge.SAMBridge.create_session>` for the arguments)."""
     say = progress or (lambda text: None)

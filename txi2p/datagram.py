@@ -45,7 +45,7 @@ from twisted.logger import Logger
 
 from txi2p.address import Destination, I2PAddress, PrivateKey, b32_from_hash, b64decode
 from txi2p.bridge import SAMBridge
-from txi2p.config import BridgeConfig, SessionConfig, check_port, parse_sam_address
+from txi2p.config import BridgeConfig, Progress, SessionConfig, check_port, parse_sam_address
 from txi2p.errors import SessionConflict, TxI2PError
 from txi2p.registry import SessionRegistry
 from txi2p.sam import codec
@@ -359,7 +359,7 @@ class I2PDatagramEndpoint:
                  from_port: int | None = None, to_port: int | None = None,
                  protocol_number: int | None = None, delivery: str = "auto", prime: bool = True,
                  registry: SessionRegistry | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Progress | None = None) -> None:
         if delivery not in DELIVERIES:
             raise ValueError(f"delivery (the packets' transport) must be one of {', '.join(DELIVERIES)}, "
                              f"not {delivery!r}")

@@ -20,7 +20,7 @@ last.  docs/multihoming.rst tells the limits.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txi2p.config import SessionConfig, parse_sam_address
+from txi2p.config import Progress, SessionConfig, parse_sam_address
 
 if TYPE_CHECKING:
     from txi2p.endpoints import I2PServerEndpoint
@@ -115,7 +115,7 @@ class MultihomedServerEndpoint:
     """
 
     def __init__(self, reactor: Any, homes: Sequence[I2PServerEndpoint], *,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Progress | None = None) -> None:
         check_homes(homes)
         self._reactor = reactor
         self.homes = tuple(homes)
@@ -153,7 +153,7 @@ class MultihomedPort:
     """
 
     def __init__(self, reactor: Any, homes: Sequence[I2PServerEndpoint], factory: IProtocolFactory,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Progress | None = None) -> None:
         self._reactor = reactor
         self.factory = factory
         self._homes = [_Home(number, endpoint) for number, endpoint in enumerate(homes, 1)]
@@ -278,7 +278,7 @@ class MultihomedPort:
 
 
 def multihomed_server_endpoint(i2ps: Sequence[I2P], port: int | None = None, *, key_file: str,
-                               progress: Callable[[str], None] | None = None,
+                               progress: Progress | None = None,
                                **settings: Any) -> MultihomedServerEndpoint:
     """One service listening through each of *i2ps* (:class:`~txi2p.i2p.I2P` objects, one per router).
 

@@ -127,7 +127,7 @@ def test_a_string_with_several_bridges_is_one_home_per_bridge():
     endpoint = serverFromString(
         Clock(), r"i2p:site.key:80:samaddr=127.0.0.1\:7656,127.0.0.1\:7657,127.0.0.1\:7658:inbound.length=1")
     assert isinstance(endpoint, MultihomedServerEndpoint)
-    assert [home.bridge_config.address for home in endpoint.homes] == [
+    assert [home.bridge_config.sam_address for home in endpoint.homes] == [
         "127.0.0.1:7656", "127.0.0.1:7657", "127.0.0.1:7658"]
     assert {home.session_config.keyfile for home in endpoint.homes} == {"site.key"}
     assert all(home.port == 80 and home.session_config.option_map["inbound.length"] == "1"
@@ -245,7 +245,7 @@ def test_the_python_form_wraps_each_i2p_objects_server_endpoint(tmp_path):
     registry = SessionRegistry(clock)
     i2ps = [I2P(clock, registry.bridge(f"127.0.0.1:{7656 + n}"), registry=registry) for n in range(2)]
     endpoint = multihomed_server_endpoint(i2ps, 80, key_file=str(tmp_path / "site.key"), private=True)
-    assert [home.bridge_config.address for home in endpoint.homes] == ["127.0.0.1:7656", "127.0.0.1:7657"]
+    assert [home.bridge_config.sam_address for home in endpoint.homes] == ["127.0.0.1:7656", "127.0.0.1:7657"]
     assert all(home.session_config.option_map["i2cp.leaseSetType"] == "5" for home in endpoint.homes)
     with pytest.raises(ValueError, match="two homes or more"):
         multihomed_server_endpoint(i2ps[:1], 80, key_file="site.key")
