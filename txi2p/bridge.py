@@ -174,7 +174,7 @@ class SAMBridge:
             await d
         except (ConnectError, DeferredTimeoutError, OSError) as e:
             raise failure_class(e)(
-                f"could not connect to the SAM bridge at {self.sam_address}: {e}. "
+                f"could not connect to the SAM bridge at {self.sam_address}: {str(e).rstrip('.')}. "
                 "Is an I2P router running there with SAM enabled? "
                 "(i2pd: [sam] enabled = true; set I2P_SAM_ADDRESS or pass the "
                 "address to use another one)"
