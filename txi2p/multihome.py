@@ -31,20 +31,16 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from txi2p.config import Progress, SessionConfig, parse_sam_address
+from txi2p.endpoints import I2PServerEndpoint, I2PServerPort
 
 if TYPE_CHECKING:
-    from txi2p.endpoints import I2PServerEndpoint
     from txi2p.i2p import I2P
-    from txi2p.session import I2PListeningPort
+    from txi2p.listening import I2PListeningPort
 
-__all__ = ["MAX_BACKOFF", "MultihomedPort", "MultihomedServerEndpoint", "NoHomeUp", "check_homes", "multihomed_server_endpoint",
+__all__ = ["MultihomedPort", "MultihomedServerEndpoint", "NoHomeUp", "check_homes", "multihomed_server_endpoint",
            "split_sam_addresses"]
 
 _log = Logger()
-
-#: Longest wait between two tries to start a lost home again (as :class:`~txi2p.endpoints.I2PServerPort`).
-MAX_BACKOFF = 60.0
-
 
 class NoHomeUp(ConnectionError):
     """No home of a multihomed service could be started; says why for each."""
@@ -234,7 +230,8 @@ class MultihomedPort:
 
     def _schedule(self, home: _Home) -> None:
         home.retry = self._reactor.callLater(home.backoff, self._retry, home)
-        home.backoff = min(home.backoff * 2, MAX_BACKOFF)
+        # the listening ports' back-off, and its cap
+        home.backoff = min(home.backoff * 2, I2PServerPort.MAX_BACKOFF)
 
     def _retry(self, home: _Home) -> None:
         home.retry = None

@@ -25,6 +25,7 @@ from twisted.web.server import Site
 import txi2p
 from txi2p import errors
 from txi2p.config import SessionConfig
+from txi2p.endpoints import I2PServerPort
 from txi2p.i2pd import free_sam_port
 from txi2p.multihome import MultihomedPort
 from txi2p.testing import TEST_SESSION_OPTIONS, enter_private_namespace, join_options
@@ -37,8 +38,9 @@ HOMES = {"home1": ("198.18.0.210", 24210), "home2": ("198.18.0.211", 24211)}
 
 BODY = b"one service, two homes\n"
 
-#: The homes' retry back-off is capped this low here (60 s in use): a restarted home rejoins within
-#: seconds, so the tests wait for failover, not for the back-off (unit tests check the 60 s cap).
+#: The homes' retry back-off is capped this low here (I2PServerPort.MAX_BACKOFF, 60 s, in use): a
+#: restarted home rejoins within seconds, so the tests wait for failover, not for the back-off
+#: (test_multihome checks the cap).
 TEST_MAX_BACKOFF = 4.0
 
 #: A new client's fetch is given this long (lookup, tunnels, a dead lease set the floodfill still holds).
@@ -59,7 +61,7 @@ class Counted(Resource):
 
 @pytest.fixture(autouse=True)
 def quick_backoff(monkeypatch):
-    monkeypatch.setattr("txi2p.multihome.MAX_BACKOFF", TEST_MAX_BACKOFF)
+    monkeypatch.setattr(I2PServerPort, "MAX_BACKOFF", TEST_MAX_BACKOFF)
 
 
 async def launch_home(i2p_network, name, tmp_path, sam_port):

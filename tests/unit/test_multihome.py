@@ -176,6 +176,21 @@ def test_a_lost_home_is_retried_with_back_off_while_the_other_serves(tmp_path, l
     assert clock.getDelayedCalls() == []
 
 
+def test_a_home_that_stays_down_is_tried_at_most_a_minute_apart(tmp_path):
+    """The listening ports' back-off: 1 s doubling, capped at I2PServerPort.MAX_BACKOFF (60 s)."""
+    clock, endpoint, routers, _ = _service(tmp_path)
+    port = endpoint.listen(Factory()).result
+    routers[0].up = False
+    routers[0].inners[0].lose()
+    delays = []
+    for _ in range(9):
+        (retry,) = clock.getDelayedCalls()
+        delays.append(retry.getTime() - clock.seconds())
+        clock.advance(delays[-1])
+    assert delays == [1, 2, 4, 8, 16, 32, 60, 60, 60] and routers[0].tries == 10
+    port.stopListening()
+
+
 def test_both_homes_lost_both_retried_and_back_without_a_new_listen(tmp_path):
     clock, endpoint, routers, _ = _service(tmp_path)
     port = endpoint.listen(Factory()).result
