@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from txi2p.errors import SAMError, SAMProtocolError
 from txi2p.sam import codec
 from txi2p.sam.dialect import SAMDialect
-from txi2p.sam.events import Channel, Closed, Failed, Pinged, Sent
+from txi2p.sam.events import DEFAULT_ERROR_REPLIES, Channel, Closed, Failed, Pinged, Sent
 from txi2p.sam.replies import check_reply, check_version
 from txi2p.states import State, transitions
 
@@ -38,11 +38,6 @@ __all__ = [
 
 #: Unsolicited replies logged per connection (more are dropped silently).
 MAX_UNSOLICITED_LOGGED = 10
-
-#: The reply kinds any command may be answered with as an error, until HELLO
-#: has named the dialect.
-DEFAULT_ERROR_REPLIES = SAMDialect().error_replies
-
 
 class ControlState(State):
     """Where a control connection is; each value is the word its repr shows."""

@@ -19,8 +19,7 @@ from types import MappingProxyType
 
 from txi2p.errors import SAMError, SAMProtocolError
 from txi2p.sam import codec
-from txi2p.sam.dialect import SAMDialect
-from txi2p.sam.events import Cancelled, Channel, Closed, Failed, Pinged, Sent
+from txi2p.sam.events import DEFAULT_ERROR_REPLIES, Cancelled, Channel, Closed, Failed, Pinged, Sent
 from txi2p.sam.replies import check_reply, check_version
 from txi2p.states import State, targets, transitions
 
@@ -39,10 +38,6 @@ __all__ = [
 
 #: PINGs a data connection answers before its stream is set up.
 MAX_DATA_PINGS = 64
-
-#: The reply kinds a data connection's commands may be answered with as an error.
-_ERROR_REPLIES = SAMDialect().error_replies
-
 
 class StreamState(State):
     """Where a data connection is; each value is the word its repr shows."""
@@ -235,7 +230,7 @@ class DataConnection(Channel[StreamState]):
             return Failed(e)
 
     def _answer(self, command: codec.Command, reply: codec.Reply) -> object:
-        check_reply(command, reply, _ERROR_REPLIES)
+        check_reply(command, reply, DEFAULT_ERROR_REPLIES)
         reply.without_secrets(command.secrets).raise_for_result(command.name)
         if command is self.hello:
             check_version(reply, command)

@@ -14,9 +14,14 @@ from typing import Generic, TypeVar
 
 from txi2p.errors import SAMProtocolError
 from txi2p.sam import codec
+from txi2p.sam.dialect import SAMDialect
 from txi2p.states import State, fire
 
-__all__ = ["Cancelled", "Channel", "Closed", "Failed", "Pinged", "Sent"]
+__all__ = ["DEFAULT_ERROR_REPLIES", "Cancelled", "Channel", "Closed", "Failed", "Pinged", "Sent"]
+
+#: The reply kinds any command may be answered with as an error before a
+#: bridge's dialect is known (a data connection never learns it).
+DEFAULT_ERROR_REPLIES = SAMDialect().error_replies
 
 S = TypeVar("S", bound=State)
 
