@@ -185,10 +185,18 @@ class BridgeConfig:
     :param timeouts: command timeouts (None: the registry's, or the defaults).
     :param udp_port: the bridge's UDP port for datagrams (None: the
         dialect's offset from the TCP port, i.e. TCP port minus 1).
+    :param launch: instead of an address or endpoint, the bridge of the
+        router launched for this process
+        (:meth:`~txi2p.registry.SessionRegistry.launched_router`, started
+        at the first ``connect()``/``listen()`` that needs it): True, or
+        its data directory.  The stream endpoints take it; nothing else
+        (:meth:`SessionRegistry.bridge <txi2p.registry.SessionRegistry.bridge>`
+        refuses it).
 
     Raises ValueError at once for a malformed address, a remote one
-    without *allow_remote*, both *sam_address* and *endpoint*, or a user
-    without a password (or the other way round).
+    without *allow_remote*, both *sam_address* and *endpoint*, a user
+    without a password (or the other way round), or *launch* with any of
+    the settings that name a bridge.
     """
 
     sam_address: str | None = None
@@ -198,8 +206,10 @@ class BridgeConfig:
     password: str | None = field(default=None, repr=False)
     timeouts: Timeouts | None = None
     udp_port: int | None = None
+    launch: bool | str | None = None
 
     def __post_init__(self) -> None:
+        self._check_launch()
         if self.udp_port is not None:
             check_port("udp_port", self.udp_port, allow_zero=True)
         if self.sam_address is not None and self.endpoint is not None:
@@ -211,6 +221,21 @@ class BridgeConfig:
         for what, value in (("user", self.user), ("password", self.password)):
             if value is not None and (not isinstance(value, str) or not value or "\n" in value):
                 raise ValueError(f"the SAM {what} must be a non-empty one-line str")
+
+    def _check_launch(self) -> None:
+        launch = self.launch
+        if launch is None or launch is False:
+            object.__setattr__(self, "launch", None)
+            return
+        if isinstance(launch, os.PathLike):
+            launch = os.fspath(launch)
+            object.__setattr__(self, "launch", launch)
+        if launch is not True and (not isinstance(launch, str) or not launch):
+            raise ValueError(f"launch must be True or a data directory, not {launch!r}")
+        naming = (self.sam_address, self.endpoint, self.user, self.udp_port, self.allow_remote)
+        if naming != (None, None, None, None, False):
+            raise ValueError("launch uses the router launched for this process: give it, or the SAM bridge's "
+                             "address, endpoint, credentials, allow_remote or udp_port, not both")
 
     @classmethod
     def given(cls, config: BridgeConfig | None, sam_address: str | None = None,

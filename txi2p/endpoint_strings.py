@@ -237,7 +237,7 @@ def _session_config(kwargs: dict[str, str], options: dict[str, str]) -> SessionC
 
 
 def _common(reactor: Any, kwargs: dict[str, str], allowed: dict[str, str]) -> dict[str, Any]:
-    """The bridge (or ``launch``) and the session of a string, as the endpoints take them."""
+    """The bridge (a launched router's with ``launch``) and the session of a string, as the endpoints take them."""
     options = _check_keywords(kwargs, allowed)
     launch = _launch(kwargs.pop("launch")) if "launch" in kwargs else None
     given = sorted(_BRIDGE_KEYWORDS & kwargs.keys())
@@ -245,9 +245,8 @@ def _common(reactor: Any, kwargs: dict[str, str], allowed: dict[str, str]) -> di
         raise ValueError(f"i2p endpoint: launch= uses the router launched for this process (its bridge on "
                          f"127.0.0.1, no credentials); {'= and '.join(given)}= say how to reach another "
                          f"bridge: give launch= or them, not both")
-    bridge_config = _bridge_config(reactor, kwargs)
-    return {"bridge_config": None if launch else bridge_config, "launch": launch,
-            "session_config": _session_config(kwargs, options)}
+    bridge_config = BridgeConfig(launch=launch) if launch else _bridge_config(reactor, kwargs)
+    return {"bridge_config": bridge_config, "session_config": _session_config(kwargs, options)}
 
 
 _BASE64_KEY = re.compile(r"^[A-Za-z0-9~-]{500,}$")

@@ -59,22 +59,21 @@ class _EndpointBase:
     """Settings shared by client and server endpoints: one bridge config, one session config."""
 
     def __init__(self, reactor: Any, bridge_config: BridgeConfig | None, session_config: SessionConfig | None,
-                 *, auto_close: bool, registry: SessionRegistry | None, progress: Progress | None,
-                 launch: bool | str | None) -> None:
+                 *, auto_close: bool, registry: SessionRegistry | None, progress: Progress | None) -> None:
         self._reactor = reactor
-        if launch and bridge_config is not None:
-            raise ValueError("launch= uses the router launched for this process: give it, or a SAM bridge "
-                             "(bridge_config), not both")
         if bridge_config is not None and not isinstance(bridge_config, BridgeConfig):
             raise TypeError(f"bridge_config must be a txi2p.config.BridgeConfig, not {bridge_config!r}")
-        #: use the router launched for this process: True, or its data directory (None: a bridge)
-        self.launch: bool | str | None = launch or None
         self.bridge_config = bridge_config or BridgeConfig()
         self._spec = SessionConfig.for_door(session_config, ("STREAM",), auto_close)
         #: reads the options kept in files (client keys) at connect/listen time
         self._file_options: Callable[[], Mapping[str, str]] | None = None
         self._registry = registry
         self._progress = progress
+
+    @property
+    def launch(self) -> bool | str | None:
+        """The bridge config's ``launch``: the router launched for this process (None: a bridge)."""
+        return self.bridge_config.launch
 
     @property
     def registry(self) -> SessionRegistry:
@@ -95,15 +94,16 @@ class _EndpointBase:
         return self.registry.bridge(self.bridge_config)
 
     async def _launched_or_given_bridge(self) -> SAMBridge:
-        if not self.launch:
+        launch = self.bridge_config.launch
+        if launch is None:
             return self._bridge()
-        directory = None if self.launch is True else str(self.launch)
+        directory = None if isinstance(launch, bool) else launch
         return (await self.registry.launched_router(directory, self._progress)).bridge
 
     async def acquire_session(self) -> SAMSession:
         """The session (from the registry) this endpoint connects or listens with; one user of it.
 
-        With *launch*, the registry's launched router is started first if
+        With the bridge config's *launch*, the registry's launched router is started first if
         it is not running yet.  Give the session back with
         ``endpoint.registry.release(session)``.
         """
@@ -131,7 +131,8 @@ class I2PClientEndpoint(_EndpointBase):
     :param port: the I2P port to connect to (``TO_PORT``), or None.
     :param bridge_config: how to reach the SAM bridge
         (:class:`~txi2p.config.BridgeConfig`; None: ``$I2P_SAM_ADDRESS``
-        or ``127.0.0.1:7656``).
+        or ``127.0.0.1:7656``), or ``BridgeConfig(launch=True)`` (or a
+        data directory) for the router launched for this process.
     :param session_config: the session to connect from
         (:class:`~txi2p.config.SessionConfig`: its nickname, key file,
         options, signature type; sessions are shared by nickname).  None,
@@ -145,10 +146,6 @@ class I2PClientEndpoint(_EndpointBase):
         (``i2cp.leaseSetPrivKey``).
     :param registry: the session registry (default: the reactor's).
     :param progress: called with a sentence at each step of session start.
-    :param launch: instead of a bridge, the router launched for this
-        process (:meth:`~txi2p.registry.SessionRegistry.launched_router`;
-        started at the first ``connect()``/``listen()`` that needs it):
-        True, or its data directory.
     :param recover: when a connect to the destination this endpoint reached
         before fails (``CantReachPeer``, a timeout), try once more through a
         fresh session (:mod:`txi2p.failover`; not for a session with a key file).
@@ -166,11 +163,10 @@ class I2PClientEndpoint(_EndpointBase):
         client_key: ClientKey | None = None,
         registry: SessionRegistry | None = None,
         progress: Progress | None = None,
-        launch: bool | str | None = None,
         recover: bool = True,
     ) -> None:
         super().__init__(reactor, bridge_config, session_config, auto_close=False, registry=registry,
-                         progress=progress, launch=launch)
+                         progress=progress)
         if client_key is not None:
             if not isinstance(client_key, ClientKey):
                 raise TypeError(f"client_key must be a txi2p.private.ClientKey, not {client_key!r}")
@@ -241,7 +237,7 @@ class I2PServerEndpoint(_EndpointBase):
         name does not reach it.  Needs an Ed25519 (the default) or RedDSA
         destination.
 
-    *registry*, *progress* and *launch* are as for :class:`I2PClientEndpoint`.
+    *registry* and *progress* are as for :class:`I2PClientEndpoint`.
     """
 
     def __init__(
@@ -255,10 +251,9 @@ class I2PServerEndpoint(_EndpointBase):
         private: bool | PrivateService = False,
         registry: SessionRegistry | None = None,
         progress: Progress | None = None,
-        launch: bool | str | None = None,
     ) -> None:
         super().__init__(reactor, bridge_config, session_config, auto_close=True, registry=registry,
-                         progress=progress, launch=launch)
+                         progress=progress)
         service = PrivateService() if private is True else private
         if service is not False and not isinstance(service, PrivateService):
             raise TypeError(f"private must be a bool or a txi2p.private.PrivateService, not {private!r}")

@@ -51,7 +51,7 @@ def fresh_endpoint(endpoint: I2PClientEndpoint) -> I2PClientEndpoint:
 
     spec = replace(endpoint._session_spec(), nickname=f"txi2p-recover-{secrets.token_hex(5)}", auto_close=True)
     return I2PClientEndpoint(endpoint._reactor, endpoint.host, endpoint.port, from_port=endpoint.from_port,
-                             bridge_config=None if endpoint.launch else endpoint.bridge_config, launch=endpoint.launch,
+                             bridge_config=endpoint.bridge_config,
                              session_config=spec, registry=endpoint.registry, progress=endpoint._progress,
                              recover=False)
 

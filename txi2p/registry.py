@@ -121,6 +121,9 @@ class SessionRegistry:
         """
         if isinstance(address, BridgeConfig):
             bridge_config = address
+            if bridge_config.launch is not None:
+                raise ValueError("a BridgeConfig with launch= names the router launched for this process, "
+                                 "which only the stream endpoints start; use launched_router() for its bridge")
         else:
             bridge_config = BridgeConfig(address, endpoint, allow_remote, user, password)
         key = bridge_config.where

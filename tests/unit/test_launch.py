@@ -5,6 +5,7 @@ and the fake SAM bridge."""
 from __future__ import annotations
 
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from txi2p.i2pd import (
     router_settings,
 )
 from txi2p.launcher import launch_settings
+from txi2p.registry import SessionRegistry
 from txi2p.testing.fake_bridge import I2PD_2_45
 
 #: The lines of a real i2pd 2.45.1 start on the private network (abridged).
@@ -352,8 +354,18 @@ def test_launch_in_strings_parses_true_false_or_a_directory():
                       ("launch=true:allowRemote=true", "allowRemote= say")):
         with pytest.raises(ValueError, match=said):
             clientFromString(reactor, f"i2p:example.i2p:{bad}")
-    with pytest.raises(ValueError, match="not both"):
-        I2PClientEndpoint(reactor, "example.i2p", bridge_config=BridgeConfig("127.0.0.1:7656"), launch=True)
+    # the Python form: one BridgeConfig says how to reach the bridge
+    for bridge_settings in ({"sam_address": "127.0.0.1:7656"}, {"user": "me", "password": "secret"},
+                            {"allow_remote": True}, {"udp_port": 7655}):
+        with pytest.raises(ValueError, match="not both"):
+            BridgeConfig(launch=True, **bridge_settings)
+    for bad in ("", 1, b"/d"):
+        with pytest.raises(ValueError, match="True or a data directory"):
+            BridgeConfig(launch=bad)
+    assert BridgeConfig(launch=False).launch is None
+    assert BridgeConfig(launch=pathlib.Path("/d")).launch == "/d"
+    with pytest.raises(ValueError, match="launched_router"):
+        SessionRegistry(reactor).bridge(BridgeConfig(launch=True))
 
 
 @pytest_twisted.ensureDeferred
@@ -411,7 +423,7 @@ async def test_an_adopted_router_is_the_shared_one(fake_sam, launch_registry):
     _, address = fake_sam(I2PD_2_45)
     i2p = await txi2p.connect(reactor, address)
     launch_registry.adopt_router(i2p)
-    endpoint = I2PClientEndpoint(reactor, "example.i2p", launch=True)
+    endpoint = I2PClientEndpoint(reactor, "example.i2p", bridge_config=BridgeConfig(launch=True))
     assert await endpoint._launched_or_given_bridge() is i2p.bridge
     with pytest.raises(SessionConflict, match="already has a launched router"):
         launch_registry.adopt_router(i2p)

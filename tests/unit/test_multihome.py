@@ -95,7 +95,8 @@ def _service(tmp_path, ups=(True, True), keyfile_exists=True):
     (lambda r: [_home(r, "127.0.0.1:7656"), _home(r, "127.0.0.1:7657", in_depth=1)], "options"),
     (lambda r: [_home(r, "127.0.0.1:7656"), _home(r, "127.0.0.1:7657", port=81)], "I2P port 81"),
     (lambda r: [_home(r, "127.0.0.1:7656"), I2PServerEndpoint(
-        r, 80, session_config=SessionConfig.build(keyfile="site.key"), launch=True)], "launch="),
+        r, 80, bridge_config=BridgeConfig(launch=True), session_config=SessionConfig.build(keyfile="site.key"))],
+     "launch="),
 ])
 def test_homes_that_cannot_be_one_service_are_refused(homes, match):
     clock = Clock()
