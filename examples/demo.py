@@ -31,6 +31,7 @@ from txi2p.config import BridgeConfig, SessionConfig
 from txi2p.datagram import I2PDatagramEndpoint
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
 from txi2p.errors import ClientKeyRequired
+from txi2p.failover import FallbackClientEndpoint
 from txi2p.multihome import multihomed_server_endpoint
 from txi2p.registry import SessionRegistry
 from txi2p.testing import (
@@ -419,6 +420,7 @@ async def multihome_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, w
 
     homes = await demo.step("One service on two routers: launching its two homes", start)
     names = (f"demo-mh-client-{n}" for n in range(1000))
+    used: list[str] = []
     try:
         async def serve() -> Any:
             demo.say("   multihomed_server_endpoint(homes, 80, key_file=...): one key, a session on each router")
@@ -436,8 +438,9 @@ async def multihome_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, w
         async def fetch() -> bytes:
             deadline = time.monotonic() + 300
             while True:
+                used.append(next(names))
                 web = agent(reactor, bridge_config=BridgeConfig(network.sam_addresses[0]),
-                            session_config=SessionConfig.build(nickname=next(names), options=TEST_SESSION_OPTIONS))
+                            session_config=SessionConfig.build(nickname=used[-1], options=TEST_SESSION_OPTIONS))
                 demo.say("   a new client on Alice's router asks for the page")
                 try:
                     response = await web.request(b"GET", url).addTimeout(60, reactor)
@@ -460,10 +463,45 @@ async def multihome_demo(demo: Demo, reactor: Any, network: PrivateI2PNetwork, w
         body = await demo.step("A new client fetches the site again: home 1 serves it (waiting for a lookup "
                                "that finds home 1's lease set)", fetch)
         demo.say(f"   got: {body.decode()!r}")
+
+        async def fall_back() -> bytes:
+            dead, alive = homes[1].sam_address, network.sam_addresses[0]
+            demo.say(f"   FallbackClientEndpoint: the bridge at {dead} (home 2's, dead) first, "
+                     f"then Alice's at {alive}")
+            session = SessionConfig.build(nickname=used[-1], options=TEST_SESSION_OPTIONS)
+            client = FallbackClientEndpoint([
+                I2PClientEndpoint(reactor, port.getHost().host, 80, bridge_config=BridgeConfig(bridge),
+                                  session_config=session) for bridge in (dead, alive)])
+            fetched: defer.Deferred[bytes] = defer.Deferred()
+            await client.connect(Factory.forProtocol(lambda: _HTTPGet(fetched)))
+            demo.say(f"   connected through bridge {client.current + 1} of 2")
+            return await fetched.addTimeout(120, reactor)
+
+        body = await demo.step("A client whose first SAM bridge is down connects through its second", fall_back)
+        page = body.split(b"\r\n\r\n", 1)[-1]
+        demo.say(f"   got: {page.decode()!r}")
         await port.stopListening()
     finally:
         for home in homes:
             await home.quit()
+
+
+class _HTTPGet(Protocol):
+    """Asks for ``/`` over HTTP/1.0 and fires *done* with the whole answer."""
+
+    def __init__(self, done: defer.Deferred[bytes]) -> None:
+        self.done = done
+        self.received = b""
+
+    def connectionMade(self) -> None:
+        self.transport.write(b"GET / HTTP/1.0\r\nHost: site\r\n\r\n")
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+    def connectionLost(self, reason: Any = None) -> None:
+        if not self.done.called:
+            self.done.callback(self.received)
 
 
 async def main(reactor: Any) -> None:

@@ -31,6 +31,7 @@ from zope.interface import implementer
 from txi2p.address import signature_type_code
 from txi2p.config import BridgeConfig, SessionConfig, parse_bool
 from txi2p.endpoints import I2PClientEndpoint, I2PServerEndpoint
+from txi2p.failover import FallbackClientEndpoint
 from txi2p.multihome import MultihomedServerEndpoint, split_sam_addresses
 from txi2p.private import ClientKey, PrivateService, check_auth
 
@@ -40,8 +41,9 @@ _COMMON = {
     "session": "session name (shared by every endpoint that names it)",
     "nickname": "txi2p 0.3.x name for session",
     "keyfile": "key file of the destination (created if missing)",
-    "samaddr": r"SAM bridge host\:port (default $I2P_SAM_ADDRESS or 127.0.0.1\:7656); in server strings, "
-               r"several (host1\:port1,host2\:port2): one service on several routers (txi2p.multihome)",
+    "samaddr": r"SAM bridge host\:port (default $I2P_SAM_ADDRESS or 127.0.0.1\:7656), or several "
+               r"(host1\:port1,host2\:port2): in server strings one service on several routers "
+               r"(txi2p.multihome), in client strings the next bridge when one is down (txi2p.failover)",
     "apiEndpoint": r"txi2p 0.3.x: client endpoint string of the SAM bridge, e.g. tcp\:127.0.0.1\:7656 "
                    "(only with api=SAM)",
     "api": "txi2p 0.3.x: must be SAM",
@@ -135,8 +137,8 @@ def _check_api(api: str | None, api_endpoint: str | None, samaddr: str | None) -
 
 def _samaddr(value: str) -> dict[str, Any]:
     """``samaddr=host:port``: the bridge's address."""
-    if "," in value:  # multihoming: server strings only (txi2p.multihome)
-        raise _fail("samaddr", value, r"one host\:port (several bridges are for server strings)")
+    if "," in value:  # several bridges: split by the parsers before this point
+        raise _fail("samaddr", value, r"one host\:port")
     host, sep, port = value.rpartition(":")
     if not sep or not host:
         raise _fail("samaddr", value, r"host\:port")
@@ -272,7 +274,17 @@ class I2PClientParser:
 
     prefix = "i2p"
 
-    def parseStreamClient(self, reactor: Any, *args: str, **kwargs: str) -> I2PClientEndpoint:  # type: ignore[override]
+    def parseStreamClient(self, reactor: Any, *args: str,  # type: ignore[override]
+                          **kwargs: str) -> I2PClientEndpoint | FallbackClientEndpoint:
+        # --- several bridges (txi2p.failover): samaddr=HOST1\:PORT1,HOST2\:PORT2, the next when one is down
+        if "," in kwargs.get("samaddr", ""):
+            return FallbackClientEndpoint([
+                self._client(reactor, args, {**kwargs, "samaddr": address})
+                for address in split_sam_addresses(kwargs["samaddr"])])
+        # ---
+        return self._client(reactor, args, kwargs)
+
+    def _client(self, reactor: Any, args: tuple[str, ...], kwargs: dict[str, str]) -> I2PClientEndpoint:
         _positional(args, ("host", "port"), kwargs)
         host = kwargs.pop("host", None)
         if not host:

@@ -109,6 +109,32 @@ async def test_server_and_client_strings_long_and_short(i2p_network, i2p_session
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_client_listing_two_bridges_connects_through_the_one_that_is_up(i2p_network, i2p_sessions,
+                                                                                 registry):
+    """``samaddr=A,B`` in a client string: A's port has nothing listening
+    (what a stopped router's bridge answers), so the stream goes through B,
+    which is tried first from then on."""
+    alice, bob = i2p_sessions[:2]
+    sam1, sam2 = i2p_network.sam_addresses[:2]
+    probe = reactor.listenTCP(0, Factory(), interface="127.0.0.1")
+    down = f"127.0.0.1:{probe.getHost().port}"
+    await probe.stopListening()
+    server = serverFromString(reactor, f"i2p:session={bob.nickname}:port=8081:samaddr={esc(sam2)}:{OPTS}")
+    port = await server.listen(Factory.forProtocol(Echo))
+    try:
+        client = clientFromString(
+            reactor, f"i2p:{bob.b32}:8081:session={alice.nickname}:samaddr={esc(down)},{esc(sam1)}:{OPTS}")
+        assert [e.bridge_config.sam_address for e in client.endpoints] == [down, sam1]
+        for payload in (b"through the bridge that is up", b"and again"):
+            factory = Factory.forProtocol(type("P", (Exchange,), {"payload": payload}))
+            proto = await client.connect(factory)
+            assert await proto.done.addTimeout(120, reactor) == payload
+            assert client.current == 1
+    finally:
+        await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
 async def test_conflicting_settings_for_a_named_session(i2p_network, i2p_sessions, registry):
     alice = i2p_sessions[0]
     ep = I2PClientEndpoint(reactor, i2p_sessions[1].b32, bridge_config=BridgeConfig(i2p_network.sam_addresses[0]),

@@ -117,13 +117,6 @@ def test_multihomed_strings_are_refused_clearly(string, match):
         serverFromString(Clock(), string.replace("i2p:80:", "i2p:keyfile=:port=80:"))
 
 
-def test_several_bridges_in_a_client_string_are_refused():
-    from twisted.internet.endpoints import clientFromString
-
-    with pytest.raises(ValueError, match="several bridges are for server strings"):
-        clientFromString(Clock(), r"i2p:site.i2p:samaddr=127.0.0.1\:7656,127.0.0.1\:7657")
-
-
 def test_a_string_with_several_bridges_is_one_home_per_bridge():
     endpoint = serverFromString(
         Clock(), r"i2p:site.key:80:samaddr=127.0.0.1\:7656,127.0.0.1\:7657,127.0.0.1\:7658:inbound.length=1")
