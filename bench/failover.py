@@ -1,11 +1,11 @@
 """The bench's failover section: one site on two launched routers (txi2p.multihome), one killed.
 
-Each repetition: two homes (routers launched beside the network, joining it)
-serve one site; home 2 is killed so that two client endpoints on the
-network's first router (one with txi2p.failover's recovery, one with
-``recover=False``) reach home 1 and cache its lease set; home 2 is
-launched again and rejoins; then home 1 is killed (SIGKILL) and, at once
-and side by side, three clients fetch until their first good response:
+Each repetition: one site on two homes (routers launched beside the
+network, joining it); home 2 is not up yet, so that two client endpoints
+on the network's first router (one with txi2p.failover's recovery, one
+with ``recover=False``) reach home 1 and cache its lease set; home 2 is
+launched and joins; then home 1 is killed (SIGKILL) and, at once and side
+by side, three clients fetch until their first good response:
 
 * a new client (a session of its own per try),
 * the client that had reached home 1, with the recovery,
@@ -127,7 +127,11 @@ class FailoverRun:
 
     async def once(self, bound: float) -> dict[str, float | None]:
         reactor = self.reactor
-        await self.launch(*HOMES)
+        # Home 2 starts later: a lease set it published before dying could
+        # stay the floodfills' newest for minutes (i2pd 2.56.0: the clients
+        # below then found no live home within 420 s), so only home 1 ever
+        # published before the clients first reach it.
+        await self.launch("home1")
         bridges = ",".join(rf"127.0.0.1\:{self.sam_ports[n]}" for n in HOMES)
         options = ":".join(f"{k}={v}" for k, v in TEST_SESSION_OPTIONS.items())
         endpoint = serverFromString(reactor, f"i2p:{self.workdir / 'site.key'}:80:samaddr={bridges}:{options}")
@@ -135,8 +139,6 @@ class FailoverRun:
         try:
             b32 = port.getHost().host
             url = f"http://{b32}/".encode()
-            self.kill("home2")
-            await _until(reactor, lambda: port.homes_up == 1, 30)
             cached = {True: self.cached_client(b32, True), False: self.cached_client(b32, False)}
             for fetch in cached.values():
                 if await _first_response(reactor, fetch, 420) is None:

@@ -16,7 +16,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from txi2p.config import BridgeConfig, check_port
-from txi2p.errors import SAMConnectionFailed, TxI2PError
+from txi2p.errors import SAMConnectionFailed, SessionConflict, TxI2PError
 from txi2p.i2p import I2P
 from txi2p.i2pd import (
     I2pdRouter,
@@ -119,8 +119,14 @@ async def _launch(reactor: Any, data_directory: str | os.PathLike[str] | None,
     router.start()
     trigger = reactor.addSystemEventTrigger("before", "shutdown", router.stop) if kill_on_exit else None
     registry = SessionRegistry.for_reactor(reactor)
-    # a short connect timeout: the bridge is on this machine, and is tried once a second
-    bridge = registry.bridge(BridgeConfig(f"127.0.0.1:{port}", timeouts=Timeouts(connect=2.0)))
+    address = f"127.0.0.1:{port}"
+    try:
+        # a short connect timeout: the bridge is on this machine, and is tried once a second
+        bridge = registry.bridge(BridgeConfig(address, timeouts=Timeouts(connect=2.0)))
+    except SessionConflict:
+        # this process used the address before (a multihomed service's home
+        # that was down at start): the bridge it has, with its timeouts
+        bridge = registry.bridge(BridgeConfig(address))
 
     async def hello() -> bool:
         try:

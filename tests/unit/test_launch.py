@@ -428,3 +428,19 @@ async def test_an_adopted_router_is_the_shared_one(fake_sam, launch_registry):
     with pytest.raises(SessionConflict, match="already has a launched router"):
         launch_registry.adopt_router(i2p)
     launch_registry._router = None
+
+
+@pytest_twisted.ensureDeferred
+async def test_launching_on_an_address_the_process_used_before_takes_its_bridge(tmp_path):
+    """A multihomed home down at start gave the registry a bridge for its
+    address (default timeouts); launching that router later uses it instead
+    of failing on launch()'s own shorter connect timeout."""
+    registry = SessionRegistry.for_reactor(reactor)
+    port = free_sam_port()
+    known = registry.bridge(BridgeConfig(f"127.0.0.1:{port}"))
+    i2p = await txi2p.launch(reactor, i2pd_binary=_ready_fake_i2pd(tmp_path, tmp_path / "starts"),
+                             sam_port=port, timeout=30)
+    try:
+        assert i2p.bridge is known
+    finally:
+        await i2p.quit()
