@@ -45,6 +45,7 @@ from txi2p.testing import (
     wait_until_ready,
 )
 from txi2p.testing.network import RouterBuild
+from txi2p.testing.ready import NetworkNotReady
 from txi2p.tunnel import TunnelClient, TunnelServer
 from txi2p.web import agent
 
@@ -504,29 +505,54 @@ class _HTTPGet(Protocol):
             self.done.callback(self.received)
 
 
-async def main(reactor: Any) -> None:
-    demo = Demo()
-    workdir = tempfile.mkdtemp(prefix="txi2p-demo-")
+#: Networks started before the demo gives up: i2pd 2.45.1 test networks now
+#: and then carry nothing at all, and a new one then does (as the tests'
+#: fixture does, txi2p.testing.pytest_plugin).
+NETWORK_ATTEMPTS = 2
+
+
+async def ready_network(demo: Demo, reactor: Any) -> tuple[PrivateI2PNetwork, str, list[Any]]:
+    """A started private network that carried a round trip, its directory and sessions."""
     # TXI2P_CLIENTS / TXI2P_FLOODFILLS pick the routers (docs/routers.rst).
     clients, floodfills = os.environ.get("TXI2P_CLIENTS"), os.environ.get("TXI2P_FLOODFILLS")
-    network = PrivateI2PNetwork(workdir, clients=RouterBuild.parse_list(clients) if clients else 2,
-                                floodfills=RouterBuild.parse_list(floodfills) if floodfills else 2,
-                                progress=lambda t: demo.say(f"   {t}"))
+    for attempt in range(1, NETWORK_ATTEMPTS + 1):
+        workdir = tempfile.mkdtemp(prefix="txi2p-demo-")
+        network = PrivateI2PNetwork(workdir, clients=RouterBuild.parse_list(clients) if clients else 2,
+                                    floodfills=RouterBuild.parse_list(floodfills) if floodfills else 2,
+                                    progress=lambda t: demo.say(f"   {t}"))
 
-    async def start() -> None:
-        network.start()
-        for line in network.describe().splitlines():
-            demo.say(f"   {line}")
+        async def start(network: PrivateI2PNetwork = network) -> None:
+            network.start()
+            for line in network.describe().splitlines():
+                demo.say(f"   {line}")
 
-    await demo.step(f"Starting a private I2P network: {len(network.routers) - len(network.clients)} "
-                    f"floodfills + {len(network.clients)} routers with SAM bridges", start)
+        try:
+            await demo.step(f"Starting a private I2P network: {len(network.routers) - len(network.clients)} "
+                            f"floodfills + {len(network.clients)} routers with SAM bridges", start)
+            sessions = await demo.step(
+                "Creating a destination on each router (i2pd answers SESSION CREATE after ~20 s) "
+                "and waiting for a first round trip",
+                lambda network=network: wait_until_ready(reactor, network, prefix="demo",
+                                                         progress=lambda t: demo.say(f"   {t}")),
+            )
+        except NetworkNotReady as e:
+            demo.say(f"The network carried no round trip ({e}); its routers' logs:\n{network.logs(30)}")
+            network.stop()
+            if attempt == NETWORK_ATTEMPTS:
+                raise
+            demo.say(f"Starting a new network (attempt {attempt + 1} of {NETWORK_ATTEMPTS})")
+            continue
+        except BaseException:
+            network.stop()
+            raise
+        return network, workdir, sessions
+    raise AssertionError("unreachable")
+
+
+async def main(reactor: Any) -> None:
+    demo = Demo()
+    network, workdir, sessions = await ready_network(demo, reactor)
     try:
-        sessions = await demo.step(
-            "Creating a destination on each router (i2pd answers SESSION CREATE after ~20 s) "
-            "and waiting for a first round trip",
-            lambda: wait_until_ready(reactor, network, prefix="demo",
-                                     progress=lambda t: demo.say(f"   {t}")),
-        )
         await stream_demo(demo, reactor, sessions)
         await endpoint_demo(demo, reactor, network, sessions)
         await private_demo(demo, reactor, network, sessions, workdir)
