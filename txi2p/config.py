@@ -284,6 +284,15 @@ class BridgeConfig:
         return self.sam_address or default_sam_address()
 
     @property
+    def identity(self) -> str:
+        """The bridge as one comparable string: its endpoint's ``repr``, or
+        ``host:port`` in lower case with ``localhost`` as ``127.0.0.1``."""
+        if self.endpoint is not None:
+            return repr(self.endpoint)
+        host, port = parse_sam_address(self.where)
+        return f"{'127.0.0.1' if host.lower() in ('localhost', 'localhost.') else host.lower()}:{port}"
+
+    @property
     def is_local(self) -> bool:
         """The bridge is on this machine (so the router can send packets back to us)."""
         return self.endpoint is None and is_loopback(parse_sam_address(self.where)[0])

@@ -138,7 +138,7 @@ class FallbackClientEndpoint:
         targets = {(e.host, e.port) for e in endpoints}
         if len(targets) != 1:
             raise ValueError(f"a fallback client's endpoints must reach one destination and port, not {targets}")
-        wheres = [e.bridge_config.where for e in endpoints if e.launch is None]
+        wheres = [e.bridge_config.identity for e in endpoints if e.launch is None]
         if len(set(wheres)) != len(wheres) or sum(e.launch is not None for e in endpoints) > 1:
             raise ValueError(f"a fallback client's bridges must differ: {wheres} (and at most one launched router)")
         self.endpoints = list(endpoints)

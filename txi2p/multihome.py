@@ -30,7 +30,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txi2p.config import Progress, SessionConfig, parse_sam_address
+from txi2p.config import Progress, SessionConfig
 from txi2p.endpoints import I2PServerEndpoint, I2PServerPort
 
 if TYPE_CHECKING:
@@ -56,11 +56,7 @@ def split_sam_addresses(value: str) -> list[str]:
 
 def _where(home: I2PServerEndpoint) -> str:
     """The bridge a home listens through, as one comparable string."""
-    config = home.bridge_config
-    if config.endpoint is not None:
-        return repr(config.endpoint)
-    host, port = parse_sam_address(config.where)
-    return f"{'127.0.0.1' if host.lower() in ('localhost', 'localhost.') else host.lower()}:{port}"
+    return home.bridge_config.identity
 
 
 def check_homes(homes: Sequence[I2PServerEndpoint]) -> None:

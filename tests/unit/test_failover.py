@@ -157,6 +157,7 @@ def test_a_client_string_with_two_bridges_is_one_endpoint_per_bridge():
 
 @pytest.mark.parametrize(("string", "match"), [
     (r"i2p:site.i2p:samaddr=127.0.0.1\:7656,127.0.0.1\:7656", "bridges must differ"),
+    (r"i2p:site.i2p:samaddr=127.0.0.1\:7656,localhost\:7656", "bridges must differ"),
     (r"i2p:site.i2p:samaddr=127.0.0.1\:7656,", "comma-separated list"),
     (r"i2p:site.i2p:samaddr=127.0.0.1\:7656,10.0.0.1\:7656", "not on this machine"),
     (r"i2p:site.i2p:samaddr=127.0.0.1\:7656,127.0.0.1\:7657:bogus=1", "unknown keyword 'bogus'"),
